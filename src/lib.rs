@@ -6,6 +6,8 @@
 pub mod error;
 pub mod id;
 pub mod object;
+pub mod refs;
 pub mod store;
+pub mod workingset;
 
 pub use error::{Error, Result};

@@ -30,14 +30,14 @@ pub fn frame(canonical: &[u8]) -> Vec<u8> {
             }
             c.as_mut().and_then(|c| c.compress(canonical).ok())
         });
-        if let Some(z) = compressed {
-            if z.len() + 5 < canonical.len() - canonical.len() / 8 {
-                let mut out = Vec::with_capacity(z.len() + 5);
-                out.push(CODEC_ZSTD);
-                out.extend_from_slice(&(canonical.len() as u32).to_le_bytes());
-                out.extend_from_slice(&z);
-                return out;
-            }
+        if let Some(z) = compressed
+            && z.len() + 5 < canonical.len() - canonical.len() / 8
+        {
+            let mut out = Vec::with_capacity(z.len() + 5);
+            out.push(CODEC_ZSTD);
+            out.extend_from_slice(&(canonical.len() as u32).to_le_bytes());
+            out.extend_from_slice(&z);
+            return out;
         }
     }
     let mut out = Vec::with_capacity(canonical.len() + 1);
@@ -57,7 +57,9 @@ pub fn unframe(stored: &[u8]) -> Result<Vec<u8>, String> {
             }
             let len = u32::from_le_bytes([stored[1], stored[2], stored[3], stored[4]]);
             if len > MAX_OBJECT_SIZE {
-                return Err(format!("declared size {len} exceeds the {MAX_OBJECT_SIZE}-byte limit"));
+                return Err(format!(
+                    "declared size {len} exceeds the {MAX_OBJECT_SIZE}-byte limit"
+                ));
             }
             let out = DECOMPRESSOR.with(|d| {
                 let mut d = d.borrow_mut();
@@ -65,10 +67,14 @@ pub fn unframe(stored: &[u8]) -> Result<Vec<u8>, String> {
                     *d = Some(zstd::bulk::Decompressor::new().map_err(|e| e.to_string())?);
                 }
                 let d = d.as_mut().ok_or("no zstd decompressor")?;
-                d.decompress(&stored[5..], len as usize).map_err(|e| format!("zstd: {e}"))
+                d.decompress(&stored[5..], len as usize)
+                    .map_err(|e| format!("zstd: {e}"))
             })?;
             if out.len() != len as usize {
-                return Err(format!("decompressed to {} bytes, frame says {len}", out.len()));
+                return Err(format!(
+                    "decompressed to {} bytes, frame says {len}",
+                    out.len()
+                ));
             }
             Ok(out)
         }
