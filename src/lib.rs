@@ -3,10 +3,12 @@
 //! Tables, schemas and blobs are content-addressed objects (BLAKE3) kept in an
 //! [`store::ObjectStore`]; rows live in content-addressed prolly trees; refs name commits.
 
+pub mod config;
 pub mod error;
 pub mod id;
 pub mod object;
 pub mod refs;
+pub mod repo;
 pub mod store;
 pub mod workingset;
 
