@@ -205,8 +205,15 @@ impl Repo {
             }
             Err(e) => return Err(Error::io("reading", &format, e)),
         }
+        let db_path = paths.db_path();
+        if !db_path.is_dir() {
+            return Err(Error::Storage(format!(
+                "the database directory {} is missing",
+                db_path.display()
+            )));
+        }
         let lock = RepoLock::acquire(&paths.lock_path(), wait)?;
-        let db = open_db(&paths.db_path())?;
+        let db = open_db(&db_path)?;
         Ok(Repo {
             store: Store::new(Arc::new(SledStore::new(&db)?)),
             refs: SledRefStore::new(&db)?,
