@@ -488,11 +488,23 @@ pub fn now() -> Result<Timestamp> {
 /// The configured identity: `KODIAK_AUTHOR_NAME`/`KODIAK_AUTHOR_EMAIL`, else `user.name`/
 /// `user.email`. `None` for whichever is unset.
 pub fn identity(config: &Config) -> (Option<String>, Option<String>) {
-    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
-    let name =
-        env("KODIAK_AUTHOR_NAME").or_else(|| config.get_str("user.name").map(str::to_string));
-    let email =
-        env("KODIAK_AUTHOR_EMAIL").or_else(|| config.get_str("user.email").map(str::to_string));
+    identity_with(config, |k| std::env::var(k).ok())
+}
+
+/// [`identity`] with an explicit environment lookup; blank values count as unset.
+pub fn identity_with(
+    config: &Config,
+    env: impl Fn(&str) -> Option<String>,
+) -> (Option<String>, Option<String>) {
+    let var = |k: &str| env(k).filter(|v| !v.trim().is_empty());
+    let conf = |k: &str| {
+        config
+            .get_str(k)
+            .filter(|v| !v.trim().is_empty())
+            .map(str::to_string)
+    };
+    let name = var("KODIAK_AUTHOR_NAME").or_else(|| conf("user.name"));
+    let email = var("KODIAK_AUTHOR_EMAIL").or_else(|| conf("user.email"));
     (name, email)
 }
 
@@ -613,6 +625,47 @@ mod tests {
         };
         assert_eq!(c.get_str("user.name"), Some("R"));
         assert_eq!(c.get_str("user.email"), Some("g@x"));
+    }
+
+    #[test]
+    fn identity_sources() {
+        let g = ConfigFile::parse("[user]\nname = Conf\nemail = c@x\n", "g").unwrap();
+        let c = Config {
+            global: g,
+            repo: None,
+        };
+        assert_eq!(identity_with(&Config::default(), |_| None), (None, None));
+        assert_eq!(
+            identity_with(&c, |_| None),
+            (Some("Conf".into()), Some("c@x".into()))
+        );
+        let env = |k: &str| (k == "KODIAK_AUTHOR_NAME").then(|| "Env".to_string());
+        assert_eq!(
+            identity_with(&c, env),
+            (Some("Env".into()), Some("c@x".into()))
+        );
+        let blank = |_: &str| Some("  ".to_string());
+        assert_eq!(
+            identity_with(&c, blank),
+            (Some("Conf".into()), Some("c@x".into()))
+        );
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        #[test]
+        fn any_value_round_trips(value in "[ -~\t\né]{0,24}", sub in proptest::option::of("[a-zA-Z0-9 ._-]{1,8}")) {
+            let key = ConfigKey {
+                section: "sec".into(),
+                subsection: sub,
+                name: "key".into(),
+            };
+            let mut c = ConfigFile::parse("# c\n[sec]\n\tother = 1\n", "cfg").unwrap();
+            c.set(&key, &value);
+            let back = ConfigFile::parse(&c.to_text(), "cfg").unwrap();
+            proptest::prop_assert_eq!(back.get(&key), Some(value.as_str()));
+            proptest::prop_assert_eq!(back.get(&ConfigKey::parse("sec.other").unwrap()), Some("1"));
+        }
     }
 
     #[test]

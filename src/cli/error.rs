@@ -120,3 +120,43 @@ impl From<std::io::Error> for CliError {
 
 /// Result of a command.
 pub type CliResult<T = ()> = Result<T, CliError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mapping_to_exit_codes_and_hints() {
+        let id = kodiak::id::ObjectId::hash(b"x");
+        let cases: Vec<(Error, u8, Option<&str>)> = vec![
+            (
+                Error::Corrupt {
+                    id,
+                    reason: "r".into(),
+                },
+                255,
+                Some("damaged"),
+            ),
+            (Error::Storage("s".into()), 255, None),
+            (Error::NotARepository("/x".into()), 1, Some("kodiak init")),
+            (Error::Locked { pid: Some(7) }, 1, Some("--wait")),
+            (
+                Error::MissingIdentity("user.name is not set".into()),
+                1,
+                Some("user.name"),
+            ),
+            (Error::Invalid("bad".into()), 1, None),
+        ];
+        for (e, code, hint) in cases {
+            let c = CliError::from(e);
+            assert_eq!(c.kind.code(), code, "{c}");
+            match hint {
+                Some(h) => assert!(c.hint.as_deref().is_some_and(|x| x.contains(h)), "{c}"),
+                None => assert!(c.hint.is_none(), "{c}"),
+            }
+        }
+        let shown = CliError::user("m").with_hint("h").to_string();
+        assert_eq!(shown, "error: m\nhint: h");
+        assert_eq!(CliError::usage("u").kind.code(), 2);
+    }
+}

@@ -109,6 +109,18 @@ impl RepoPaths {
     }
 }
 
+/// Turns an optional identity into a name and email, or the error naming what is unset.
+pub fn require_identity(name: Option<String>, email: Option<String>) -> Result<(String, String)> {
+    match (name, email) {
+        (Some(n), Some(e)) => Ok((n, e)),
+        (None, None) => Err(Error::MissingIdentity(
+            "user.name and user.email are not set".into(),
+        )),
+        (None, Some(_)) => Err(Error::MissingIdentity("user.name is not set".into())),
+        (Some(_), None) => Err(Error::MissingIdentity("user.email is not set".into())),
+    }
+}
+
 /// Options of [`Repo::init`].
 #[derive(Clone, Debug, Default)]
 pub struct InitOptions {
@@ -276,8 +288,7 @@ impl Repo {
     /// `KODIAK_TIMESTAMP` or the clock. A missing name or email is an error.
     pub fn signature(&self) -> Result<Signature> {
         let (name, email) = config::identity(&self.config);
-        let name = name.ok_or_else(|| Error::MissingIdentity("user.name is not set".into()))?;
-        let email = email.ok_or_else(|| Error::MissingIdentity("user.email is not set".into()))?;
+        let (name, email) = require_identity(name, email)?;
         let (time, tz_offset_min) = config::now()?;
         Ok(Signature {
             name,
@@ -374,6 +385,20 @@ mod tests {
         .unwrap();
         assert!(err.to_string().contains("invalid ref name"));
         assert!(!dir.exists());
+    }
+
+    #[test]
+    fn missing_identity_names_what_is_unset() {
+        let err = require_identity(None, Some("e".into()))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(err, "author identity unknown: user.name is not set");
+        let err = require_identity(None, None).unwrap_err().to_string();
+        assert!(err.contains("user.name and user.email"), "{err}");
+        assert_eq!(
+            require_identity(Some("n".into()), Some("e".into())).unwrap(),
+            ("n".into(), "e".into())
+        );
     }
 
     #[test]
