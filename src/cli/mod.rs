@@ -44,17 +44,44 @@ pub struct Cli {
 /// Every command.
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Create an empty repository
+    /// Create an empty repository.
+    ///
+    /// Creates DIR/.kodiak (DIR defaults to KODIAK_DIR if set, else the current directory; it is
+    /// created if missing). HEAD starts on an unborn branch: --initial-branch, else the config value
+    /// init.defaultBranch, else `main`. Fails if DIR/.kodiak already exists.
     Init(commands::init::Args),
-    /// Get and set configuration values (user.name, user.email, ...)
+    /// Get and set configuration values.
+    ///
+    /// With KEY only, prints the effective value (repository config wins over global). With KEY
+    /// and VALUE, sets it in the repository's .kodiak/config, or with --global in the global file
+    /// ($KODIAK_CONFIG_HOME/config, else $XDG_CONFIG_HOME/kodiak/config, else
+    /// $HOME/.config/kodiak/config). Keys are `section.name` or `section.subsection.name`, e.g.
+    /// user.name, user.email, init.defaultBranch. An unset key exits with status 1.
     Config(commands::config::Args),
-    /// Show any stored object by id or abbreviated id
+    /// Show any stored object by id or abbreviated id.
+    ///
+    /// Commits, tags, roots, tables and blobs are printed field by field (times as RFC 3339 in
+    /// their recorded offset); other kinds show their kind, format version, payload size and a hex
+    /// dump. The object's hash is verified: a corrupt object is reported (exit 255), never shown.
     CatObject(commands::cat_object::Args),
-    /// List HEAD and refs with their targets
+    /// List HEAD and refs with their targets.
+    ///
+    /// One line per ref: `NAME ID` for a ref naming an object, `NAME -> TARGET ID` for a symbolic
+    /// ref, with `(unborn)` instead of the id when the target branch does not exist yet. HEAD
+    /// (the current workspace's) comes first.
     ShowRef(commands::show_ref::Args),
-    /// Set or delete a ref, with an optional compare-and-swap check
+    /// Set or delete a ref (plumbing), with an optional compare-and-swap check.
+    ///
+    /// REF is a full ref name (refs/heads/main, refs/tags/v1, ...) or HEAD. NEW is an object id
+    /// or unique prefix of an object in the repository, or `ref:<full name>` for a symbolic ref.
+    /// With --old, the update only happens if the ref's current value is OLD (`none` meaning it
+    /// must not exist); otherwise nothing changes and the command fails. Every update is recorded
+    /// in the ref's reflog.
     UpdateRef(commands::update_ref::Args),
-    /// Show the history of a ref
+    /// Show the history of a ref, newest first.
+    ///
+    /// Each line reads `NAME@{N}: MESSAGE -> VALUE (WHO, DATE)`, where VALUE is what the update set
+    /// (an id, `ref: <name>`, or `(deleted)`). REF defaults to HEAD of the current workspace.
     Reflog(commands::reflog::Args),
 }
 

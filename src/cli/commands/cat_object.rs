@@ -10,11 +10,7 @@ use crate::cli::error::{CliError, CliResult};
 use crate::cli::format::{hex_dump, rfc3339};
 use crate::cli::{Access, Ctx};
 
-/// Show any stored object by id or abbreviated id.
-///
-/// Commits, tags, roots, tables and blobs are printed field by field (times as RFC 3339 in
-/// their recorded offset); other kinds show their kind, format version, payload size and a hex
-/// dump. The object's hash is verified: a corrupt object is reported (exit 255), never shown.
+/// Arguments of `kodiak cat-object`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Full id (64 hex digits) or a unique prefix of at least 4 hex digits

@@ -7,13 +7,7 @@ use kodiak::config::{ConfigFile, ConfigKey, global_config_path};
 use crate::cli::Ctx;
 use crate::cli::error::{CliError, CliResult};
 
-/// Get and set configuration values.
-///
-/// With KEY only, prints the effective value (repository config wins over global). With KEY
-/// and VALUE, sets it in the repository's .kodiak/config, or with --global in the global file
-/// ($KODIAK_CONFIG_HOME/config, else $XDG_CONFIG_HOME/kodiak/config, else
-/// $HOME/.config/kodiak/config). Keys are `section.name` or `section.subsection.name`, e.g.
-/// user.name, user.email, init.defaultBranch. An unset key exits with status 1.
+/// Arguments of `kodiak config`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Use the global config file instead of the repository's

@@ -8,11 +8,7 @@ use kodiak::repo::{InitOptions, Repo};
 use crate::cli::Ctx;
 use crate::cli::error::CliResult;
 
-/// Create an empty repository.
-///
-/// Creates DIR/.kodiak (DIR defaults to KODIAK_DIR if set, else the current directory; it is
-/// created if missing). HEAD starts on an unborn branch: --initial-branch, else the config value
-/// init.defaultBranch, else `main`. Fails if DIR/.kodiak already exists.
+/// Arguments of `kodiak init`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Directory to create the repository in

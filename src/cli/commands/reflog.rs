@@ -9,10 +9,7 @@ use crate::cli::error::{CliError, CliResult};
 use crate::cli::format::rfc3339;
 use crate::cli::{Access, Ctx};
 
-/// Show the history of a ref, newest first.
-///
-/// Each line reads `NAME@{N}: MESSAGE -> VALUE (WHO, DATE)`, where VALUE is what the update set
-/// (an id, `ref: <name>`, or `(deleted)`). REF defaults to HEAD of the current workspace.
+/// Arguments of `kodiak reflog`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Full ref name, or HEAD

@@ -8,11 +8,7 @@ use serde_json::json;
 use crate::cli::error::{CliError, CliResult};
 use crate::cli::{Access, Ctx};
 
-/// List HEAD and refs with their targets.
-///
-/// One line per ref: `NAME ID` for a ref naming an object, `NAME -> TARGET ID` for a symbolic
-/// ref, with `(unborn)` instead of the id when the target branch does not exist yet. HEAD
-/// (the current workspace's) comes first.
+/// Arguments of `kodiak show-ref`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Only list refs whose full name starts with PREFIX (e.g. refs/heads/)

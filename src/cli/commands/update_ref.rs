@@ -7,13 +7,7 @@ use kodiak::refs::{Change, Expected, RefName, RefValue, Transaction};
 use crate::cli::error::{CliError, CliResult};
 use crate::cli::{Access, Ctx};
 
-/// Set or delete a ref (plumbing), with an optional compare-and-swap check.
-///
-/// REF is a full ref name (refs/heads/main, refs/tags/v1, ...) or HEAD. NEW is an object id
-/// or unique prefix of an object in the repository, or `ref:<full name>` for a symbolic ref.
-/// With --old, the update only happens if the ref's current value is OLD (`none` meaning it
-/// must not exist); otherwise nothing changes and the command fails. Every update is recorded
-/// in the ref's reflog.
+/// Arguments of `kodiak update-ref`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// The ref to update
