@@ -418,3 +418,60 @@ fn ref_value_encoding_is_pinned() {
     assert_eq!(decode_ref_value(&bytes, "x").unwrap(), d);
     assert!(decode_ref_value(&[2, 0], "x").is_err());
 }
+
+mod model {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn value(i: u8) -> RefValue {
+        match i % 4 {
+            3 => RefValue::Symbolic(RefName::branch("b0").unwrap()),
+            n => RefValue::Direct(oid(&n.to_string())),
+        }
+    }
+
+    fn expected(sel: u8, v: u8) -> Expected<RefValue> {
+        match sel % 3 {
+            0 => Expected::Any,
+            1 => Expected::Absent,
+            _ => Expected::Equals(value(v)),
+        }
+    }
+
+    fn update(op: &(u8, u8, u8, u8, bool)) -> RefUpdate {
+        let (r, sel, ev, nv, delete) = *op;
+        RefUpdate {
+            name: RefName::branch(&format!("b{}", r % 3)).unwrap(),
+            expected: expected(sel, ev),
+            change: if delete {
+                Change::Delete
+            } else {
+                Change::Set(value(nv))
+            },
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+        /// The sled and memory stores agree on every outcome, final state and reflog.
+        #[test]
+        fn sled_matches_memory(txs in proptest::collection::vec(
+            proptest::collection::vec((0u8..3, 0u8..3, 0u8..4, 0u8..4, any::<bool>()), 1..3), 1..12)) {
+            let db = sled::Config::new().temporary(true).open().unwrap();
+            let sled_store = SledRefStore::new(&db).unwrap();
+            let mem = MemoryRefStore::new();
+            for (i, ops) in txs.iter().enumerate() {
+                let tx = Transaction { refs: ops.iter().map(update).collect(), ..Transaction::default() };
+                let m = meta(&format!("tx {i}"));
+                let a = mem.transaction(&tx, &m).map_err(|e| e.to_string());
+                let b = sled_store.transaction(&tx, &m).map_err(|e| e.to_string());
+                prop_assert_eq!(a, b);
+            }
+            prop_assert_eq!(mem.list("").unwrap(), sled_store.list("").unwrap());
+            for r in 0..3 {
+                let name = RefName::branch(&format!("b{r}")).unwrap();
+                prop_assert_eq!(mem.reflog(&name).unwrap(), sled_store.reflog(&name).unwrap());
+            }
+        }
+    }
+}
