@@ -3,10 +3,17 @@
 //! Tables, schemas and blobs are content-addressed objects (BLAKE3) kept in an
 //! [`store::ObjectStore`]; rows live in content-addressed prolly trees; refs name commits.
 
+pub mod config;
 pub mod error;
 pub mod id;
 pub mod object;
+<<<<<<< HEAD
 pub mod revspec;
+=======
+pub mod refs;
+pub mod repo;
+>>>>>>> repo
 pub mod store;
+pub mod workingset;
 
 pub use error::{Error, Result};
