@@ -7,12 +7,9 @@ pub mod config;
 pub mod error;
 pub mod id;
 pub mod object;
-<<<<<<< HEAD
-pub mod revspec;
-=======
 pub mod refs;
 pub mod repo;
->>>>>>> repo
+pub mod revspec;
 pub mod store;
 pub mod workingset;
 
