@@ -423,7 +423,10 @@ pub fn carry_changes(
     new_root: RootId,
     target: &str,
 ) -> Result<(RootId, RootId)> {
-    if !st.is_dirty() || new_root == st.head_root {
+    if !st.is_dirty() {
+        return Ok((new_root, new_root));
+    }
+    if new_root == st.head_root {
         return Ok((st.staged_root, st.working_root));
     }
     let store = repo.store();
@@ -516,17 +519,20 @@ pub fn switch_head(
 
 /// Switches HEAD to an existing branch.
 pub fn switch_branch(repo: &Repo, name: &str) -> Result<()> {
-    let branch = RefName::branch(name)?;
-    if repo.refs().get(&branch)?.is_none() {
-        let is_rev = resolve(repo, name).is_ok();
-        return Err(Error::Invalid(if is_rev {
-            format!(
-                "'{name}' is not a branch\nhint: to start a branch there, use 'kodiak switch -c <new-branch> {name}'"
-            )
-        } else {
-            format!("no branch named '{name}'\nhint: create it with 'kodiak switch -c {name}'")
-        }));
-    }
+    let branch = match RefName::branch(name) {
+        Ok(b) if repo.refs().get(&b)?.is_some() => b,
+        other => {
+            if resolve(repo, name).is_ok() {
+                return Err(Error::Invalid(format!(
+                    "'{name}' is not a branch\nhint: to start a branch there, use 'kodiak switch -c <new-branch> {name}'"
+                )));
+            }
+            other?;
+            return Err(Error::Invalid(format!(
+                "no branch named '{name}'\nhint: create it with 'kodiak switch -c {name}'"
+            )));
+        }
+    };
     let from = WorkState::load(repo)?.head_label();
     switch_head(
         repo,
