@@ -18,3 +18,6 @@ pub use ops::{CommitOptions, CommitOutcome, ResetMode};
 pub use revision::{Resolved, resolve, resolve_commit};
 pub use state::{WorkState, empty_root_id, read_root};
 pub use walk::{Walk, is_ancestor};
+
+#[cfg(test)]
+mod tests;
