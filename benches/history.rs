@@ -1,0 +1,188 @@
+//! History benchmark: builds a 10,000-commit history through the library, then times the real
+//! `kodiak` binary (whole processes) for log, branch, tag and switch.
+//!
+//! Run with `cargo bench --bench history`. Prints the median and minimum of several runs.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use kodiak::history::WorkState;
+use kodiak::id::{CommitId, NodeId, SchemaId};
+use kodiak::object::{Blob, Commit, Root, Signature, Table};
+use kodiak::refs::{Change, Expected, RefName, RefValue, Transaction};
+use kodiak::repo::{InitOptions, Repo};
+
+const COMMITS: u64 = 10_000;
+const RUNS: usize = 15;
+
+fn sig(time: i64) -> Signature {
+    Signature {
+        name: "Bench".into(),
+        email: "bench@example.com".into(),
+        time,
+        tz_offset_min: 0,
+    }
+}
+
+fn build(dir: &Path) -> CommitId {
+    let repo = Repo::init(dir, &InitOptions::default()).expect("init");
+    let store = repo.store();
+    let schema = store
+        .put(&Blob {
+            data: b"schema".to_vec(),
+        })
+        .expect("put");
+    let mut parent: Option<CommitId> = None;
+    for i in 0..COMMITS {
+        let rows = store
+            .put(&Blob {
+                data: format!("rows {i}").into_bytes(),
+            })
+            .expect("put");
+        let table = store
+            .put(&Table {
+                schema: SchemaId::new(schema.id()),
+                rows: NodeId::new(rows.id()),
+                row_count: i,
+            })
+            .expect("put");
+        let mut root = Root::default();
+        root.tables.insert("t".into(), table);
+        root.tables.insert(format!("t{}", i % 7), table);
+        let root = store.put(&root).expect("put");
+        let commit = Commit {
+            root,
+            parents: parent.into_iter().collect(),
+            author: sig(1_600_000_000 + i as i64),
+            committer: sig(1_600_000_000 + i as i64),
+            message: format!("commit number {i}\n\nbody"),
+            change_id: (u128::from(i) + 1).to_be_bytes(),
+        };
+        parent = Some(store.put(&commit).expect("put"));
+    }
+    let tip = parent.expect("at least one commit");
+    let tx = Transaction::new().update_ref(
+        RefName::branch("main").expect("name"),
+        Expected::Absent,
+        Change::Set(RefValue::Direct(tip.id())),
+    );
+    repo.transaction(&tx, "bench").expect("tx");
+    assert!(!WorkState::load(&repo).expect("state").is_dirty());
+    repo.close().expect("close");
+    tip
+}
+
+fn time_cmd(dir: &Path, args: &[&str]) -> (Duration, Duration, usize) {
+    let mut times = Vec::new();
+    let mut bytes = 0;
+    for _ in 0..RUNS {
+        let start = Instant::now();
+        let out = Command::new(env!("CARGO_BIN_EXE_kodiak"))
+            .args(args)
+            .current_dir(dir)
+            .env("KODIAK_AUTHOR_NAME", "Bench")
+            .env("KODIAK_AUTHOR_EMAIL", "bench@example.com")
+            .output()
+            .expect("run kodiak");
+        times.push(start.elapsed());
+        assert!(
+            out.status.success(),
+            "kodiak {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        bytes = out.stdout.len();
+    }
+    times.sort();
+    (times[times.len() / 2], times[0], bytes)
+}
+
+fn report(dir: &Path, label: &str, args: &[&str]) {
+    let (median, min, bytes) = time_cmd(dir, args);
+    println!(
+        "{label:<34} median {:>7.2} ms   min {:>7.2} ms   ({bytes} bytes out)",
+        median.as_secs_f64() * 1e3,
+        min.as_secs_f64() * 1e3
+    );
+}
+
+fn main() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("repo");
+    let start = Instant::now();
+    build(&dir);
+    println!(
+        "built {COMMITS} commits in {:.2} s",
+        start.elapsed().as_secs_f64()
+    );
+    report(&dir, "log -n 20", &["log", "-n", "20"]);
+    report(
+        &dir,
+        "log -n 20 --oneline",
+        &["log", "-n", "20", "--oneline"],
+    );
+    report(
+        &dir,
+        "log --oneline (10,000 commits)",
+        &["log", "--oneline"],
+    );
+    report(&dir, "status", &["status"]);
+    report(&dir, "branch (list)", &["branch"]);
+    report(&dir, "tag (list)", &["tag"]);
+    // Create/delete pairs so every run does the same work.
+    let (c, _, _) = time_pair(&dir, &["branch", "topic"], &["branch", "-D", "topic"]);
+    println!(
+        "{:<34} median {:>7.2} ms",
+        "branch NAME (create)",
+        c.as_secs_f64() * 1e3
+    );
+    let (c, _, _) = time_pair(&dir, &["tag", "v1"], &["tag", "-d", "v1"]);
+    println!(
+        "{:<34} median {:>7.2} ms",
+        "tag NAME (create)",
+        c.as_secs_f64() * 1e3
+    );
+    run(&dir, &["branch", "other", "HEAD~5000"]);
+    let (a, b, _) = time_pair(&dir, &["switch", "other"], &["switch", "main"]);
+    println!(
+        "{:<34} median {:>7.2} ms",
+        "switch (clean, to HEAD~5000)",
+        a.as_secs_f64() * 1e3
+    );
+    println!(
+        "{:<34} median {:>7.2} ms",
+        "switch (clean, back)",
+        b.as_secs_f64() * 1e3
+    );
+}
+
+fn run(dir: &Path, args: &[&str]) -> Duration {
+    let start = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_kodiak"))
+        .args(args)
+        .current_dir(dir)
+        .env("KODIAK_AUTHOR_NAME", "Bench")
+        .env("KODIAK_AUTHOR_EMAIL", "bench@example.com")
+        .output()
+        .expect("run kodiak");
+    let t = start.elapsed();
+    assert!(
+        out.status.success(),
+        "kodiak {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    t
+}
+
+/// Median times of `a` and `b` run alternately.
+fn time_pair(dir: &Path, a: &[&str], b: &[&str]) -> (Duration, Duration, ()) {
+    let mut ta = Vec::new();
+    let mut tb = Vec::new();
+    for _ in 0..RUNS {
+        ta.push(run(dir, a));
+        tb.push(run(dir, b));
+    }
+    ta.sort();
+    tb.sort();
+    (ta[RUNS / 2], tb[RUNS / 2], ())
+}
