@@ -25,7 +25,7 @@ fn sig(time: i64) -> Signature {
     }
 }
 
-fn build(dir: &Path) -> CommitId {
+fn build(dir: &Path, commits: u64) -> CommitId {
     let repo = Repo::init(dir, &InitOptions::default()).expect("init");
     let store = repo.store();
     let schema = store
@@ -34,7 +34,7 @@ fn build(dir: &Path) -> CommitId {
         })
         .expect("put");
     let mut parent: Option<CommitId> = None;
-    for i in 0..COMMITS {
+    for i in 0..commits {
         let rows = store
             .put(&Blob {
                 data: format!("rows {i}").into_bytes(),
@@ -108,9 +108,13 @@ fn report(dir: &Path, label: &str, args: &[&str]) {
 
 fn main() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let dir = tmp.path().join("repo");
+    // KODIAK_BENCH_DIR keeps the repository for inspection (it must not exist yet).
+    let dir = match std::env::var_os("KODIAK_BENCH_DIR") {
+        Some(d) => std::path::PathBuf::from(d),
+        None => tmp.path().join("repo"),
+    };
     let start = Instant::now();
-    build(&dir);
+    build(&dir, COMMITS);
     println!(
         "built {COMMITS} commits in {:.2} s",
         start.elapsed().as_secs_f64()
@@ -127,6 +131,7 @@ fn main() {
         &["log", "--oneline"],
     );
     report(&dir, "status", &["status"]);
+    report(&dir, "show-ref (baseline: open + read)", &["show-ref"]);
     report(&dir, "branch (list)", &["branch"]);
     report(&dir, "tag (list)", &["tag"]);
     // Create/delete pairs so every run does the same work.

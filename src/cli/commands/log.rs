@@ -85,7 +85,7 @@ impl Graph {
         }
         self.columns = next;
         let after = self.columns.len();
-        let cont = vec!["|"; after.max(1).min(after.max(1))].join(" ");
+        let cont = vec!["|"; after.max(1)].join(" ");
         let mut transitions = Vec::new();
         if after > before {
             let mut s = vec!["|"; idx + 1].join(" ");
@@ -206,4 +206,41 @@ pub fn run(ctx: &Ctx, args: Args, out: &mut dyn Write) -> CliResult {
         writeln!(out, "\n]")?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kodiak::id::ObjectId;
+
+    fn id(s: &str) -> CommitId {
+        CommitId::new(ObjectId::hash(s.as_bytes()))
+    }
+
+    #[test]
+    fn graph_of_a_merge() {
+        let (m, l, r, b) = (id("m"), id("l"), id("r"), id("b"));
+        let mut g = Graph::default();
+        let mut lines = Vec::new();
+        for (c, parents, name) in [
+            (m, vec![l, r], "M"),
+            (r, vec![b], "R"),
+            (l, vec![b], "L"),
+            (b, vec![], "B"),
+        ] {
+            let (star, _, trans) = g.place(c, &parents);
+            lines.push(format!("{star} {name}"));
+            lines.extend(trans);
+        }
+        assert_eq!(lines.join("\n"), "* M\n|\\\n| * R\n* | L\n|/\n* B");
+    }
+
+    #[test]
+    fn graph_of_a_line() {
+        let (a, b) = (id("a"), id("b"));
+        let mut g = Graph::default();
+        assert_eq!(g.place(a, &[b]).0, "*");
+        assert_eq!(g.place(b, &[]).0, "*");
+        assert!(g.columns.is_empty());
+    }
 }
