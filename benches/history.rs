@@ -159,6 +159,37 @@ fn main() {
         "switch (clean, back)",
         b.as_secs_f64() * 1e3
     );
+
+    // The same moves in a small repository, where opening the database costs least.
+    let small = tmp.path().join("small");
+    build(&small, 20);
+    println!("\nsmall repository (20 commits):");
+    report(&small, "show-ref (baseline: open + read)", &["show-ref"]);
+    report(&small, "branch (list)", &["branch"]);
+    let (c, _, _) = time_pair(&small, &["branch", "topic"], &["branch", "-D", "topic"]);
+    println!(
+        "{:<34} median {:>7.2} ms",
+        "branch NAME (create)",
+        c.as_secs_f64() * 1e3
+    );
+    let (c, _, _) = time_pair(&small, &["tag", "v1"], &["tag", "-d", "v1"]);
+    println!(
+        "{:<34} median {:>7.2} ms",
+        "tag NAME (create)",
+        c.as_secs_f64() * 1e3
+    );
+    run(&small, &["branch", "other", "HEAD~10"]);
+    let (a, b, _) = time_pair(&small, &["switch", "other"], &["switch", "main"]);
+    println!(
+        "{:<34} median {:>7.2} ms",
+        "switch (clean)",
+        a.as_secs_f64() * 1e3
+    );
+    println!(
+        "{:<34} median {:>7.2} ms",
+        "switch (clean, back)",
+        b.as_secs_f64() * 1e3
+    );
 }
 
 fn run(dir: &Path, args: &[&str]) -> Duration {
