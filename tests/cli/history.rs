@@ -1,6 +1,6 @@
 //! status, add, reset TABLE, commit, log, show, revisions, reset modes, rollback, checkout.
 
-use super::loop_helpers::{Demo, short_id};
+use super::loop_helpers::Demo;
 
 #[test]
 fn status_add_commit_cycle() {
@@ -248,27 +248,44 @@ fn revisions_resolve_and_errors_are_clear() {
 #[test]
 fn ambiguous_short_ids_list_candidates() {
     let d = Demo::new();
-    // Make commits until two share their first 4 hex digits.
-    let mut seen: std::collections::BTreeMap<String, String> = Default::default();
+    d.commit_tables(&[("a", Some("1"))], "base");
+    // Store two commits (through the library) whose ids share their first 4 hex digits.
+    let repo = d.env.open_repo(&d.env.path("demo"));
+    let head = kodiak::history::WorkState::load(&repo).unwrap();
+    let parent = head.head_commit.unwrap();
+    let base: kodiak::object::Commit = repo.store().get(&parent).unwrap();
+    let variant = |n: u32| {
+        let mut c = base.clone();
+        c.message = format!("variant {n}");
+        c.parents = vec![parent];
+        c
+    };
+    let mut seen: std::collections::BTreeMap<String, u32> = Default::default();
     let mut clash = None;
-    for i in 0..400 {
-        let out = d.ok(&["commit", "--allow-empty", "-m", &format!("c{i}")]);
-        let full = d.rev("HEAD");
-        let _ = short_id(&out);
-        let p = full[..4].to_string();
-        if let Some(other) = seen.insert(p.clone(), full.clone()) {
-            clash = Some((p, other, full));
+    for n in 0..100_000u32 {
+        let id = kodiak::object::id_of(&variant(n)).to_hex();
+        if let Some(first) = seen.insert(id[..4].to_string(), n) {
+            clash = Some((first, n));
             break;
         }
     }
-    let (prefix, a, b) = clash.expect("a 4-digit prefix clash within 400 commits");
-    let err = d.fails(&["log", "-n", "1", &prefix], 1);
+    let (x, y) = clash.expect("a 4-digit prefix clash");
+    let a = repo.store().put(&variant(x)).unwrap().to_hex();
+    let b = repo.store().put(&variant(y)).unwrap().to_hex();
+    repo.close().unwrap();
+    d.wait_for_db();
+    let prefix = &a[..4];
+    let err = d.fails(&["log", "-n", "1", prefix], 1);
     assert!(
         err.contains(&format!("abbreviated id '{prefix}' is ambiguous")),
         "{err}"
     );
     assert!(err.contains(&a) && err.contains(&b), "{err}");
     assert!(err.contains("hint: type more hex digits"), "{err}");
+    // Enough digits to tell them apart pick one.
+    let n = a.chars().zip(b.chars()).take_while(|(p, q)| p == q).count() + 1;
+    let out = d.ok(&["log", "--oneline", "-n", "1", &a[..n.max(4)]]);
+    assert!(out.starts_with(&a[..12]), "{out}");
 }
 
 #[test]

@@ -188,7 +188,8 @@ pub fn run(ctx: &Ctx, args: Args, out: &mut dyn Write) -> CliResult {
                         if i == 0 {
                             writeln!(out, "{line}")?;
                         } else {
-                            writeln!(out, "{cont} {line}")?;
+                            let text = format!("{cont} {line}");
+                            writeln!(out, "{}", text.trim_end())?;
                         }
                     }
                 }

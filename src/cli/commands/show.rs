@@ -101,7 +101,7 @@ pub fn run(ctx: &Ctx, args: Args, out: &mut dyn Write) -> CliResult {
         &c,
         &decoration_text(&decor, &r.commit.id()),
     )?;
-    if changes.is_empty() {
+    if changes.is_empty() && !args.stat {
         writeln!(out, "(no table changes)")?;
     }
     for (name, ch) in &changes {
