@@ -7,5 +7,6 @@ pub mod error;
 pub mod id;
 pub mod object;
 pub mod store;
+pub mod table;
 
 pub use error::{Error, Result};
