@@ -6,6 +6,7 @@
 pub mod error;
 pub mod id;
 pub mod object;
+pub mod revspec;
 pub mod store;
 pub mod table;
 

@@ -185,8 +185,11 @@ pub fn postcard_encode<T: Serialize>(value: &T, out: &mut Vec<u8>) {
     out.extend_from_slice(&bytes);
 }
 
-/// Decodes a whole postcard payload; trailing bytes are an error.
-pub fn postcard_decode<'a, T: Deserialize<'a>>(
+/// Decodes a whole postcard payload, requiring it to be canonical.
+///
+/// Trailing bytes are an error, and so is any payload that does not re-encode to the same bytes
+/// (unsorted map keys, overlong varints): every value has exactly one canonical encoding.
+pub fn postcard_decode<'a, T: Serialize + Deserialize<'a>>(
     kind: Kind,
     payload: &'a [u8],
 ) -> Result<T, DecodeError> {
@@ -198,6 +201,14 @@ pub fn postcard_decode<'a, T: Deserialize<'a>>(
         return Err(DecodeError::Malformed {
             kind,
             reason: format!("{} trailing bytes", rest.len()),
+        });
+    }
+    let mut again = Vec::with_capacity(payload.len());
+    postcard_encode(&value, &mut again);
+    if again != payload {
+        return Err(DecodeError::Malformed {
+            kind,
+            reason: "payload is not in canonical form".into(),
         });
     }
     Ok(value)
@@ -242,3 +253,6 @@ macro_rules! postcard_object {
     };
 }
 pub(crate) use postcard_object;
+
+#[cfg(test)]
+mod golden;

@@ -56,14 +56,14 @@ impl EditList {
 
     /// Appends an edit; its key must be greater than the previous edit's.
     pub(crate) fn push_checked(&mut self, key: &[u8], value: Option<&[u8]>) -> Result<()> {
-        if let Some(last) = self.items.last() {
-            if key <= &self.bytes[last.0.clone()] {
-                return Err(Error::Invalid(format!(
-                    "edit {}: key {} is not greater than the previous edit's key",
-                    self.items.len(),
-                    crate::id::hex_encode(key)
-                )));
-            }
+        if let Some(last) = self.items.last()
+            && key <= &self.bytes[last.0.clone()]
+        {
+            return Err(Error::Invalid(format!(
+                "edit {}: key {} is not greater than the previous edit's key",
+                self.items.len(),
+                crate::id::hex_encode(key)
+            )));
         }
         self.push(key, value);
         Ok(())

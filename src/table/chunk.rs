@@ -308,10 +308,10 @@ impl LevelStack {
                 self.add(sink, idx + 1, &last_key, &child_entry(id, rows))?;
             }
             let st = &self.levels[idx];
-            if st.emitted == 1 {
-                if let Some(id) = st.last {
-                    return Ok(id);
-                }
+            if st.emitted == 1
+                && let Some(id) = st.last
+            {
+                return Ok(id);
             }
             idx += 1;
         }

@@ -307,11 +307,11 @@ impl Cursor {
 
     /// Loads the pending child and moves into it.
     pub(crate) fn descend_one(&mut self, ns: &NodeStore) -> Result<()> {
-        if let Some(top) = self.frames.last() {
-            if !top.node.is_leaf() {
-                let (id, node) = ns.load_child(&top.node, top.idx)?;
-                self.frames.push(Frame { id, node, idx: 0 });
-            }
+        if let Some(top) = self.frames.last()
+            && !top.node.is_leaf()
+        {
+            let (id, node) = ns.load_child(&top.node, top.idx)?;
+            self.frames.push(Frame { id, node, idx: 0 });
         }
         Ok(())
     }

@@ -16,6 +16,7 @@ fn ed(e: &Edits) -> impl Iterator<Item = (&Vec<u8>, Option<&Vec<u8>>)> {
 }
 
 type Model = BTreeMap<Vec<u8>, Vec<u8>>;
+type Changes = Vec<(Vec<u8>, Option<Vec<u8>>, Option<Vec<u8>>)>;
 
 /// Small nodes so that a few hundred rows make a tree several levels deep.
 const SMALL: ChunkParams = ChunkParams {
@@ -46,7 +47,7 @@ fn height(ns: &NodeStore, root: NodeId) -> u8 {
     ns.load(root).unwrap().level()
 }
 
-fn naive_diff(a: &Model, b: &Model) -> Vec<(Vec<u8>, Option<Vec<u8>>, Option<Vec<u8>>)> {
+fn naive_diff(a: &Model, b: &Model) -> Changes {
     let keys: std::collections::BTreeSet<&Vec<u8>> = a.keys().chain(b.keys()).collect();
     keys.into_iter()
         .filter(|k| a.get(*k) != b.get(*k))
@@ -54,11 +55,7 @@ fn naive_diff(a: &Model, b: &Model) -> Vec<(Vec<u8>, Option<Vec<u8>>, Option<Vec
         .collect()
 }
 
-fn tree_diff(
-    ns: &NodeStore,
-    a: NodeId,
-    b: NodeId,
-) -> Vec<(Vec<u8>, Option<Vec<u8>>, Option<Vec<u8>>)> {
+fn tree_diff(ns: &NodeStore, a: NodeId, b: NodeId) -> Changes {
     ns.diff(a, b)
         .map(|d| {
             let d = d.unwrap();

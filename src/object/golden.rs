@@ -1,0 +1,219 @@
+//! Golden fixtures: pinned canonical encodings with their expected ids.
+//!
+//! `fixtures/objects/index.txt` lists `name kind id` lines; `<name>.bin` holds the canonical
+//! bytes. Each test builds the object in code, encodes it and requires the fixture's exact bytes
+//! and id, then decodes the fixture and re-encodes it. Set `KODIAK_BLESS=1` to rewrite fixtures
+//! after an intended format change (which must also bump the version, see objects_format.md).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use super::*;
+use crate::id::{CommitId, NodeId, ObjectId, RootId, SchemaId, TableId};
+
+fn fixtures_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/objects")
+}
+
+fn sig(name: &str, time: i64, tz: i16) -> Signature {
+    Signature {
+        name: name.into(),
+        email: format!("{}@example.com", name.to_lowercase()),
+        time,
+        tz_offset_min: tz,
+    }
+}
+
+fn fake_id(seed: &str) -> ObjectId {
+    ObjectId::hash(seed.as_bytes())
+}
+
+/// Every fixture: name and canonical bytes built from code.
+pub(crate) fn golden_objects() -> Vec<(&'static str, Kind, Vec<u8>)> {
+    let blob = Blob {
+        data: b"kodiak golden blob\n\x00\xff".to_vec(),
+    };
+    let empty_blob = Blob { data: Vec::new() };
+    let table = Table {
+        schema: SchemaId::new(fake_id("schema")),
+        rows: NodeId::new(fake_id("node")),
+        row_count: 1_000_000,
+    };
+    let mut tables = BTreeMap::new();
+    tables.insert("customers".to_string(), TableId::new(fake_id("t1")));
+    tables.insert("orders".to_string(), TableId::new(fake_id("t2")));
+    let mut blobs = BTreeMap::new();
+    blobs.insert(
+        "logo.png".to_string(),
+        crate::id::BlobId::new(fake_id("b1")),
+    );
+    let mut packages = BTreeMap::new();
+    packages.insert(
+        "geo".to_string(),
+        PackageRecord {
+            source: "geo.kdk".into(),
+            commit: CommitId::new(fake_id("c0")),
+            content_hash: fake_id("content"),
+            tables: vec!["geo.countries".into()],
+            dependencies: vec![],
+        },
+    );
+    let root = Root {
+        tables,
+        blobs,
+        packages,
+    };
+    let empty_root = Root::default();
+    let commit = Commit {
+        root: RootId::new(fake_id("root")),
+        parents: vec![CommitId::new(fake_id("p1")), CommitId::new(fake_id("p2"))],
+        author: sig("Ada", 1_700_000_000, 60),
+        committer: sig("Grace", -86_400, -300),
+        message: "Merge branch 'prices'\n\nÜnïcode body.\n".into(),
+        change_id: [7; 16],
+    };
+    let tag = Tag {
+        target: fake_id("commit"),
+        target_kind: Kind::Commit,
+        name: "v1.0".into(),
+        tagger: sig("Ada", 1_700_000_123, 0),
+        message: "First release\n".into(),
+    };
+    vec![
+        ("blob", Kind::Blob, encode(&blob)),
+        ("blob-empty", Kind::Blob, encode(&empty_blob)),
+        ("table", Kind::Table, encode(&table)),
+        ("root", Kind::Root, encode(&root)),
+        ("root-empty", Kind::Root, encode(&empty_root)),
+        ("commit", Kind::Commit, encode(&commit)),
+        ("tag", Kind::Tag, encode(&tag)),
+    ]
+}
+
+/// Decodes canonical bytes as their header's kind and re-encodes them.
+fn reencode(bytes: &[u8]) -> Result<Vec<u8>, DecodeError> {
+    let (kind, _, _) = split_header(bytes)?;
+    Ok(match kind {
+        Kind::Blob => encode(&decode::<Blob>(bytes)?),
+        Kind::Table => encode(&decode::<Table>(bytes)?),
+        Kind::Root => encode(&decode::<Root>(bytes)?),
+        Kind::Commit => encode(&decode::<Commit>(bytes)?),
+        Kind::Tag => encode(&decode::<Tag>(bytes)?),
+        Kind::Node | Kind::Schema => return Err(DecodeError::UnknownKind(kind as u8)),
+    })
+}
+
+fn read_index() -> BTreeMap<String, (String, ObjectId)> {
+    let text = std::fs::read_to_string(fixtures_dir().join("index.txt")).unwrap_or_default();
+    text.lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            assert_eq!(f.len(), 3, "bad index line {l:?}");
+            let id = ObjectId::from_hex(f[2]).expect("index id");
+            (f[0].to_string(), (f[1].to_string(), id))
+        })
+        .collect()
+}
+
+#[test]
+fn golden_fixtures_match_encoder_and_round_trip() {
+    let dir = fixtures_dir();
+    let objects = golden_objects();
+    if std::env::var_os("KODIAK_BLESS").is_some() {
+        let mut index = String::from("# name kind id — canonical bytes are in <name>.bin\n");
+        for (name, kind, bytes) in &objects {
+            std::fs::write(dir.join(format!("{name}.bin")), bytes).expect("write fixture");
+            index.push_str(&format!("{name} {kind} {}\n", ObjectId::hash(bytes)));
+        }
+        std::fs::write(dir.join("index.txt"), index).expect("write index");
+    }
+    let index = read_index();
+    assert_eq!(
+        index.len(),
+        objects.len(),
+        "fixture index and golden_objects() disagree"
+    );
+    for (name, kind, bytes) in objects {
+        let (ikind, iid) = &index[name];
+        assert_eq!(ikind, kind.name(), "{name}: kind");
+        let fixture = std::fs::read(dir.join(format!("{name}.bin"))).expect("read fixture");
+        assert_eq!(
+            fixture, bytes,
+            "{name}: encoder output drifted from the fixture"
+        );
+        assert_eq!(ObjectId::hash(&fixture), *iid, "{name}: id drifted");
+        assert_eq!(
+            reencode(&fixture).expect("decode fixture"),
+            fixture,
+            "{name}: round trip"
+        );
+    }
+}
+
+#[test]
+fn truncated_and_extended_fixtures_are_rejected() {
+    for (name, kind, bytes) in golden_objects() {
+        if kind == Kind::Blob {
+            continue;
+        }
+        for cut in 0..bytes.len() {
+            assert!(
+                reencode(&bytes[..cut]).is_err(),
+                "{name}: truncated at {cut} decoded"
+            );
+        }
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(reencode(&longer).is_err(), "{name}: trailing byte accepted");
+    }
+}
+
+#[test]
+fn header_checks() {
+    assert_eq!(split_header(&[]), Err(DecodeError::Truncated(0)));
+    assert_eq!(split_header(&[9, 1]), Err(DecodeError::UnknownKind(9)));
+    assert!(matches!(
+        split_header(&[1, 2]),
+        Err(DecodeError::UnsupportedVersion { version: 2, .. })
+    ));
+    assert!(matches!(
+        split_header(&[1, 0]),
+        Err(DecodeError::UnsupportedVersion { version: 0, .. })
+    ));
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+    /// Decoding arbitrary bytes never panics.
+    #[test]
+    fn decoding_garbage_never_panics(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
+        let _ = reencode(&bytes);
+        let _ = crate::store::unframe(&bytes);
+    }
+}
+
+#[test]
+fn non_canonical_payloads_are_rejected() {
+    let mut tables = BTreeMap::new();
+    tables.insert("a".to_string(), TableId::new(fake_id("a")));
+    tables.insert("b".to_string(), TableId::new(fake_id("b")));
+    let root = Root {
+        tables,
+        ..Root::default()
+    };
+    let bytes = encode(&root);
+    // Swap the two map entries (each: 1-byte len, 1-byte name, 32-byte id) so keys are unsorted.
+    let entry = 1 + 1 + 32;
+    let start = 3;
+    let mut swapped = bytes.clone();
+    swapped[start..start + entry].copy_from_slice(&bytes[start + entry..start + 2 * entry]);
+    swapped[start + entry..start + 2 * entry].copy_from_slice(&bytes[start..start + entry]);
+    let err = decode::<Root>(&swapped).unwrap_err();
+    assert!(err.to_string().contains("canonical"), "{err}");
+    // An overlong varint for the table count (2 encoded as 0x82 0x00).
+    let mut overlong = bytes[..2].to_vec();
+    overlong.extend_from_slice(&[0x82, 0x00]);
+    overlong.extend_from_slice(&bytes[3..]);
+    assert!(decode::<Root>(&overlong).is_err());
+}
