@@ -1,8 +1,8 @@
 //! A bounded cache of decoded nodes, two generations deep.
 //!
-//! New entries go into the young generation; when it outgrows half the budget the old
-//! generation is dropped and the young one becomes old. A hit in the old generation moves the
-//! node back to the young one, so recently used nodes survive.
+//! New entries go into the young generation; when both generations together outgrow the
+//! budget the old generation is dropped and the young one becomes old. A hit in the old
+//! generation moves the node back to the young one, so recently used nodes survive.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -36,6 +36,7 @@ pub(crate) struct NodeCache {
     young: IdMap,
     young_bytes: usize,
     old: IdMap,
+    old_bytes: usize,
 }
 
 impl NodeCache {
@@ -45,6 +46,7 @@ impl NodeCache {
             young: IdMap::default(),
             young_bytes: 0,
             old: IdMap::default(),
+            old_bytes: 0,
         }
     }
 
@@ -53,6 +55,7 @@ impl NodeCache {
             return Some(Arc::clone(n));
         }
         let n = self.old.remove(id)?;
+        self.old_bytes = self.old_bytes.saturating_sub(n.heap_size());
         self.insert(*id, Arc::clone(&n));
         Some(n)
     }
@@ -62,8 +65,9 @@ impl NodeCache {
         if self.young.insert(id, node).is_none() {
             self.young_bytes += size;
         }
-        if self.young_bytes > self.budget / 2 {
+        if self.young_bytes + self.old_bytes > self.budget {
             self.old = std::mem::take(&mut self.young);
+            self.old_bytes = self.young_bytes;
             self.young_bytes = 0;
         }
     }

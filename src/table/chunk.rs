@@ -185,7 +185,12 @@ pub(crate) struct NodeSink {
     bytes: usize,
     /// Nodes handed to the sink so far.
     pub(crate) written: u64,
+    cached_leaves: u64,
+    leaf_cache_limit: u64,
 }
+
+/// Leaves one edit's sink adds to the node cache at most (about 4 MiB of 4 KiB leaves).
+const CACHED_LEAVES_PER_SINK: u64 = 1024;
 
 const SINK_FLUSH_BYTES: usize = 8 << 20;
 
@@ -197,6 +202,16 @@ impl NodeSink {
             pending: Vec::new(),
             bytes: 0,
             written: 0,
+            cached_leaves: 0,
+            leaf_cache_limit: CACHED_LEAVES_PER_SINK,
+        }
+    }
+
+    /// A sink that caches every node it writes (for bulk builds, which read nothing).
+    pub(crate) fn caching_all(ns: &NodeStore) -> Self {
+        NodeSink {
+            leaf_cache_limit: u64::MAX,
+            ..NodeSink::new(ns)
         }
     }
 
@@ -216,8 +231,15 @@ impl NodeSink {
         if self.pending.is_empty() {
             return Ok(());
         }
-        self.ns.write_batch(&self.pending)?;
+        self.ns.write_nodes(&self.pending)?;
         for (id, bytes) in self.pending.drain(..) {
+            // Leaves of a large rewrite are not cached: they would evict the old tree's nodes
+            // that the rest of the rewrite still has to read. Internal nodes always are.
+            let is_leaf = bytes.get(2) == Some(&0);
+            if is_leaf && self.cached_leaves >= self.leaf_cache_limit {
+                continue;
+            }
+            self.cached_leaves += u64::from(is_leaf);
             // These bytes were encoded by `LevelChunker::cut` just now.
             if let Ok(node) = Node::parse(bytes, 2, false) {
                 self.ns.cache_insert(NodeId::new(id), node);
@@ -346,7 +368,7 @@ impl TreeBuilder {
     pub(crate) fn new(ns: &NodeStore) -> Self {
         TreeBuilder {
             stack: LevelStack::new(0, ns.params()),
-            sink: NodeSink::new(ns),
+            sink: NodeSink::caching_all(ns),
             last_key: Vec::new(),
             rows: 0,
         }

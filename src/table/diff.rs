@@ -44,14 +44,37 @@ impl DiffRow {
 enum State {
     Start(NodeId, NodeId),
     Running(Cursor, Cursor),
+    /// The first half is done; rows of the second half come from the worker.
+    Draining,
     Done,
 }
 
+/// Messages from the worker diffing the second half of the key space.
+enum Msg {
+    Rows(Vec<DiffRow>),
+    Err(crate::Error),
+    Done,
+}
+
+/// Rows the worker sends per message.
+const WORKER_BATCH: usize = 256;
+
+/// Trees whose new root is at least this level are diffed on two threads.
+const PARALLEL_MIN_LEVEL: u8 = 2;
+
 /// The stream of rows that differ between two trees, in key order, from [`NodeStore::diff`].
 /// Yields an error at most once, then ends.
+///
+/// Large trees are diffed on two threads: a worker takes the keys above the middle key of
+/// the new root and streams its rows back, and this iterator yields them after its own.
 pub struct Diff {
     ns: NodeStore,
     state: State,
+    /// Rows with keys above this bound belong to the worker.
+    hi: Option<Vec<u8>>,
+    worker: Option<std::sync::mpsc::Receiver<Msg>>,
+    pending: std::vec::IntoIter<DiffRow>,
+    parallel: bool,
 }
 
 impl Diff {
@@ -61,15 +84,86 @@ impl Diff {
         } else {
             State::Start(old, new)
         };
-        Diff { ns, state }
+        Diff {
+            ns,
+            state,
+            hi: None,
+            worker: None,
+            pending: Vec::new().into_iter(),
+            parallel: true,
+        }
+    }
+
+    /// Starts the cursors, handing the upper half of the key space to a worker thread when
+    /// the trees are large.
+    fn start(&mut self, old: NodeId, new: NodeId) -> Result<()> {
+        let ns = &self.ns;
+        let root = ns.load(new)?;
+        if self.parallel && root.level() >= PARALLEL_MIN_LEVEL && root.len() >= 2 {
+            let split = root.key(root.len() / 2 - 1).to_vec();
+            let (tx, rx) = std::sync::mpsc::sync_channel(16);
+            let worker_ns = ns.clone();
+            let key = split.clone();
+            std::thread::spawn(move || diff_worker(worker_ns, old, new, &key, tx));
+            self.worker = Some(rx);
+            self.hi = Some(split);
+        }
+        let a = Cursor::at_start(ns, old)?;
+        let b = Cursor::at_start(ns, new)?;
+        self.state = State::Running(a, b);
+        Ok(())
     }
 
     fn step(&mut self) -> Result<Option<DiffRow>> {
         if let State::Start(old, new) = self.state {
-            let a = Cursor::at_start(&self.ns, old)?;
-            let b = Cursor::at_start(&self.ns, new)?;
-            self.state = State::Running(a, b);
+            self.start(old, new)?;
         }
+        if let State::Draining = self.state {
+            return self.drain();
+        }
+        let Some(row) = self.step_local()? else {
+            if self.worker.is_some() {
+                self.state = State::Draining;
+                return self.drain();
+            }
+            return Ok(None);
+        };
+        if let Some(hi) = &self.hi
+            && row.key() > hi.as_slice()
+        {
+            self.state = State::Draining;
+            return self.drain();
+        }
+        Ok(Some(row))
+    }
+
+    /// The next row from the worker.
+    fn drain(&mut self) -> Result<Option<DiffRow>> {
+        loop {
+            if let Some(row) = self.pending.next() {
+                return Ok(Some(row));
+            }
+            let Some(rx) = &self.worker else {
+                return Ok(None);
+            };
+            match rx.recv() {
+                Ok(Msg::Rows(rows)) => self.pending = rows.into_iter(),
+                Ok(Msg::Err(e)) => return Err(e),
+                Ok(Msg::Done) => {
+                    self.worker = None;
+                    return Ok(None);
+                }
+                Err(_) => {
+                    self.worker = None;
+                    return Err(crate::Error::Storage(
+                        "the diff worker thread stopped".into(),
+                    ));
+                }
+            }
+        }
+    }
+
+    fn step_local(&mut self) -> Result<Option<DiffRow>> {
         let State::Running(a, b) = &mut self.state else {
             return Ok(None);
         };
@@ -159,6 +253,47 @@ impl Diff {
             }
         }
     }
+}
+
+/// Diffs the rows with keys above `split` and sends them to `tx` in batches.
+fn diff_worker(
+    ns: NodeStore,
+    old: NodeId,
+    new: NodeId,
+    split: &[u8],
+    tx: std::sync::mpsc::SyncSender<Msg>,
+) {
+    let run = || -> Result<bool> {
+        let a = Cursor::seek(&ns, old, split, false)?;
+        let b = Cursor::seek(&ns, new, split, false)?;
+        let mut diff = Diff {
+            ns: ns.clone(),
+            state: State::Running(a, b),
+            hi: None,
+            worker: None,
+            pending: Vec::new().into_iter(),
+            parallel: false,
+        };
+        let mut batch = Vec::with_capacity(WORKER_BATCH);
+        while let Some(row) = diff.step_local()? {
+            batch.push(row);
+            if batch.len() == WORKER_BATCH {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(WORKER_BATCH));
+                if tx.send(Msg::Rows(full)).is_err() {
+                    // The consumer dropped the diff.
+                    return Ok(false);
+                }
+            }
+        }
+        Ok(batch.is_empty() || tx.send(Msg::Rows(batch)).is_ok())
+    };
+    let msg = match run() {
+        Ok(true) => Msg::Done,
+        Ok(false) => return,
+        Err(e) => Msg::Err(e),
+    };
+    // A send error means the consumer is gone; nothing is left to report to.
+    let _ = tx.send(msg);
 }
 
 impl Iterator for Diff {

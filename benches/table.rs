@@ -1,0 +1,256 @@
+//! Prolly tree benchmark: bulk build, spread and contiguous updates, diffs and point gets on
+//! rows shaped like `(id INT PK, name TEXT, qty INT, price FLOAT)` in a real sled store.
+//!
+//! Run with `cargo bench --bench table`; add `-- 10m` (or set `KODIAK_BENCH_10M=1`) to also
+//! run the contiguous-update diff on 10 million rows.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kodiak::id::NodeId;
+use kodiak::store::{SledStore, Store};
+use kodiak::table::NodeStore;
+
+const UPDATES: u64 = 10_000;
+
+/// A row key: a type prefix byte, then the i64 big-endian with its sign bit flipped.
+fn key(i: u64) -> [u8; 9] {
+    let mut k = [0u8; 9];
+    k[0] = 0x01;
+    k[1..].copy_from_slice(&((i as i64 as u64) ^ (1 << 63)).to_be_bytes());
+    k
+}
+
+fn mix(mut x: u64) -> u64 {
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    x ^ (x >> 33)
+}
+
+fn varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// A row value: column count, null bitmap, name (varint length + bytes), qty (zigzag
+/// varint), price (f64 LE). `version` changes the qty and price.
+fn value(out: &mut Vec<u8>, i: u64, version: u64) {
+    out.clear();
+    out.push(3);
+    out.push(0);
+    let r = mix(i);
+    let name_len = 8 + (r % 5) as usize;
+    varint(out, name_len as u64);
+    let mut s = r;
+    for _ in 0..name_len {
+        out.push(b'a' + (s % 26) as u8);
+        s = s / 26 ^ (s << 7);
+    }
+    let qty = (mix(r ^ version) % 1000) as i64 - 100;
+    varint(out, ((qty << 1) ^ (qty >> 63)) as u64);
+    let price = (mix(r.wrapping_add(version)) % 100_000) as f64 / 100.0;
+    out.extend_from_slice(&price.to_le_bytes());
+}
+
+fn dir_size(p: &Path) -> u64 {
+    let mut total = 0;
+    if let Ok(entries) = std::fs::read_dir(p) {
+        for e in entries.flatten() {
+            match e.metadata() {
+                Ok(m) if m.is_dir() => total += dir_size(&e.path()),
+                Ok(m) => total += m.len(),
+                Err(_) => {}
+            }
+        }
+    }
+    total
+}
+
+struct Db {
+    _dir: tempfile::TempDir,
+    path: std::path::PathBuf,
+    store: Store,
+}
+
+fn open_db() -> Db {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("db");
+    let db = sled::Config::new()
+        .path(&path)
+        .cache_capacity(64 << 20)
+        .open()
+        .expect("open sled");
+    let store = Store::new(Arc::new(SledStore::new(&db).expect("objects tree")));
+    Db {
+        _dir: dir,
+        path,
+        store,
+    }
+}
+
+fn build(ns: &NodeStore, n: u64) -> NodeId {
+    let mut b = ns.builder();
+    let mut v = Vec::new();
+    for i in 0..n {
+        value(&mut v, i, 0);
+        b.push(&key(i), &v).expect("push");
+    }
+    b.finish().expect("finish")
+}
+
+fn update(ns: &NodeStore, root: NodeId, keys: impl Iterator<Item = u64>) -> NodeId {
+    let edits: Vec<([u8; 9], Option<Vec<u8>>)> = keys
+        .map(|i| {
+            let mut v = Vec::new();
+            value(&mut v, i, 1);
+            (key(i), Some(v))
+        })
+        .collect();
+    ns.apply(root, edits).expect("apply")
+}
+
+fn diff_count(ns: &NodeStore, a: NodeId, b: NodeId) -> (usize, Duration) {
+    let t = Instant::now();
+    let mut n = 0;
+    for d in ns.diff(a, b) {
+        d.expect("diff");
+        n += 1;
+    }
+    (n, t.elapsed())
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1e3)
+}
+
+fn height(ns: &NodeStore, root: NodeId) -> u8 {
+    ns.load(root).expect("root").level()
+}
+
+/// Bulk build, then a contiguous 10k-row update and its diff; returns the diff time.
+fn contiguous(n: u64, label: &str) -> Duration {
+    let db = open_db();
+    let ns = NodeStore::new(db.store.clone());
+    let t = Instant::now();
+    let root = build(&ns, n);
+    let built = t.elapsed();
+    db.store.flush().expect("flush");
+    println!(
+        "[{label}] bulk build of {n} rows: {} (height {}), sled dir after flush: {:.1} MB",
+        ms(built),
+        height(&ns, root),
+        dir_size(&db.path) as f64 / 1e6
+    );
+    let start = n / 2;
+    let t = Instant::now();
+    let root2 = update(&ns, root, start..start + UPDATES);
+    println!(
+        "[{label}] {UPDATES} contiguous updates -> new root: {}",
+        ms(t.elapsed())
+    );
+    let (rows, warm) = diff_count(&ns, root, root2);
+    assert_eq!(rows as u64, UPDATES);
+    let cold_ns = NodeStore::new(db.store.clone());
+    let (_, cold) = diff_count(&cold_ns, root, root2);
+    println!(
+        "[{label}] diff after contiguous updates ({rows} rows): warm {}, cold cache {}",
+        ms(warm),
+        ms(cold)
+    );
+    warm
+}
+
+fn main() {
+    let big =
+        std::env::args().any(|a| a == "10m") || std::env::var_os("KODIAK_BENCH_10M").is_some();
+    let n: u64 = 1_000_000;
+    let db = open_db();
+    let ns = NodeStore::new(db.store.clone());
+
+    let t = Instant::now();
+    let root = build(&ns, n);
+    let built = t.elapsed();
+    let t = Instant::now();
+    db.store.flush().expect("flush");
+    let flushed = t.elapsed();
+    let backend = db.store.backend();
+    let (mut nodes, mut stored, mut raw) = (0u64, 0u64, 0u64);
+    for id in backend.ids() {
+        let id = id.expect("id");
+        let v = backend.get_stored(&id).expect("get").expect("present");
+        nodes += 1;
+        stored += v.len() as u64;
+        raw += db
+            .store
+            .get_canonical(&id, kodiak::object::Kind::Node)
+            .expect("node")
+            .len() as u64;
+    }
+    println!(
+        "stored node bytes {:.1} MB (canonical {:.1} MB)",
+        stored as f64 / 1e6,
+        raw as f64 / 1e6
+    );
+    println!(
+        "bulk build of {n} rows: {} (+ flush {}), height {}, {nodes} nodes, sled dir {:.1} MB",
+        ms(built),
+        ms(flushed),
+        height(&ns, root),
+        dir_size(&db.path) as f64 / 1e6
+    );
+    assert_eq!(ns.count(root).expect("count"), n);
+
+    let step = n / UPDATES;
+    let t = Instant::now();
+    let root2 = update(&ns, root, (0..UPDATES).map(|j| j * step + step / 2));
+    println!("{UPDATES} spread updates -> new root: {}", ms(t.elapsed()));
+    let (rows, warm) = diff_count(&ns, root, root2);
+    assert_eq!(rows as u64, UPDATES);
+    let cold_ns = NodeStore::new(db.store.clone());
+    let (_, cold) = diff_count(&cold_ns, root, root2);
+    println!(
+        "diff of spread updates ({rows} rows): warm {}, cold cache {}",
+        ms(warm),
+        ms(cold)
+    );
+
+    // Warm point gets on random keys.
+    let gets = 200_000u64;
+    for i in 0..gets {
+        ns.get(root, &key(mix(i) % n)).expect("get");
+    }
+    let mut times = Vec::with_capacity(gets as usize);
+    for i in 0..gets {
+        let k = key(mix(i ^ 0x55) % n);
+        let t = Instant::now();
+        let row = ns.get(root, &k).expect("get");
+        times.push(t.elapsed());
+        assert!(row.is_some());
+    }
+    times.sort();
+    println!(
+        "warm point get: p50 {:.2} µs, p99 {:.2} µs",
+        times[times.len() / 2].as_secs_f64() * 1e6,
+        times[times.len() * 99 / 100].as_secs_f64() * 1e6
+    );
+
+    let t = Instant::now();
+    let scanned = ns.scan(root).map(|r| r.expect("scan")).count();
+    println!("full scan of {scanned} rows: {}", ms(t.elapsed()));
+    drop(db);
+
+    let one = contiguous(n, "1M");
+    if big {
+        let ten = contiguous(10 * n, "10M");
+        println!(
+            "contiguous diff 10M / 1M: {:.2}x",
+            ten.as_secs_f64() / one.as_secs_f64()
+        );
+    }
+}
