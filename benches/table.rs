@@ -166,6 +166,68 @@ fn contiguous(n: u64, label: &str) -> Duration {
     warm
 }
 
+/// Where the time of a cold node load goes: backend read, unframing, hash check, decode.
+fn load_breakdown(store: &Store) {
+    let backend = store.backend();
+    let ids: Vec<_> = backend.ids().map(|id| id.expect("id")).collect();
+    let (mut get, mut unframe, mut hash, mut decode) = (
+        Duration::ZERO,
+        Duration::ZERO,
+        Duration::ZERO,
+        Duration::ZERO,
+    );
+    for id in &ids {
+        let t = Instant::now();
+        let stored = backend.get_stored(id).expect("get").expect("present");
+        let t1 = Instant::now();
+        let canonical = kodiak::store::unframe(&stored).expect("unframe");
+        let t2 = Instant::now();
+        assert_eq!(kodiak::id::ObjectId::hash(&canonical), *id);
+        let t3 = Instant::now();
+        kodiak::object::decode::<kodiak::table::Node>(&canonical).expect("decode");
+        let t4 = Instant::now();
+        get += t1 - t;
+        unframe += t2 - t1;
+        hash += t3 - t2;
+        decode += t4 - t3;
+    }
+    let mut stored = Vec::new();
+    let mut canon = Vec::new();
+    for id in &ids {
+        let v = backend.get_stored(id).expect("get").expect("present");
+        canon.push(kodiak::store::unframe(&v).expect("unframe"));
+        stored.push((*id, v));
+    }
+    let t = Instant::now();
+    for c in &canon {
+        kodiak::store::frame(c);
+    }
+    let frame = t.elapsed();
+    let fresh = open_db();
+    let t = Instant::now();
+    for part in stored.chunks(2048) {
+        fresh
+            .store
+            .backend()
+            .put_stored_batch(part.to_vec())
+            .expect("put");
+    }
+    let put = t.elapsed();
+    let per = |d: Duration| format!("{:.1} µs", d.as_secs_f64() * 1e6 / ids.len() as f64);
+    println!(
+        "write per node: frame (zstd) {}, sled batch insert {}",
+        per(frame),
+        per(put)
+    );
+    println!(
+        "cold load per node: sled get {}, unframe (zstd) {}, blake3 check {}, decode {}",
+        per(get),
+        per(unframe),
+        per(hash),
+        per(decode)
+    );
+}
+
 fn main() {
     let big =
         std::env::args().any(|a| a == "10m") || std::env::var_os("KODIAK_BENCH_10M").is_some();
@@ -205,6 +267,7 @@ fn main() {
         dir_size(&db.path) as f64 / 1e6
     );
     assert_eq!(ns.count(root).expect("count"), n);
+    load_breakdown(&db.store);
 
     let step = n / UPDATES;
     let t = Instant::now();
