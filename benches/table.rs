@@ -52,7 +52,8 @@ fn value(out: &mut Vec<u8>, i: u64, version: u64) {
         out.push(b'a' + (s % 26) as u8);
         s = (s / 26) ^ (s << 7);
     }
-    let qty = (mix(r ^ version) % 1000) as i64 - 100;
+    // Adding `version` guarantees an updated row differs from the original.
+    let qty = (mix(r) % 1000) as i64 - 100 + version as i64;
     varint(out, ((qty << 1) ^ (qty >> 63)) as u64);
     let price = (mix(r.wrapping_add(version)) % 100_000) as f64 / 100.0;
     out.extend_from_slice(&price.to_le_bytes());

@@ -183,8 +183,6 @@ pub(crate) struct NodeSink {
     ns: NodeStore,
     pending: Vec<(ObjectId, Vec<u8>)>,
     bytes: usize,
-    /// Nodes handed to the sink so far.
-    pub(crate) written: u64,
     cached_leaves: u64,
     leaf_cache_limit: u64,
 }
@@ -201,7 +199,6 @@ impl NodeSink {
             ns: ns.clone(),
             pending: Vec::new(),
             bytes: 0,
-            written: 0,
             cached_leaves: 0,
             leaf_cache_limit: CACHED_LEAVES_PER_SINK,
         }
@@ -218,7 +215,6 @@ impl NodeSink {
     /// Queues a node's canonical bytes (the id must be their hash).
     pub(crate) fn push(&mut self, id: NodeId, canonical: Vec<u8>) -> Result<()> {
         self.bytes += canonical.len();
-        self.written += 1;
         self.pending.push((id.id(), canonical));
         if self.bytes >= SINK_FLUSH_BYTES {
             self.flush()?;

@@ -1,7 +1,7 @@
 //! The content-addressed prolly tree that holds every version of every table.
 //!
 //! Rows are opaque `(key, value)` byte pairs ordered by key bytes. A tree is a B+ tree whose
-//! node boundaries are chosen by hashing keys ([`chunk`]), so the same set of rows always
+//! node boundaries are chosen by hashing keys (see `objects_format.md`), so the same set of rows always
 //! gives the same nodes and root id, whatever order or batching of writes produced it. Nodes
 //! are stored as [`Node`] objects; identical subtrees share ids, which lets [`NodeStore::diff`]
 //! skip them and [`NodeStore::apply`] rewrite only the nodes on the paths of edited keys.
