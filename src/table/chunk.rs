@@ -185,6 +185,8 @@ pub(crate) struct NodeSink {
     bytes: usize,
     cached_leaves: u64,
     leaf_cache_limit: u64,
+    /// The background write of the previous batch, if one is in flight.
+    writer: Option<std::thread::JoinHandle<Result<()>>>,
 }
 
 /// Leaves one edit's sink adds to the node cache at most (about 4 MiB of 4 KiB leaves).
@@ -201,6 +203,7 @@ impl NodeSink {
             bytes: 0,
             cached_leaves: 0,
             leaf_cache_limit: CACHED_LEAVES_PER_SINK,
+            writer: None,
         }
     }
 
@@ -213,21 +216,38 @@ impl NodeSink {
     }
 
     /// Queues a node's canonical bytes (the id must be their hash).
+    ///
+    /// Full batches are framed here and written to the store on a background thread while
+    /// encoding goes on; nothing reads those nodes before [`NodeSink::flush`].
     pub(crate) fn push(&mut self, id: NodeId, canonical: Vec<u8>) -> Result<()> {
         self.bytes += canonical.len();
         self.pending.push((id.id(), canonical));
         if self.bytes >= SINK_FLUSH_BYTES {
-            self.flush()?;
+            self.write_pending(false)?;
         }
         Ok(())
     }
 
-    /// Writes every queued node and caches it.
+    /// Writes every queued node, waits until all writes are in the store, and caches them.
     pub(crate) fn flush(&mut self) -> Result<()> {
-        if self.pending.is_empty() {
-            return Ok(());
+        self.write_pending(true)
+    }
+
+    fn join_writer(&mut self) -> Result<()> {
+        match self.writer.take() {
+            None => Ok(()),
+            Some(h) => h
+                .join()
+                .map_err(|_| crate::Error::Storage("node writer thread panicked".into()))?,
         }
-        self.ns.write_nodes(&self.pending)?;
+    }
+
+    fn write_pending(&mut self, wait: bool) -> Result<()> {
+        let framed = if self.pending.is_empty() {
+            Vec::new()
+        } else {
+            self.ns.frame_nodes(&self.pending)?
+        };
         for (id, bytes) in self.pending.drain(..) {
             // Leaves of a large rewrite are not cached: they would evict the old tree's nodes
             // that the rest of the rewrite still has to read. Internal nodes always are.
@@ -242,7 +262,17 @@ impl NodeSink {
             }
         }
         self.bytes = 0;
-        Ok(())
+        self.join_writer()?;
+        if framed.is_empty() {
+            return Ok(());
+        }
+        let backend = std::sync::Arc::clone(self.ns.store().backend());
+        if wait {
+            backend.put_stored_batch(framed)
+        } else {
+            self.writer = Some(std::thread::spawn(move || backend.put_stored_batch(framed)));
+            Ok(())
+        }
     }
 }
 

@@ -65,8 +65,9 @@ const PARALLEL_MIN_LEVEL: u8 = 2;
 /// The stream of rows that differ between two trees, in key order, from [`NodeStore::diff`].
 /// Yields an error at most once, then ends.
 ///
-/// Large trees are diffed on two threads: a worker takes the keys above the middle key of
-/// the new root and streams its rows back, and this iterator yields them after its own.
+/// Large trees with changes on both sides of the new root's middle are diffed on two
+/// threads: a worker takes the keys above the middle key and streams its rows back, and this
+/// iterator yields them after its own.
 pub struct Diff {
     ns: NodeStore,
     state: State,
@@ -100,18 +101,37 @@ impl Diff {
         let ns = &self.ns;
         let root = ns.load(new)?;
         if self.parallel && root.level() >= PARALLEL_MIN_LEVEL && root.len() >= 2 {
-            let split = root.key(root.len() / 2 - 1).to_vec();
-            let (tx, rx) = std::sync::mpsc::sync_channel(16);
-            let worker_ns = ns.clone();
-            let key = split.clone();
-            std::thread::spawn(move || diff_worker(worker_ns, old, new, &key, tx));
-            self.worker = Some(rx);
-            self.hi = Some(split);
+            // Only worth a thread when both halves of the new root hold changed children.
+            let old_root = ns.load(old)?;
+            let old_children: std::collections::BTreeSet<NodeId> =
+                if old_root.level() == root.level() {
+                    (0..old_root.len()).map(|i| old_root.child(i)).collect()
+                } else {
+                    Default::default()
+                };
+            let mid = root.len() / 2;
+            let changed = |r: std::ops::Range<usize>| {
+                r.into_iter()
+                    .any(|i| !old_children.contains(&root.child(i)))
+            };
+            if changed(0..mid) && changed(mid..root.len()) {
+                self.spawn_worker(old, new, root.key(mid - 1).to_vec());
+            }
         }
-        let a = Cursor::at_start(ns, old)?;
-        let b = Cursor::at_start(ns, new)?;
+        let a = Cursor::at_start(&self.ns, old)?;
+        let b = Cursor::at_start(&self.ns, new)?;
         self.state = State::Running(a, b);
         Ok(())
+    }
+
+    /// Hands the rows with keys above `split` to a worker thread.
+    fn spawn_worker(&mut self, old: NodeId, new: NodeId, split: Vec<u8>) {
+        let (tx, rx) = std::sync::mpsc::sync_channel(16);
+        let worker_ns = self.ns.clone();
+        let key = split.clone();
+        std::thread::spawn(move || diff_worker(worker_ns, old, new, &key, tx));
+        self.worker = Some(rx);
+        self.hi = Some(split);
     }
 
     fn step(&mut self) -> Result<Option<DiffRow>> {

@@ -115,30 +115,31 @@ impl NodeStore {
         self.cache().insert(id, Arc::new(node));
     }
 
-    /// Stores freshly encoded nodes (each id is the hash of its bytes).
+    /// Frames freshly encoded nodes (each id is the hash of its bytes) for the backend.
     ///
-    /// Framing (zstd) is split over two threads for large batches, and there is no `has`
-    /// check first: new nodes are almost always absent, and rewriting an existing id
-    /// stores identical bytes.
-    pub(crate) fn write_nodes(&self, items: &[(ObjectId, Vec<u8>)]) -> Result<()> {
+    /// zstd is split over two threads for large batches. Writers skip the `has` check:
+    /// new nodes are almost always absent, and rewriting an existing id stores identical
+    /// bytes.
+    pub(crate) fn frame_nodes(
+        &self,
+        items: &[(ObjectId, Vec<u8>)],
+    ) -> Result<Vec<(ObjectId, Vec<u8>)>> {
         let frame_all = |part: &[(ObjectId, Vec<u8>)]| -> Vec<(ObjectId, Vec<u8>)> {
             part.iter().map(|(id, c)| (*id, frame(c))).collect()
         };
-        let framed = if items.len() >= PARALLEL_FRAME_MIN {
-            let (a, b) = items.split_at(items.len() / 2);
-            std::thread::scope(|s| {
-                let first = s.spawn(|| frame_all(a));
-                let mut second = frame_all(b);
-                let mut all = first
-                    .join()
-                    .map_err(|_| Error::Storage("node framing thread panicked".into()))?;
-                all.append(&mut second);
-                Ok::<_, Error>(all)
-            })?
-        } else {
-            frame_all(items)
-        };
-        self.store.backend().put_stored_batch(framed)
+        if items.len() < PARALLEL_FRAME_MIN {
+            return Ok(frame_all(items));
+        }
+        let (a, b) = items.split_at(items.len() / 2);
+        std::thread::scope(|s| {
+            let first = s.spawn(|| frame_all(a));
+            let mut second = frame_all(b);
+            let mut all = first
+                .join()
+                .map_err(|_| Error::Storage("node framing thread panicked".into()))?;
+            all.append(&mut second);
+            Ok(all)
+        })
     }
 
     /// Loads a node, verified and decoded, from the cache or the store.
