@@ -495,3 +495,24 @@ impl crate::store::ObjectStore for CountingStore {
         Ok(())
     }
 }
+
+#[test]
+fn diff_with_changes_on_both_halves() {
+    let (ns, _) = small_store();
+    let mut model: Model = (0..3000u16).map(|i| (key(i), vec![1u8; 8])).collect();
+    let a = ns.build(&model).unwrap();
+    assert!(height(&ns, a) >= 2);
+    let edits: Edits = (0..3000u16)
+        .step_by(7)
+        .map(|i| (key(i), if i % 2 == 0 { Some(vec![2u8; 8]) } else { None }))
+        .chain([(key(5000), Some(vec![3u8]))])
+        .collect();
+    let b = ns.apply(a, ed(&edits)).unwrap();
+    let old = model.clone();
+    apply_model(&mut model, &edits);
+    assert_eq!(tree_diff(&ns, a, b), naive_diff(&old, &model));
+    // Dropping a diff early stops its worker without blocking.
+    let mut d = ns.diff(a, b);
+    assert!(d.next().is_some());
+    drop(d);
+}
