@@ -30,14 +30,14 @@ pub fn frame(canonical: &[u8]) -> Vec<u8> {
             }
             c.as_mut().and_then(|c| c.compress(canonical).ok())
         });
-        if let Some(z) = compressed {
-            if z.len() + 5 < canonical.len() - canonical.len() / 8 {
-                let mut out = Vec::with_capacity(z.len() + 5);
-                out.push(CODEC_ZSTD);
-                out.extend_from_slice(&(canonical.len() as u32).to_le_bytes());
-                out.extend_from_slice(&z);
-                return out;
-            }
+        if let Some(z) = compressed
+            && z.len() + 5 < canonical.len() - canonical.len() / 8
+        {
+            let mut out = Vec::with_capacity(z.len() + 5);
+            out.push(CODEC_ZSTD);
+            out.extend_from_slice(&(canonical.len() as u32).to_le_bytes());
+            out.extend_from_slice(&z);
+            return out;
         }
     }
     let mut out = Vec::with_capacity(canonical.len() + 1);
