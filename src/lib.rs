@@ -6,6 +6,7 @@
 pub mod error;
 pub mod id;
 pub mod object;
+pub mod schema;
 pub mod store;
 
 pub use error::{Error, Result};
