@@ -333,7 +333,7 @@ impl RowCodec {
                 bits &= bits - 1;
                 match self.plan.get(slot) {
                     Some(SlotPlan::Column(col)) => {
-                        row[*col] = self.decode_value_part(*col, &mut r)?
+                        self.decode_value_part(*col, &mut r, &mut row[*col])?
                     }
                     Some(SlotPlan::Dropped(ty)) => skip_value(ty, &mut r)?,
                     Some(SlotPlan::Key) => {
@@ -367,9 +367,10 @@ impl RowCodec {
         Ok(())
     }
 
-    fn decode_value_part(&self, col: usize, r: &mut Reader<'_>) -> Result<Value> {
+    /// Decodes one value into `out`, reusing its string or byte buffer when it has one.
+    fn decode_value_part(&self, col: usize, r: &mut Reader<'_>, out: &mut Value) -> Result<()> {
         let c = &self.cols[col];
-        Ok(match c.ty {
+        *out = match c.ty {
             Type::Bool => match r.byte()? {
                 0 => Value::Bool(false),
                 1 => Value::Bool(true),
@@ -388,17 +389,32 @@ impl RowCodec {
                 let unscaled = ((z >> 1) as i128) ^ -((z & 1) as i128);
                 Value::Decimal(checked_decimal(r, &c.name, unscaled, precision, scale)?)
             }
-            Type::Text => {
+            Type::Text | Type::Json => {
                 let b = r.bytes()?;
-                Value::Text(r.utf8(b.to_vec(), &c.name)?)
+                let text = std::str::from_utf8(b)
+                    .map_err(|_| r.bad(format!("invalid UTF-8 in column '{}'", c.name)))?;
+                match (&mut *out, c.ty) {
+                    (Value::Text(buf), Type::Text) | (Value::Json(buf), Type::Json) => {
+                        buf.clear();
+                        buf.push_str(text);
+                        return Ok(());
+                    }
+                    (_, Type::Text) => Value::Text(text.to_owned()),
+                    _ => Value::Json(text.to_owned()),
+                }
             }
-            Type::Json => {
+            Type::Bytes => {
                 let b = r.bytes()?;
-                Value::Json(r.utf8(b.to_vec(), &c.name)?)
+                if let Value::Bytes(buf) = &mut *out {
+                    buf.clear();
+                    buf.extend_from_slice(b);
+                    return Ok(());
+                }
+                Value::Bytes(b.to_vec())
             }
-            Type::Bytes => Value::Bytes(r.bytes()?.to_vec()),
             Type::Blob => Value::Blob(r.blob_id()?),
-        })
+        };
+        Ok(())
     }
 
     /// Encodes a full row (schema column order) as `(key, value)`.
@@ -567,14 +583,17 @@ fn skip_value(ty: &Type, r: &mut Reader<'_>) -> Result<()> {
     Ok(())
 }
 
+#[inline]
 fn zigzag64(i: i64) -> u64 {
     ((i << 1) ^ (i >> 63)) as u64
 }
 
+#[inline]
 fn unzigzag64(z: u64) -> i64 {
     ((z >> 1) as i64) ^ -((z & 1) as i64)
 }
 
+#[inline]
 fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push(v as u8 | 0x80);
@@ -591,6 +610,7 @@ fn put_varint128(out: &mut Vec<u8>, mut v: u128) {
     out.push(v as u8);
 }
 
+#[inline]
 fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
     put_varint(out, b.len() as u64);
     out.extend_from_slice(b);
@@ -612,6 +632,7 @@ impl<'a> Reader<'a> {
         corrupt(self.what, format!("{why} (at byte {})", self.pos))
     }
 
+    #[inline]
     fn take(&mut self, n: usize) -> Result<&'a [u8]> {
         if self.buf.len() - self.pos < n {
             return Err(self.bad(format!("truncated, needed {n} more bytes")));
@@ -621,22 +642,26 @@ impl<'a> Reader<'a> {
         Ok(s)
     }
 
+    #[inline]
     fn byte(&mut self) -> Result<u8> {
         Ok(self.take(1)?[0])
     }
 
+    #[inline]
     fn u64_be(&mut self) -> Result<u64> {
         let mut b = [0u8; 8];
         b.copy_from_slice(self.take(8)?);
         Ok(u64::from_be_bytes(b))
     }
 
+    #[inline]
     fn u64_le(&mut self) -> Result<u64> {
         let mut b = [0u8; 8];
         b.copy_from_slice(self.take(8)?);
         Ok(u64::from_le_bytes(b))
     }
 
+    #[inline]
     fn u32_be(&mut self) -> Result<u32> {
         let mut b = [0u8; 4];
         b.copy_from_slice(self.take(4)?);
@@ -651,9 +676,31 @@ impl<'a> Reader<'a> {
     }
 
     /// A minimal LEB128 varint of at most 64 bits.
+    #[inline]
     fn varint(&mut self) -> Result<u64> {
-        let v = self.varint128()?;
-        u64::try_from(v).map_err(|_| self.bad("varint overflows 64 bits"))
+        // Fast path: a single byte.
+        if let Some(&b) = self.buf.get(self.pos)
+            && b < 0x80
+        {
+            self.pos += 1;
+            return Ok(u64::from(b));
+        }
+        let mut v: u64 = 0;
+        let mut shift = 0u32;
+        loop {
+            let b = self.byte()?;
+            if shift == 63 && b > 0x01 {
+                return Err(self.bad("varint overflows 64 bits"));
+            }
+            v |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                if b == 0 && shift > 0 {
+                    return Err(self.bad("over-long varint"));
+                }
+                return Ok(v);
+            }
+            shift += 7;
+        }
     }
 
     /// A minimal LEB128 varint of at most 128 bits.
@@ -676,6 +723,7 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[inline]
     fn bytes(&mut self) -> Result<&'a [u8]> {
         let n = self.varint()?;
         let n = usize::try_from(n).map_err(|_| self.bad("length overflows"))?;
