@@ -630,3 +630,54 @@ fn value_order_basics() {
     assert!(Value::Text("a".into()) < Value::Text("a\0".into()));
     assert_eq!(Value::Float(f64::NAN), Value::Float(f64::NAN));
 }
+
+/// Pins the Schema payload layout documented in `objects_format.md`.
+#[test]
+fn schema_payload_layout() {
+    let s = Schema::new(
+        "t",
+        vec![
+            ColumnDef::new("id", Type::Int).not_null(),
+            ColumnDef::parse("price", "DECIMAL(10,2)")
+                .unwrap()
+                .with_default(Value::Decimal(Decimal::new(150, 2).unwrap())),
+        ],
+        &["id"],
+    )
+    .unwrap();
+    let varint = |mut v: u64| {
+        let mut out = Vec::new();
+        while v >= 0x80 {
+            out.push(v as u8 | 0x80);
+            v >>= 7;
+        }
+        out.push(v as u8);
+        out
+    };
+    let (t0, t1) = (s.columns()[0].tag, s.columns()[1].tag);
+    let mut want = vec![3u8, 1, 2, 2, b'i', b'd', 1, 0, 0];
+    want.extend(varint(t0));
+    want.extend([
+        0, 5, b'p', b'r', b'i', b'c', b'e', 3, 10, 2, 1, 1, 4, 0xac, 0x02, 2,
+    ]);
+    want.extend(varint(t1));
+    want.extend([1, 1]);
+    want.extend(varint(t0));
+    want.extend([2, 0]);
+    assert_eq!(encode(&s), want);
+    // A float default is stored as its bit pattern, so -0.0 and NaN payloads survive.
+    let f = Schema::new(
+        "t",
+        vec![ColumnDef::new("f", Type::Float).with_default(Value::Float(-0.0))],
+        &[],
+    )
+    .unwrap();
+    let bytes = encode(&f);
+    let back: Schema = decode(&bytes).unwrap();
+    assert_eq!(back.columns()[0].default, Some(Value::Float(-0.0)));
+    // Value::Float is variant 3, then the bits 0x8000_0000_0000_0000 as a varint.
+    let needle = [
+        1u8, 3, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01,
+    ];
+    assert!(bytes.windows(needle.len()).any(|w| w == needle));
+}
