@@ -18,5 +18,5 @@ mod types;
 mod tests;
 
 pub use codec::{KEYLESS_KEY_LEN, RowCodec};
-pub use table_schema::{Column, ColumnDef, DroppedColumn, Schema};
+pub use table_schema::{Column, ColumnDef, DroppedColumn, MAX_SLOTS, Schema};
 pub use types::{Decimal, MAX_DECIMAL_PRECISION, Type, Value};

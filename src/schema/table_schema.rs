@@ -8,6 +8,10 @@ use crate::error::{Error, Result};
 use crate::id::SchemaId;
 use crate::object::{DecodeError, Kind, Object, postcard_decode, postcard_encode};
 
+/// Most column slots a table may use over its whole history (added columns, including
+/// dropped ones); bounds the codec's per-slot tables.
+pub const MAX_SLOTS: u32 = 1 << 16;
+
 /// A column as the user describes it, before it gets a tag and a slot.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ColumnDef {
@@ -88,7 +92,7 @@ pub struct DroppedColumn {
 ///
 /// Invariants (checked by every constructor, mutator and the decoder): at least one column;
 /// column names non-empty and unique ignoring ASCII case; tags unique across columns and
-/// dropped columns; slots unique and below `next_slot`; defaults fit their column; primary
+/// dropped columns; slots unique and below `next_slot` (itself at most [`MAX_SLOTS`]); defaults fit their column; primary
 /// key columns exist, are listed once and are NOT NULL.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Schema {
@@ -197,6 +201,12 @@ impl Schema {
         if slots.windows(2).any(|w| w[0] == w[1]) {
             return Err(Error::Invalid("two columns share a slot".into()));
         }
+        if self.next_slot > MAX_SLOTS {
+            return Err(Error::Invalid(format!(
+                "next_slot {} exceeds the limit of {MAX_SLOTS}",
+                self.next_slot
+            )));
+        }
         if slots.last().is_some_and(|&s| s >= self.next_slot) {
             return Err(Error::Invalid(
                 "a column's slot is not below next_slot".into(),
@@ -248,9 +258,12 @@ impl Schema {
             )));
         }
         let slot = self.next_slot;
-        self.next_slot = slot
-            .checked_add(1)
-            .ok_or_else(|| Error::Invalid("the table has used up its column slots".into()))?;
+        if slot >= MAX_SLOTS {
+            return Err(Error::Invalid(format!(
+                "the table has used all {MAX_SLOTS} column slots its history allows"
+            )));
+        }
+        self.next_slot = slot + 1;
         let tag = derive_tag(table, &name, &ty, |t| {
             self.columns.iter().any(|c| c.tag == t) || self.dropped.iter().any(|d| d.tag == t)
         });

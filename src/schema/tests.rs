@@ -681,3 +681,31 @@ fn schema_payload_layout() {
     ];
     assert!(bytes.windows(needle.len()).any(|w| w == needle));
 }
+
+#[test]
+fn schema_decoder_rejects_invalid_and_non_canonical_payloads() {
+    let s = Schema::new(
+        "t",
+        vec![ColumnDef::new("id", Type::Int).not_null()],
+        &["id"],
+    )
+    .unwrap();
+    let bytes = encode(&s);
+    // Layout: kind, version, 1 column, name "id", type INT, nullable …
+    assert_eq!(&bytes[..8], &[3, 1, 1, 2, b'i', b'd', 1, 0]);
+    let mut nullable_key = bytes.clone();
+    nullable_key[7] = 1;
+    let err = decode::<Schema>(&nullable_key).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "malformed schema payload: primary key column 'id' must be NOT NULL"
+    );
+    // next_slot (second-to-last byte, 1) spelled as an over-long varint.
+    let n = bytes.len();
+    let mut long = bytes[..n - 2].to_vec();
+    long.extend([0x81, 0x00, 0x00]);
+    assert!(decode::<Schema>(&long).is_err());
+    let mut trailing = bytes.clone();
+    trailing.push(0);
+    assert!(decode::<Schema>(&trailing).is_err());
+}
