@@ -331,6 +331,9 @@ mod float_bits {
 /// numerically. Within one column this is exactly the byte order of the key encoding.
 /// Equality is the order's equality, so floats compare by bits (`NaN == NaN` when the bits
 /// match, `-0.0 != 0.0`).
+///
+/// The serde form is the storage form used inside Schema objects (floats as their bit
+/// pattern); user-facing output should use [`Value::render`].
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum Value {
     /// SQL NULL.
