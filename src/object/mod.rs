@@ -186,10 +186,7 @@ pub fn postcard_encode<T: Serialize>(value: &T, out: &mut Vec<u8>) {
 }
 
 /// Decodes a whole postcard payload; trailing bytes are an error.
-pub fn postcard_decode<'a, T: Deserialize<'a>>(
-    kind: Kind,
-    payload: &'a [u8],
-) -> Result<T, DecodeError> {
+pub fn postcard_decode<'a, T: Deserialize<'a>>(kind: Kind, payload: &'a [u8]) -> Result<T, DecodeError> {
     let (value, rest) = postcard::take_from_bytes(payload).map_err(|e| DecodeError::Malformed {
         kind,
         reason: e.to_string(),

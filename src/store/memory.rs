@@ -74,3 +74,4 @@ impl ObjectStore for MemoryStore {
         Ok(())
     }
 }
+
