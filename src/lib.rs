@@ -10,6 +10,7 @@ pub mod object;
 pub mod refs;
 pub mod repo;
 pub mod revspec;
+pub mod schema;
 pub mod store;
 pub mod workingset;
 
