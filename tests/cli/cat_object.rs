@@ -294,3 +294,39 @@ fn corruption_is_reported_with_exit_255() {
     );
     assert!(r.stderr.contains("hint: "), "{}", r.stderr);
 }
+
+#[test]
+fn schema_objects_print_columns_tags_and_key() {
+    use kodiak::schema::{ColumnDef, Schema};
+    let env = TestEnv::new();
+    env.init_demo();
+    let id = {
+        let repo = env.open_repo(&env.path("demo"));
+        let mut schema = Schema::new(
+            "people",
+            vec![
+                ColumnDef::parse("id", "INT").unwrap().not_null(),
+                ColumnDef::parse("name", "TEXT").unwrap(),
+                ColumnDef::parse("born", "DATE").unwrap(),
+            ],
+            &["id"],
+        )
+        .unwrap();
+        schema.rename_column("name", "full_name").unwrap();
+        schema.drop_column("born").unwrap();
+        repo.store().put(&schema).unwrap()
+    };
+    let out = env.ok(&["-C", "demo", "cat-object", &id.to_hex()]);
+    assert!(out.starts_with(&format!("schema {id}\n")), "{out}");
+    assert!(out.contains("column id INT NOT NULL tag="), "{out}");
+    assert!(out.contains("column full_name TEXT tag="), "{out}");
+    assert!(out.contains("primary-key id\n"), "{out}");
+    assert!(out.contains("dropped tag="), "{out}");
+    let j: serde_json::Value =
+        serde_json::from_str(&env.ok(&["-C", "demo", "cat-object", "--json", &id.to_hex()]))
+            .unwrap();
+    assert_eq!(j["kind"], "schema");
+    assert_eq!(j["columns"][1]["name"], "full_name");
+    assert_eq!(j["columns"][1]["slot"], 1);
+    assert_eq!(j["primary_key"][0], "id");
+}
