@@ -62,6 +62,28 @@ pub enum Error {
     /// Invalid input from the user or a file; the message says what and where.
     #[error("{0}")]
     Invalid(String),
+    /// A compare-and-swap ref or working-set update found another value than expected.
+    #[error("{name} was changed concurrently: expected {expected}, found {actual}")]
+    RefConflict {
+        /// The ref (or `workspace <name>`) whose check failed.
+        name: String,
+        /// What the transaction expected.
+        expected: String,
+        /// What is actually stored.
+        actual: String,
+    },
+    /// No repository was found at or above a path.
+    #[error("not a kodiak repository (or any parent up to /): {}", .0.display())]
+    NotARepository(PathBuf),
+    /// Another process holds the repository lock.
+    #[error("repository is locked by another kodiak process ({})", match .pid { Some(p) => format!("pid {p}"), None => "pid unknown".to_string() })]
+    Locked {
+        /// The holder's process id, when it could be read from the lock file.
+        pid: Option<u32>,
+    },
+    /// No author identity is configured.
+    #[error("author identity unknown: {0}")]
+    MissingIdentity(String),
 }
 
 impl Error {

@@ -3,11 +3,16 @@
 //! Tables, schemas and blobs are content-addressed objects (BLAKE3) kept in an
 //! [`store::ObjectStore`]; rows live in content-addressed prolly trees; refs name commits.
 
+pub mod config;
 pub mod error;
 pub mod id;
 pub mod object;
+pub mod refs;
+pub mod repo;
 pub mod revspec;
+pub mod schema;
 pub mod store;
 pub mod table;
+pub mod workingset;
 
 pub use error::{Error, Result};

@@ -1,2 +1,4 @@
-#[test]
-fn t() {}
+//! The one integration-test binary: runs the real `kodiak` executable.
+
+mod cli;
+mod common;

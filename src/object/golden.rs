@@ -79,7 +79,40 @@ pub(crate) fn golden_objects() -> Vec<(&'static str, Kind, Vec<u8>)> {
         tagger: sig("Ada", 1_700_000_123, 0),
         message: "First release\n".into(),
     };
+    let mut schema = crate::schema::Schema::new(
+        "orders",
+        vec![
+            crate::schema::ColumnDef::parse("id", "INT")
+                .expect("type")
+                .not_null(),
+            crate::schema::ColumnDef::parse("name", "TEXT").expect("type"),
+            crate::schema::ColumnDef::parse("price", "DECIMAL(10,2)").expect("type"),
+            crate::schema::ColumnDef::parse("qty", "INT")
+                .expect("type")
+                .not_null()
+                .with_default(crate::schema::Value::Int(1)),
+            crate::schema::ColumnDef::parse("at", "TIMESTAMPTZ").expect("type"),
+            crate::schema::ColumnDef::parse("score", "FLOAT")
+                .expect("type")
+                .with_default(crate::schema::Value::Float(-0.0)),
+        ],
+        &["id"],
+    )
+    .expect("valid schema");
+    schema.drop_column("name").expect("drop");
+    schema.rename_column("qty", "quantity").expect("rename");
+    let keyless = crate::schema::Schema::new(
+        "log",
+        vec![
+            crate::schema::ColumnDef::parse("line", "TEXT").expect("type"),
+            crate::schema::ColumnDef::parse("data", "JSON").expect("type"),
+        ],
+        &[],
+    )
+    .expect("valid keyless schema");
     vec![
+        ("schema", Kind::Schema, encode(&schema)),
+        ("schema-keyless", Kind::Schema, encode(&keyless)),
         ("blob", Kind::Blob, encode(&blob)),
         ("blob-empty", Kind::Blob, encode(&empty_blob)),
         ("table", Kind::Table, encode(&table)),
@@ -99,7 +132,8 @@ fn reencode(bytes: &[u8]) -> Result<Vec<u8>, DecodeError> {
         Kind::Root => encode(&decode::<Root>(bytes)?),
         Kind::Commit => encode(&decode::<Commit>(bytes)?),
         Kind::Tag => encode(&decode::<Tag>(bytes)?),
-        Kind::Node | Kind::Schema => return Err(DecodeError::UnknownKind(kind as u8)),
+        Kind::Schema => encode(&decode::<crate::schema::Schema>(bytes)?),
+        Kind::Node => return Err(DecodeError::UnknownKind(kind as u8)),
     })
 }
 

@@ -1,0 +1,182 @@
+//! Command-line parsing and dispatch: one module per command under `commands/`.
+
+pub mod commands;
+pub mod error;
+pub mod format;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use kodiak::repo::{LockWait, READ_LOCK_WAIT, Repo, RepoPaths};
+
+use error::{CliError, CliResult};
+
+const AFTER_HELP: &str = "\
+Environment:
+  KODIAK_DIR            use the repository at this directory instead of searching from the cwd
+  KODIAK_CONFIG_HOME    directory holding the global config file (default: $XDG_CONFIG_HOME/kodiak,
+                        else $HOME/.config/kodiak)
+  KODIAK_AUTHOR_NAME    author/committer name, overriding user.name
+  KODIAK_AUTHOR_EMAIL   author/committer email, overriding user.email
+  KODIAK_TIMESTAMP      time to record: seconds since the epoch, optionally followed by +HHMM
+
+Exit status: 0 success, 1 error, 2 usage error, 255 corruption or internal error.";
+
+/// Kodiak: Git-like version control for databases.
+#[derive(Parser, Debug)]
+#[command(name = "kodiak", version, about, long_about = None, after_help = AFTER_HELP)]
+pub struct Cli {
+    /// Run as if kodiak was started in DIR
+    #[arg(short = 'C', id = "chdir", value_name = "DIR", global = true)]
+    pub dir: Option<PathBuf>,
+
+    /// If another kodiak process holds the repository lock, wait for it instead of failing
+    #[arg(long, global = true)]
+    pub wait: bool,
+
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Every command.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create an empty repository.
+    ///
+    /// Creates DIR/.kodiak (DIR defaults to KODIAK_DIR if set, else the current directory; it is
+    /// created if missing). HEAD starts on an unborn branch: --initial-branch, else the config value
+    /// init.defaultBranch, else `main`. Fails if DIR/.kodiak already exists.
+    Init(commands::init::Args),
+    /// Get and set configuration values.
+    ///
+    /// With KEY only, prints the effective value (repository config wins over global). With KEY
+    /// and VALUE, sets it in the repository's .kodiak/config, or with --global in the global file
+    /// ($KODIAK_CONFIG_HOME/config, else $XDG_CONFIG_HOME/kodiak/config, else
+    /// $HOME/.config/kodiak/config). Keys are `section.name` or `section.subsection.name`, e.g.
+    /// user.name, user.email, init.defaultBranch. An unset key exits with status 1.
+    Config(commands::config::Args),
+    /// Show any stored object by id or abbreviated id.
+    ///
+    /// Commits, tags, roots, tables and blobs are printed field by field (times as RFC 3339 in
+    /// their recorded offset); other kinds show their kind, format version, payload size and a hex
+    /// dump. The object's hash is verified: a corrupt object is reported (exit 255), never shown.
+    CatObject(commands::cat_object::Args),
+    /// List HEAD and refs with their targets.
+    ///
+    /// One line per ref: `NAME ID` for a ref naming an object, `NAME -> TARGET ID` for a symbolic
+    /// ref, with `(unborn)` instead of the id when the target branch does not exist yet. HEAD
+    /// (the current workspace's) comes first.
+    ShowRef(commands::show_ref::Args),
+    /// Set or delete a ref (plumbing), with an optional compare-and-swap check.
+    ///
+    /// REF is a full ref name (refs/heads/main, refs/tags/v1, ...) or HEAD. NEW is an object id
+    /// or unique prefix of an object in the repository, or `ref:<full name>` for a symbolic ref.
+    /// With --old, the update only happens if the ref's current value is OLD (`none` meaning it
+    /// must not exist); otherwise nothing changes and the command fails. Every update is recorded
+    /// in the ref's reflog.
+    UpdateRef(commands::update_ref::Args),
+    /// Show the history of a ref, newest first.
+    ///
+    /// Each line reads `NAME@{N}: MESSAGE -> VALUE (WHO, DATE)`, where VALUE is what the update set
+    /// (an id, `ref: <name>`, or `(deleted)`). REF defaults to HEAD of the current workspace.
+    Reflog(commands::reflog::Args),
+}
+
+/// Whether a command changes the repository; decides how long it waits for the lock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Reads only: retries a held lock for [`READ_LOCK_WAIT`] before failing.
+    Read,
+    /// Writes: fails at once on a held lock unless `--wait` was given.
+    Write,
+}
+
+/// What every command gets: where it runs and the global options.
+pub struct Ctx {
+    /// The directory the command acts in (the cwd, or `-C DIR`).
+    pub cwd: PathBuf,
+    /// `--wait`.
+    pub wait: bool,
+}
+
+impl Ctx {
+    /// `KODIAK_DIR`, resolved against [`Ctx::cwd`], if set and non-empty.
+    pub fn kodiak_dir(&self) -> Option<PathBuf> {
+        std::env::var_os("KODIAK_DIR")
+            .filter(|v| !v.is_empty())
+            .map(|d| self.cwd.join(d))
+    }
+
+    /// Locates the repository: `KODIAK_DIR` if set, else a search upwards from the cwd.
+    pub fn repo_paths(&self) -> CliResult<RepoPaths> {
+        match self.kodiak_dir() {
+            Some(dir) => RepoPaths::at(&dir).map_err(|_| {
+                CliError::user(format!(
+                    "not a kodiak repository: {} (from KODIAK_DIR)",
+                    dir.display()
+                ))
+                .with_hint("point KODIAK_DIR at a directory containing .kodiak, or unset it")
+            }),
+            None => Ok(RepoPaths::discover(&self.cwd)?),
+        }
+    }
+
+    /// Opens and locks the repository for `access`.
+    pub fn open_repo(&self, access: Access) -> CliResult<Repo> {
+        let wait = match (self.wait, access) {
+            (true, _) => LockWait::Forever,
+            (false, Access::Read) => LockWait::Poll(READ_LOCK_WAIT),
+            (false, Access::Write) => LockWait::No,
+        };
+        Ok(Repo::open(self.repo_paths()?, wait)?)
+    }
+}
+
+fn run(cli: Cli, out: &mut dyn Write) -> CliResult {
+    let cwd = std::env::current_dir()
+        .map_err(|e| CliError::user(format!("cannot read the current directory: {e}")))?;
+    let cwd = match &cli.dir {
+        Some(d) => cwd.join(d),
+        None => cwd,
+    };
+    if !Path::new(&cwd).is_dir() {
+        return Err(CliError::user(format!(
+            "cannot change to {}: no such directory",
+            cwd.display()
+        )));
+    }
+    let ctx = Ctx {
+        cwd,
+        wait: cli.wait,
+    };
+    match cli.command {
+        Command::Init(a) => commands::init::run(&ctx, a, out),
+        Command::Config(a) => commands::config::run(&ctx, a, out),
+        Command::CatObject(a) => commands::cat_object::run(&ctx, a, out),
+        Command::ShowRef(a) => commands::show_ref::run(&ctx, a, out),
+        Command::UpdateRef(a) => commands::update_ref::run(&ctx, a, out),
+        Command::Reflog(a) => commands::reflog::run(&ctx, a, out),
+    }
+}
+
+/// Parses the command line, runs the command and reports errors on stderr.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let result = run(cli, &mut out).and_then(|()| out.flush().map_err(CliError::from));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // A closed pipe (`kodiak … | head`) is not a failure worth reporting.
+            if e.broken_pipe {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("{e}");
+            ExitCode::from(e.kind.code())
+        }
+    }
+}
