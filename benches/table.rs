@@ -1,5 +1,6 @@
 //! Prolly tree benchmark: bulk build, spread and contiguous updates, diffs and point gets on
-//! rows shaped like `(id INT PK, name TEXT, qty INT, price FLOAT)` in a real sled store.
+//! rows of `items(id INT PK, name TEXT, qty INT, price FLOAT)` (encoded with the row codec)
+//! in a real sled store.
 //!
 //! Run with `cargo bench --bench table`; add `-- 10m` (or set `KODIAK_BENCH_10M=1`) to also
 //! run the contiguous-update diff on 10 million rows.
@@ -9,18 +10,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kodiak::id::NodeId;
+use kodiak::schema::{ColumnDef, RowCodec, Schema, Type, Value};
 use kodiak::store::{SledStore, Store};
 use kodiak::table::NodeStore;
 
 const UPDATES: u64 = 10_000;
-
-/// A row key: a type prefix byte, then the i64 big-endian with its sign bit flipped.
-fn key(i: u64) -> [u8; 9] {
-    let mut k = [0u8; 9];
-    k[0] = 0x01;
-    k[1..].copy_from_slice(&((i as i64 as u64) ^ (1 << 63)).to_be_bytes());
-    k
-}
 
 fn mix(mut x: u64) -> u64 {
     x ^= x >> 33;
@@ -30,33 +24,59 @@ fn mix(mut x: u64) -> u64 {
     x ^ (x >> 33)
 }
 
-fn varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push(v as u8 | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
+/// Rows of `items(id INT PK, name TEXT, qty INT, price FLOAT)`, encoded with the row codec.
+struct Items {
+    codec: RowCodec,
+    row: Vec<Value>,
 }
 
-/// A row value: column count, null bitmap, name (varint length + bytes), qty (zigzag
-/// varint), price (f64 LE). `version` changes the qty and price.
-fn value(out: &mut Vec<u8>, i: u64, version: u64) {
-    out.clear();
-    out.push(3);
-    out.push(0);
-    let r = mix(i);
-    let name_len = 8 + (r % 5) as usize;
-    varint(out, name_len as u64);
-    let mut s = r;
-    for _ in 0..name_len {
-        out.push(b'a' + (s % 26) as u8);
-        s = (s / 26) ^ (s << 7);
+impl Items {
+    fn new() -> Self {
+        let schema = Schema::new(
+            "items",
+            vec![
+                ColumnDef::new("id", Type::Int).not_null(),
+                ColumnDef::new("name", Type::Text),
+                ColumnDef::new("qty", Type::Int),
+                ColumnDef::new("price", Type::Float),
+            ],
+            &["id"],
+        )
+        .expect("schema");
+        Items {
+            codec: RowCodec::new(&schema),
+            row: Vec::new(),
+        }
     }
-    // Adding `version` guarantees an updated row differs from the original.
-    let qty = (mix(r) % 1000) as i64 - 100 + version as i64;
-    varint(out, ((qty << 1) ^ (qty >> 63)) as u64);
-    let price = (mix(r.wrapping_add(version)) % 100_000) as f64 / 100.0;
-    out.extend_from_slice(&price.to_le_bytes());
+
+    fn key(&self, i: u64) -> Vec<u8> {
+        self.codec.encode_key(&[Value::Int(i as i64)]).expect("key")
+    }
+
+    /// Row `i`: an 8–12 letter name, a qty and a price; `version` changes qty and price.
+    fn encode(&mut self, i: u64, version: u64, key: &mut Vec<u8>, value: &mut Vec<u8>) {
+        let r = mix(i);
+        let name_len = 8 + (r % 5) as usize;
+        let mut name = String::with_capacity(name_len);
+        let mut s = r;
+        for _ in 0..name_len {
+            name.push(char::from(b'a' + (s % 26) as u8));
+            s = (s / 26) ^ (s << 7);
+        }
+        // Adding `version` guarantees an updated row differs from the original.
+        let qty = (mix(r) % 1000) as i64 - 100 + version as i64;
+        let price = (mix(r.wrapping_add(version)) % 100_000) as f64 / 100.0;
+        self.row.clear();
+        self.row.extend([
+            Value::Int(i as i64),
+            Value::Text(name),
+            Value::Int(qty),
+            Value::Float(price),
+        ]);
+        self.codec
+            .encode_row_into(&self.row, key, value)
+            .expect("encode row");
+    }
 }
 
 fn dir_size(p: &Path) -> u64 {
@@ -95,22 +115,27 @@ fn open_db() -> Db {
     }
 }
 
-fn build(ns: &NodeStore, n: u64) -> NodeId {
+fn build(ns: &NodeStore, items: &mut Items, n: u64) -> NodeId {
     let mut b = ns.builder();
-    let mut v = Vec::new();
+    let (mut k, mut v) = (Vec::new(), Vec::new());
     for i in 0..n {
-        value(&mut v, i, 0);
-        b.push(&key(i), &v).expect("push");
+        items.encode(i, 0, &mut k, &mut v);
+        b.push(&k, &v).expect("push");
     }
     b.finish().expect("finish")
 }
 
-fn update(ns: &NodeStore, root: NodeId, keys: impl Iterator<Item = u64>) -> NodeId {
-    let edits: Vec<([u8; 9], Option<Vec<u8>>)> = keys
+fn update(
+    ns: &NodeStore,
+    items: &mut Items,
+    root: NodeId,
+    keys: impl Iterator<Item = u64>,
+) -> NodeId {
+    let edits: Vec<(Vec<u8>, Option<Vec<u8>>)> = keys
         .map(|i| {
-            let mut v = Vec::new();
-            value(&mut v, i, 1);
-            (key(i), Some(v))
+            let (mut k, mut v) = (Vec::new(), Vec::new());
+            items.encode(i, 1, &mut k, &mut v);
+            (k, Some(v))
         })
         .collect();
     ns.apply(root, edits).expect("apply")
@@ -136,10 +161,11 @@ fn height(ns: &NodeStore, root: NodeId) -> u8 {
 
 /// Bulk build, then a contiguous 10k-row update and its diff; returns the diff time.
 fn contiguous(n: u64, label: &str) -> Duration {
+    let mut items = Items::new();
     let db = open_db();
     let ns = NodeStore::new(db.store.clone());
     let t = Instant::now();
-    let root = build(&ns, n);
+    let root = build(&ns, &mut items, n);
     let built = t.elapsed();
     db.store.flush().expect("flush");
     println!(
@@ -150,7 +176,7 @@ fn contiguous(n: u64, label: &str) -> Duration {
     );
     let start = n / 2;
     let t = Instant::now();
-    let root2 = update(&ns, root, start..start + UPDATES);
+    let root2 = update(&ns, &mut items, root, start..start + UPDATES);
     println!(
         "[{label}] {UPDATES} contiguous updates -> new root: {}",
         ms(t.elapsed())
@@ -233,11 +259,12 @@ fn main() {
     let big =
         std::env::args().any(|a| a == "10m") || std::env::var_os("KODIAK_BENCH_10M").is_some();
     let n: u64 = 1_000_000;
+    let mut items = Items::new();
     let db = open_db();
     let ns = NodeStore::new(db.store.clone());
 
     let t = Instant::now();
-    let root = build(&ns, n);
+    let root = build(&ns, &mut items, n);
     let built = t.elapsed();
     let t = Instant::now();
     db.store.flush().expect("flush");
@@ -272,7 +299,12 @@ fn main() {
 
     let step = n / UPDATES;
     let t = Instant::now();
-    let root2 = update(&ns, root, (0..UPDATES).map(|j| j * step + step / 2));
+    let root2 = update(
+        &ns,
+        &mut items,
+        root,
+        (0..UPDATES).map(|j| j * step + step / 2),
+    );
     println!("{UPDATES} spread updates -> new root: {}", ms(t.elapsed()));
     let (rows, warm) = diff_count(&ns, root, root2);
     assert_eq!(rows as u64, UPDATES);
@@ -287,11 +319,11 @@ fn main() {
     // Warm point gets on random keys.
     let gets = 200_000u64;
     for i in 0..gets {
-        ns.get(root, &key(mix(i) % n)).expect("get");
+        ns.get(root, &items.key(mix(i) % n)).expect("get");
     }
     let mut times = Vec::with_capacity(gets as usize);
     for i in 0..gets {
-        let k = key(mix(i ^ 0x55) % n);
+        let k = items.key(mix(i ^ 0x55) % n);
         let t = Instant::now();
         let row = ns.get(root, &k).expect("get");
         times.push(t.elapsed());
