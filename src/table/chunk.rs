@@ -270,7 +270,13 @@ impl NodeSink {
         if wait {
             backend.put_stored_batch(framed)
         } else {
-            self.writer = Some(std::thread::spawn(move || backend.put_stored_batch(framed)));
+            let writer = std::thread::Builder::new()
+                .name("kodiak-node-writer".into())
+                .spawn(move || backend.put_stored_batch(framed))
+                .map_err(|e| {
+                    crate::Error::Storage(format!("cannot start a node writer thread: {e}"))
+                })?;
+            self.writer = Some(writer);
             Ok(())
         }
     }

@@ -129,9 +129,14 @@ impl Diff {
         let (tx, rx) = std::sync::mpsc::sync_channel(16);
         let worker_ns = self.ns.clone();
         let key = split.clone();
-        std::thread::spawn(move || diff_worker(worker_ns, old, new, &key, tx));
-        self.worker = Some(rx);
-        self.hi = Some(split);
+        let spawned = std::thread::Builder::new()
+            .name("kodiak-diff".into())
+            .spawn(move || diff_worker(worker_ns, old, new, &key, tx));
+        // Without a thread the diff simply runs on this one.
+        if spawned.is_ok() {
+            self.worker = Some(rx);
+            self.hi = Some(split);
+        }
     }
 
     fn step(&mut self) -> Result<Option<DiffRow>> {

@@ -132,7 +132,10 @@ impl NodeStore {
         }
         let (a, b) = items.split_at(items.len() / 2);
         std::thread::scope(|s| {
-            let first = s.spawn(|| frame_all(a));
+            let Ok(first) = std::thread::Builder::new().spawn_scoped(s, || frame_all(a)) else {
+                // Without a second thread, frame everything here.
+                return Ok(frame_all(items));
+            };
             let mut second = frame_all(b);
             let mut all = first
                 .join()
