@@ -288,7 +288,7 @@ impl RowCodec {
                 put_varint(out, zigzag64(*i))
             }
             (Value::Date(d), Type::Date) => put_varint(out, zigzag64(i64::from(*d))),
-            (Value::Float(f), Type::Float) => out.extend_from_slice(&f.to_bits().to_le_bytes()),
+            (Value::Float(f), Type::Float) => put_float(out, *f),
             (Value::Decimal(d), Type::Decimal { precision, scale }) => {
                 if !d.fits(*precision, *scale) {
                     return Err(self.mismatch(col, v));
@@ -383,7 +383,7 @@ impl RowCodec {
                 let d = unzigzag64(r.varint()?);
                 Value::Date(i32::try_from(d).map_err(|_| r.bad(format!("date {d} out of range")))?)
             }
-            Type::Float => Value::Float(f64::from_bits(r.u64_le()?)),
+            Type::Float => Value::Float(read_float(r)?),
             Type::Decimal { precision, scale } => {
                 let z = r.varint128()?;
                 let unscaled = ((z >> 1) as i128) ^ -((z & 1) as i128);
@@ -568,7 +568,7 @@ fn skip_value(ty: &Type, r: &mut Reader<'_>) -> Result<()> {
             r.varint()?;
         }
         Type::Float => {
-            r.take(8)?;
+            read_float(r)?;
         }
         Type::Decimal { .. } => {
             r.varint128()?;
@@ -581,6 +581,56 @@ fn skip_value(ty: &Type, r: &mut Reader<'_>) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Largest decimal scale tried by the compact float form.
+const FLOAT_MAX_SCALE: u64 = 6;
+/// Marker in the low 3 bits of a float's head varint: 8 raw little-endian bytes follow.
+const FLOAT_RAW: u64 = 7;
+/// Powers of ten up to [`FLOAT_MAX_SCALE`], all exact in f64.
+const POW10: [f64; 7] = [1.0, 10.0, 100.0, 1e3, 1e4, 1e5, 1e6];
+/// Integers up to 2^53 are exact in f64.
+const F64_EXACT_INT: f64 = 9_007_199_254_740_992.0;
+
+/// Writes a FLOAT value compactly and bit-exactly.
+///
+/// If `x == m / 10^k` exactly (IEEE division, correctly rounded) for an integer `|m| ≤ 2^53`
+/// and the smallest such `k ≤ 6`, the value is one varint `zigzag(m) << 3 | k` (`123.45` takes
+/// 3 bytes). Otherwise (-0.0, NaN, infinities, most non-decimal values) it is the varint `7`
+/// followed by the 8-byte little-endian bit pattern.
+#[inline]
+fn put_float(out: &mut Vec<u8>, x: f64) {
+    for (k, p) in POW10.iter().enumerate() {
+        let m = (x * p).round();
+        // Compare via the integer so -0.0 (whose m is 0, read back as +0.0) stays raw.
+        if m.abs() <= F64_EXACT_INT && ((m as i64) as f64 / p).to_bits() == x.to_bits() {
+            put_varint(out, (zigzag64(m as i64) << 3) | k as u64);
+            return;
+        }
+    }
+    put_varint(out, FLOAT_RAW);
+    out.extend_from_slice(&x.to_bits().to_le_bytes());
+}
+
+/// Reads a FLOAT written by [`put_float`].
+#[inline]
+fn read_float(r: &mut Reader<'_>) -> Result<f64> {
+    let head = r.varint()?;
+    let k = head & 7;
+    if k == FLOAT_RAW {
+        if head != FLOAT_RAW {
+            return Err(r.bad("raw float marker with a payload"));
+        }
+        return Ok(f64::from_bits(r.u64_le()?));
+    }
+    if k > FLOAT_MAX_SCALE {
+        return Err(r.bad(format!("float scale {k} out of range")));
+    }
+    let m = unzigzag64(head >> 3);
+    if m.unsigned_abs() > 1 << 53 {
+        return Err(r.bad("float mantissa out of range"));
+    }
+    Ok(m as f64 / POW10[k as usize])
 }
 
 #[inline]

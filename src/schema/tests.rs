@@ -709,3 +709,74 @@ fn schema_decoder_rejects_invalid_and_non_canonical_payloads() {
     trailing.push(0);
     assert!(decode::<Schema>(&trailing).is_err());
 }
+
+#[test]
+fn floats_use_the_compact_decimal_form_when_exact() {
+    use crate::schema::{ColumnDef, RowCodec, Schema, Type, Value};
+    let schema = Schema::new(
+        "f",
+        vec![
+            ColumnDef::new("id", Type::Int).not_null(),
+            ColumnDef::new("x", Type::Float),
+        ],
+        &["id"],
+    )
+    .unwrap();
+    let codec = RowCodec::new(&schema);
+    let len = |x: f64| {
+        let (_, v) = codec.encode_row(&[Value::Int(1), Value::Float(x)]).unwrap();
+        v.len()
+    };
+    // Header (slot count + bitmap) is 2 bytes; 123.45 then takes 3, 0.1 takes 1, 1e300 takes 9.
+    assert_eq!(len(123.45), 2 + 3);
+    assert_eq!(len(0.1), 2 + 1);
+    assert_eq!(len(1e300), 2 + 9);
+    assert_eq!(len(-0.0), 2 + 9);
+    for x in [
+        123.45,
+        0.1,
+        -0.0,
+        0.0,
+        1e300,
+        f64::NAN,
+        f64::from_bits(0x7ff8_0000_0000_1234),
+        f64::INFINITY,
+        f64::MIN_POSITIVE / 3.0,
+        9_007_199_254_740_993.0,
+        -12.5,
+        0.000_001,
+        1.0 / 3.0,
+    ] {
+        let (_, v) = codec.encode_row(&[Value::Int(1), Value::Float(x)]).unwrap();
+        let key = codec.encode_key(&[Value::Int(1)]).unwrap();
+        let row = codec.decode_row(&key, &v).unwrap();
+        match row[1] {
+            Value::Float(y) => assert_eq!(y.to_bits(), x.to_bits(), "{x:?}"),
+            ref other => panic!("{other:?}"),
+        }
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+    /// Any f64 bit pattern survives the compact float encoding, and so does any short decimal.
+    #[test]
+    fn float_values_round_trip_bit_exact(bits in proptest::num::u64::ANY, cents in -10_000_000i64..10_000_000) {
+        use crate::schema::{ColumnDef, RowCodec, Schema, Type, Value};
+        let schema = Schema::new(
+            "f",
+            vec![ColumnDef::new("id", Type::Int).not_null(), ColumnDef::new("x", Type::Float)],
+            &["id"],
+        ).unwrap();
+        let codec = RowCodec::new(&schema);
+        let key = codec.encode_key(&[Value::Int(1)]).unwrap();
+        for x in [f64::from_bits(bits), cents as f64 / 100.0] {
+            let (_, v) = codec.encode_row(&[Value::Int(1), Value::Float(x)]).unwrap();
+            let row = codec.decode_row(&key, &v).unwrap();
+            match row[1] {
+                Value::Float(y) => proptest::prop_assert_eq!(y.to_bits(), x.to_bits()),
+                ref other => proptest::prop_assert!(false, "{other:?}"),
+            }
+        }
+    }
+}
