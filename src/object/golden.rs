@@ -110,7 +110,30 @@ pub(crate) fn golden_objects() -> Vec<(&'static str, Kind, Vec<u8>)> {
         &[],
     )
     .expect("valid keyless schema");
+    // A two-level prolly tree under the real chunking rule pins both node layouts and the
+    // boundary rule: 600 rows give several leaves and one internal root.
+    let nodes = crate::table::NodeStore::new(crate::store::Store::memory());
+    let rows: Vec<(Vec<u8>, Vec<u8>)> = (0..600u32)
+        .map(|i| (i.to_be_bytes().to_vec(), format!("row {i}").into_bytes()))
+        .collect();
+    let root_id = nodes.build(rows).expect("build tree");
+    let root_node = nodes.load(root_id).expect("root");
+    assert!(
+        root_node.level() == 1 && root_node.len() > 2,
+        "expected a 2-level tree"
+    );
+    let leaf_id = root_node.child(0);
+    let canonical = |id: NodeId| {
+        nodes
+            .store()
+            .get_canonical(&id.id(), Kind::Node)
+            .expect("stored node")
+    };
+    let empty = nodes.empty().expect("empty tree");
     vec![
+        ("node-internal", Kind::Node, canonical(root_id)),
+        ("node-leaf", Kind::Node, canonical(leaf_id)),
+        ("node-empty", Kind::Node, canonical(empty)),
         ("schema", Kind::Schema, encode(&schema)),
         ("schema-keyless", Kind::Schema, encode(&keyless)),
         ("blob", Kind::Blob, encode(&blob)),
@@ -133,7 +156,7 @@ fn reencode(bytes: &[u8]) -> Result<Vec<u8>, DecodeError> {
         Kind::Commit => encode(&decode::<Commit>(bytes)?),
         Kind::Tag => encode(&decode::<Tag>(bytes)?),
         Kind::Schema => encode(&decode::<crate::schema::Schema>(bytes)?),
-        Kind::Node => return Err(DecodeError::UnknownKind(kind as u8)),
+        Kind::Node => encode(&decode::<crate::table::Node>(bytes)?),
     })
 }
 

@@ -84,9 +84,14 @@ fn write_objects(env: &TestEnv) -> Objects {
             message: "release".into(),
         })
         .unwrap();
-    let node = s
-        .put_canonical(&[Kind::Node as u8, 1, 0xde, 0xad, 0xbe, 0xef])
-        .unwrap();
+    // A one-leaf prolly tree with two rows.
+    let node = kodiak::table::NodeStore::new(s.clone())
+        .build(vec![
+            (vec![0x01u8], vec![0xaau8]),
+            (vec![0x02], vec![0xbb, 0xcc]),
+        ])
+        .unwrap()
+        .id();
     repo.close().unwrap();
     Objects {
         blob,
@@ -155,13 +160,12 @@ fn every_core_kind_prints_readably() {
             o.binary, ""
         )
     );
-    let node = cat(&o.node.to_hex());
-    assert!(
-        node.starts_with(&format!(
-            "node {}\nversion 1\nsize 4\n\n00000000  de ad be ef",
+    assert_eq!(
+        cat(&o.node.to_hex()),
+        format!(
+            "node {}\nlevel 0\nentries 2\nrows 2\n01 aa\n02 bbcc\n",
             o.node
-        )),
-        "{node}"
+        )
     );
 }
 
@@ -205,10 +209,11 @@ fn json_output() {
     assert!(bin["text"].is_null());
     assert_eq!(bin["data_hex"], "000102ff");
     let n = json(&o.node.to_hex());
-    assert_eq!(
-        (n["kind"].as_str(), n["payload_hex"].as_str()),
-        (Some("node"), Some("deadbeef"))
-    );
+    assert_eq!(n["kind"], "node");
+    assert_eq!(n["level"], 0);
+    assert_eq!(n["rows"], 2);
+    assert_eq!(n["entries"][1]["key"], "02");
+    assert_eq!(n["entries"][1]["value"], "bbcc");
 }
 
 #[test]

@@ -5,6 +5,7 @@ use std::io::Write;
 use kodiak::id::ObjectId;
 use kodiak::object::{self, Blob, Commit, Kind, Root, Signature, Table, Tag};
 use kodiak::schema::Schema;
+use kodiak::table::Node;
 use serde_json::{Value, json};
 
 use crate::cli::error::{CliError, CliResult};
@@ -229,11 +230,27 @@ pub fn run(ctx: &Ctx, args: Args, out: &mut dyn Write) -> CliResult {
             fields.insert("keyless".into(), json!(sc.is_keyless()));
         }
         Kind::Node => {
-            writeln!(w, "version {version}")?;
-            writeln!(w, "size {}", payload.len())?;
-            writeln!(w)?;
-            w.write_all(hex_dump(payload).as_bytes())?;
-            fields.insert("payload_hex".into(), json!(kodiak::id::hex_encode(payload)));
+            let n: Node = decode(id, &bytes)?;
+            let leaf = n.is_leaf();
+            writeln!(w, "level {}", n.level())?;
+            writeln!(w, "entries {}", n.len())?;
+            writeln!(w, "rows {}", n.row_count())?;
+            let mut entries = Vec::with_capacity(n.len());
+            for i in 0..n.len() {
+                let key = kodiak::id::hex_encode(n.key(i));
+                if leaf {
+                    let value = kodiak::id::hex_encode(n.value(i));
+                    writeln!(w, "{key} {value}")?;
+                    entries.push(json!({"key": key, "value": value}));
+                } else {
+                    let (child, rows) = (n.child(i), n.child_rows(i));
+                    writeln!(w, "{key} {child} {rows}")?;
+                    entries.push(json!({"last_key": key, "child": child.to_hex(), "rows": rows}));
+                }
+            }
+            fields.insert("level".into(), json!(n.level()));
+            fields.insert("rows".into(), json!(n.row_count()));
+            fields.insert("entries".into(), Value::Array(entries));
         }
     }
     drop(repo);
