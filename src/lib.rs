@@ -11,7 +11,9 @@ pub mod object;
 pub mod refs;
 pub mod repo;
 pub mod revspec;
+pub mod schema;
 pub mod store;
+pub mod table;
 pub mod workingset;
 
 pub use error::{Error, Result};

@@ -79,7 +79,63 @@ pub(crate) fn golden_objects() -> Vec<(&'static str, Kind, Vec<u8>)> {
         tagger: sig("Ada", 1_700_000_123, 0),
         message: "First release\n".into(),
     };
+    let mut schema = crate::schema::Schema::new(
+        "orders",
+        vec![
+            crate::schema::ColumnDef::parse("id", "INT")
+                .expect("type")
+                .not_null(),
+            crate::schema::ColumnDef::parse("name", "TEXT").expect("type"),
+            crate::schema::ColumnDef::parse("price", "DECIMAL(10,2)").expect("type"),
+            crate::schema::ColumnDef::parse("qty", "INT")
+                .expect("type")
+                .not_null()
+                .with_default(crate::schema::Value::Int(1)),
+            crate::schema::ColumnDef::parse("at", "TIMESTAMPTZ").expect("type"),
+            crate::schema::ColumnDef::parse("score", "FLOAT")
+                .expect("type")
+                .with_default(crate::schema::Value::Float(-0.0)),
+        ],
+        &["id"],
+    )
+    .expect("valid schema");
+    schema.drop_column("name").expect("drop");
+    schema.rename_column("qty", "quantity").expect("rename");
+    let keyless = crate::schema::Schema::new(
+        "log",
+        vec![
+            crate::schema::ColumnDef::parse("line", "TEXT").expect("type"),
+            crate::schema::ColumnDef::parse("data", "JSON").expect("type"),
+        ],
+        &[],
+    )
+    .expect("valid keyless schema");
+    // A two-level prolly tree under the real chunking rule pins both node layouts and the
+    // boundary rule: 600 rows give several leaves and one internal root.
+    let nodes = crate::table::NodeStore::new(crate::store::Store::memory());
+    let rows: Vec<(Vec<u8>, Vec<u8>)> = (0..600u32)
+        .map(|i| (i.to_be_bytes().to_vec(), format!("row {i}").into_bytes()))
+        .collect();
+    let root_id = nodes.build(rows).expect("build tree");
+    let root_node = nodes.load(root_id).expect("root");
+    assert!(
+        root_node.level() == 1 && root_node.len() > 2,
+        "expected a 2-level tree"
+    );
+    let leaf_id = root_node.child(0);
+    let canonical = |id: NodeId| {
+        nodes
+            .store()
+            .get_canonical(&id.id(), Kind::Node)
+            .expect("stored node")
+    };
+    let empty = nodes.empty().expect("empty tree");
     vec![
+        ("node-internal", Kind::Node, canonical(root_id)),
+        ("node-leaf", Kind::Node, canonical(leaf_id)),
+        ("node-empty", Kind::Node, canonical(empty)),
+        ("schema", Kind::Schema, encode(&schema)),
+        ("schema-keyless", Kind::Schema, encode(&keyless)),
         ("blob", Kind::Blob, encode(&blob)),
         ("blob-empty", Kind::Blob, encode(&empty_blob)),
         ("table", Kind::Table, encode(&table)),
@@ -99,7 +155,8 @@ fn reencode(bytes: &[u8]) -> Result<Vec<u8>, DecodeError> {
         Kind::Root => encode(&decode::<Root>(bytes)?),
         Kind::Commit => encode(&decode::<Commit>(bytes)?),
         Kind::Tag => encode(&decode::<Tag>(bytes)?),
-        Kind::Node | Kind::Schema => return Err(DecodeError::UnknownKind(kind as u8)),
+        Kind::Schema => encode(&decode::<crate::schema::Schema>(bytes)?),
+        Kind::Node => encode(&decode::<crate::table::Node>(bytes)?),
     })
 }
 

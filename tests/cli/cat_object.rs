@@ -84,9 +84,14 @@ fn write_objects(env: &TestEnv) -> Objects {
             message: "release".into(),
         })
         .unwrap();
-    let node = s
-        .put_canonical(&[Kind::Node as u8, 1, 0xde, 0xad, 0xbe, 0xef])
-        .unwrap();
+    // A one-leaf prolly tree with two rows.
+    let node = kodiak::table::NodeStore::new(s.clone())
+        .build(vec![
+            (vec![0x01u8], vec![0xaau8]),
+            (vec![0x02], vec![0xbb, 0xcc]),
+        ])
+        .unwrap()
+        .id();
     repo.close().unwrap();
     Objects {
         blob,
@@ -155,13 +160,12 @@ fn every_core_kind_prints_readably() {
             o.binary, ""
         )
     );
-    let node = cat(&o.node.to_hex());
-    assert!(
-        node.starts_with(&format!(
-            "node {}\nversion 1\nsize 4\n\n00000000  de ad be ef",
+    assert_eq!(
+        cat(&o.node.to_hex()),
+        format!(
+            "node {}\nlevel 0\nentries 2\nrows 2\n01 aa\n02 bbcc\n",
             o.node
-        )),
-        "{node}"
+        )
     );
 }
 
@@ -205,10 +209,11 @@ fn json_output() {
     assert!(bin["text"].is_null());
     assert_eq!(bin["data_hex"], "000102ff");
     let n = json(&o.node.to_hex());
-    assert_eq!(
-        (n["kind"].as_str(), n["payload_hex"].as_str()),
-        (Some("node"), Some("deadbeef"))
-    );
+    assert_eq!(n["kind"], "node");
+    assert_eq!(n["level"], 0);
+    assert_eq!(n["rows"], 2);
+    assert_eq!(n["entries"][1]["key"], "02");
+    assert_eq!(n["entries"][1]["value"], "bbcc");
 }
 
 #[test]
@@ -293,4 +298,40 @@ fn corruption_is_reported_with_exit_255() {
         r.stderr
     );
     assert!(r.stderr.contains("hint: "), "{}", r.stderr);
+}
+
+#[test]
+fn schema_objects_print_columns_tags_and_key() {
+    use kodiak::schema::{ColumnDef, Schema};
+    let env = TestEnv::new();
+    env.init_demo();
+    let id = {
+        let repo = env.open_repo(&env.path("demo"));
+        let mut schema = Schema::new(
+            "people",
+            vec![
+                ColumnDef::parse("id", "INT").unwrap().not_null(),
+                ColumnDef::parse("name", "TEXT").unwrap(),
+                ColumnDef::parse("born", "DATE").unwrap(),
+            ],
+            &["id"],
+        )
+        .unwrap();
+        schema.rename_column("name", "full_name").unwrap();
+        schema.drop_column("born").unwrap();
+        repo.store().put(&schema).unwrap()
+    };
+    let out = env.ok(&["-C", "demo", "cat-object", &id.to_hex()]);
+    assert!(out.starts_with(&format!("schema {id}\n")), "{out}");
+    assert!(out.contains("column id INT NOT NULL tag="), "{out}");
+    assert!(out.contains("column full_name TEXT tag="), "{out}");
+    assert!(out.contains("primary-key id\n"), "{out}");
+    assert!(out.contains("dropped tag="), "{out}");
+    let j: serde_json::Value =
+        serde_json::from_str(&env.ok(&["-C", "demo", "cat-object", "--json", &id.to_hex()]))
+            .unwrap();
+    assert_eq!(j["kind"], "schema");
+    assert_eq!(j["columns"][1]["name"], "full_name");
+    assert_eq!(j["columns"][1]["slot"], 1);
+    assert_eq!(j["primary_key"][0], "id");
 }

@@ -4,6 +4,8 @@ use std::io::Write;
 
 use kodiak::id::ObjectId;
 use kodiak::object::{self, Blob, Commit, Kind, Root, Signature, Table, Tag};
+use kodiak::schema::Schema;
+use kodiak::table::Node;
 use serde_json::{Value, json};
 
 use crate::cli::error::{CliError, CliResult};
@@ -183,12 +185,72 @@ pub fn run(ctx: &Ctx, args: Args, out: &mut dyn Write) -> CliResult {
             fields.insert("data_hex".into(), json!(kodiak::id::hex_encode(&b.data)));
             fields.insert("text".into(), json!(as_text(&b.data)));
         }
-        Kind::Node | Kind::Schema => {
-            writeln!(w, "version {version}")?;
-            writeln!(w, "size {}", payload.len())?;
-            writeln!(w)?;
-            w.write_all(hex_dump(payload).as_bytes())?;
-            fields.insert("payload_hex".into(), json!(kodiak::id::hex_encode(payload)));
+        Kind::Schema => {
+            let sc: Schema = decode(id, &bytes)?;
+            let key: Vec<&str> = sc
+                .primary_key()
+                .iter()
+                .map(|&i| sc.columns()[i].name.as_str())
+                .collect();
+            let mut cols = Vec::new();
+            for c in sc.columns() {
+                let default = c.default.as_ref().map(|d| d.render());
+                writeln!(
+                    w,
+                    "column {} {}{}{} tag={:016x} slot={}",
+                    c.name,
+                    c.ty,
+                    if c.nullable { "" } else { " NOT NULL" },
+                    default
+                        .as_ref()
+                        .map(|d| format!(" DEFAULT {d}"))
+                        .unwrap_or_default(),
+                    c.tag,
+                    c.slot
+                )?;
+                cols.push(json!({
+                    "name": c.name,
+                    "type": c.ty.to_string(),
+                    "nullable": c.nullable,
+                    "default": default,
+                    "tag": format!("{:016x}", c.tag),
+                    "slot": c.slot,
+                }));
+            }
+            if sc.is_keyless() {
+                writeln!(w, "keyless")?;
+            } else {
+                writeln!(w, "primary-key {}", key.join(", "))?;
+            }
+            for d in sc.dropped() {
+                writeln!(w, "dropped tag={:016x} slot={} {}", d.tag, d.slot, d.ty)?;
+            }
+            fields.insert("columns".into(), Value::Array(cols));
+            fields.insert("primary_key".into(), json!(key));
+            fields.insert("keyless".into(), json!(sc.is_keyless()));
+        }
+        Kind::Node => {
+            let n: Node = decode(id, &bytes)?;
+            let leaf = n.is_leaf();
+            writeln!(w, "level {}", n.level())?;
+            writeln!(w, "entries {}", n.len())?;
+            writeln!(w, "rows {}", n.row_count())?;
+            let mut entries = Vec::with_capacity(n.len());
+            for i in 0..n.len() {
+                let key = kodiak::id::hex_encode(n.key(i));
+                if leaf {
+                    let value = kodiak::id::hex_encode(n.value(i));
+                    writeln!(w, "{key} {value}")?;
+                    entries.push(json!({"key": key, "value": value}));
+                } else {
+                    let (child, rows) = (n.child(i), n.child_rows(i));
+                    writeln!(w, "{key} {child} {rows}")?;
+                    entries.push(json!({"last_key": key, "child": child.to_hex(), "rows": rows}));
+                }
+            }
+            fields.insert("level".into(), json!(n.level()));
+            fields.insert("rows".into(), json!(n.row_count()));
+            fields.insert("entries".into(), Value::Array(entries));
         }
     }
     drop(repo);

@@ -1,0 +1,436 @@
+//! Content-defined chunking: the key hash, the boundary rule, and node encoding.
+//!
+//! A node ends after an entry when (checked in order) the node holds `max_entries` entries,
+//! or its entry weights sum to at least `max_bytes`, or it holds at least `min_entries`
+//! entries and `key_hash(key, level) < threshold`. Only keys (and the level) are hashed, so
+//! editing a value never moves a boundary unless `max_bytes` is involved.
+
+use crate::error::Result;
+use crate::id::{ID_LEN, NodeId, ObjectId};
+use crate::object::{FORMAT_VERSION, Kind};
+
+use super::NodeStore;
+use super::node::{CHILD_ENTRY_LEN, Node, write_varint};
+
+/// Parameters of the boundary rule. Changing any of them changes node ids.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ChunkParams {
+    /// No hash-decided boundary before this many entries.
+    pub min_entries: u32,
+    /// A node always ends at this many entries.
+    pub max_entries: u32,
+    /// A node always ends once its entry weights reach this many bytes.
+    pub max_bytes: u64,
+    /// A boundary falls after an entry whose key hash is below this.
+    pub threshold: u64,
+}
+
+/// The format's chunking parameters: about 111 entries (~4 KiB of 35-byte rows) per node.
+pub(crate) const DEFAULT_PARAMS: ChunkParams = ChunkParams {
+    min_entries: 16,
+    max_entries: 1024,
+    max_bytes: 64 * 1024,
+    // floor(2^64 / 96): one boundary per 96 entries on average past the minimum.
+    threshold: 0x02AA_AAAA_AAAA_AAAA,
+};
+
+const HASH_SEED: u64 = 0xcbf2_9ce4_8422_2325;
+const HASH_MUL: u64 = 0x9e37_79b9_7f4a_7c15;
+
+/// murmur3's 64-bit finalizer.
+fn fmix64(mut h: u64) -> u64 {
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^= h >> 33;
+    h
+}
+
+/// The chunking hash of a key at a level (specified in `objects_format.md`).
+pub(crate) fn key_hash(key: &[u8], level: u8) -> u64 {
+    let mut h = HASH_SEED ^ u64::from(level).wrapping_mul(HASH_MUL) ^ key.len() as u64;
+    let mut words = key.chunks_exact(8);
+    for w in &mut words {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(w);
+        h = (h ^ u64::from_le_bytes(b)).wrapping_mul(HASH_MUL);
+        h ^= h >> 29;
+    }
+    let rest = words.remainder();
+    if !rest.is_empty() {
+        let mut b = [0u8; 8];
+        b[..rest.len()].copy_from_slice(rest);
+        h = (h ^ u64::from_le_bytes(b)).wrapping_mul(HASH_MUL);
+        h ^= h >> 29;
+    }
+    fmix64(h)
+}
+
+/// Canonical bytes of the empty leaf (an empty table's root).
+pub(crate) fn empty_leaf_bytes() -> Vec<u8> {
+    vec![Kind::Node as u8, FORMAT_VERSION, 0, 0]
+}
+
+/// Entries of the node being filled at one level.
+pub(crate) struct LevelChunker {
+    level: u8,
+    keys: Vec<u8>,
+    key_ends: Vec<u32>,
+    vals: Vec<u8>,
+    val_ends: Vec<u32>,
+    weight: u64,
+    rows: u64,
+}
+
+impl LevelChunker {
+    /// An empty chunker for `level`.
+    pub(crate) fn new(level: u8) -> Self {
+        LevelChunker {
+            level,
+            keys: Vec::new(),
+            key_ends: Vec::new(),
+            vals: Vec::new(),
+            val_ends: Vec::new(),
+            weight: 0,
+            rows: 0,
+        }
+    }
+
+    /// Whether no entry is pending.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.key_ends.is_empty()
+    }
+
+    /// Appends an entry; returns whether the node must end after it.
+    ///
+    /// For internal levels `val` is a child entry: id then row count (u64 LE).
+    pub(crate) fn push(&mut self, key: &[u8], val: &[u8], p: &ChunkParams) -> bool {
+        self.keys.extend_from_slice(key);
+        self.key_ends.push(self.keys.len() as u32);
+        self.vals.extend_from_slice(val);
+        self.val_ends.push(self.vals.len() as u32);
+        self.weight += (key.len() + val.len()) as u64;
+        self.rows += if self.level == 0 {
+            1
+        } else {
+            let mut c = [0u8; 8];
+            c.copy_from_slice(&val[ID_LEN..CHILD_ENTRY_LEN]);
+            u64::from_le_bytes(c)
+        };
+        let n = self.key_ends.len() as u64;
+        n >= u64::from(p.max_entries)
+            || self.weight >= p.max_bytes
+            || (n >= u64::from(p.min_entries) && key_hash(key, self.level) < p.threshold)
+    }
+
+    /// Encodes the pending entries as a node, hands it to `sink` and resets.
+    ///
+    /// Returns the node's id and row count.
+    pub(crate) fn cut(&mut self, sink: &mut NodeSink) -> Result<(NodeId, u64)> {
+        let n = self.key_ends.len();
+        let mut out = Vec::with_capacity(16 + 3 * n + self.keys.len() + self.vals.len());
+        out.push(Kind::Node as u8);
+        out.push(FORMAT_VERSION);
+        out.push(self.level);
+        write_varint(&mut out, n as u64);
+        let mut prev = 0u32;
+        for &e in &self.key_ends {
+            write_varint(&mut out, u64::from(e - prev));
+            prev = e;
+        }
+        out.extend_from_slice(&self.keys);
+        if self.level == 0 {
+            let mut prev = 0u32;
+            for &e in &self.val_ends {
+                write_varint(&mut out, u64::from(e - prev));
+                prev = e;
+            }
+            out.extend_from_slice(&self.vals);
+        } else {
+            for entry in self.vals.chunks_exact(CHILD_ENTRY_LEN) {
+                out.extend_from_slice(&entry[..ID_LEN]);
+            }
+            for entry in self.vals.chunks_exact(CHILD_ENTRY_LEN) {
+                let mut c = [0u8; 8];
+                c.copy_from_slice(&entry[ID_LEN..]);
+                write_varint(&mut out, u64::from_le_bytes(c));
+            }
+        }
+        let id = NodeId::new(ObjectId::hash(&out));
+        let rows = self.rows;
+        self.keys.clear();
+        self.key_ends.clear();
+        self.vals.clear();
+        self.val_ends.clear();
+        self.weight = 0;
+        self.rows = 0;
+        sink.push(id, out)?;
+        Ok((id, rows))
+    }
+}
+
+/// The chunker value of a child entry.
+pub(crate) fn child_entry(id: NodeId, rows: u64) -> [u8; CHILD_ENTRY_LEN] {
+    let mut v = [0u8; CHILD_ENTRY_LEN];
+    v[..ID_LEN].copy_from_slice(id.id().as_bytes());
+    v[ID_LEN..].copy_from_slice(&rows.to_le_bytes());
+    v
+}
+
+/// Pending node writes, flushed to the store in batches and added to the node cache.
+pub(crate) struct NodeSink {
+    ns: NodeStore,
+    pending: Vec<(ObjectId, Vec<u8>)>,
+    bytes: usize,
+    cached_leaves: u64,
+    leaf_cache_limit: u64,
+    /// The background write of the previous batch, if one is in flight.
+    writer: Option<std::thread::JoinHandle<Result<()>>>,
+}
+
+/// Leaves one edit's sink adds to the node cache at most (about 4 MiB of 4 KiB leaves).
+const CACHED_LEAVES_PER_SINK: u64 = 1024;
+
+const SINK_FLUSH_BYTES: usize = 8 << 20;
+
+impl NodeSink {
+    /// A sink writing into `ns`.
+    pub(crate) fn new(ns: &NodeStore) -> Self {
+        NodeSink {
+            ns: ns.clone(),
+            pending: Vec::new(),
+            bytes: 0,
+            cached_leaves: 0,
+            leaf_cache_limit: CACHED_LEAVES_PER_SINK,
+            writer: None,
+        }
+    }
+
+    /// A sink that caches every node it writes (for bulk builds, which read nothing).
+    pub(crate) fn caching_all(ns: &NodeStore) -> Self {
+        NodeSink {
+            leaf_cache_limit: u64::MAX,
+            ..NodeSink::new(ns)
+        }
+    }
+
+    /// Queues a node's canonical bytes (the id must be their hash).
+    ///
+    /// Full batches are framed here and written to the store on a background thread while
+    /// encoding goes on; nothing reads those nodes before [`NodeSink::flush`].
+    pub(crate) fn push(&mut self, id: NodeId, canonical: Vec<u8>) -> Result<()> {
+        self.bytes += canonical.len();
+        self.pending.push((id.id(), canonical));
+        if self.bytes >= SINK_FLUSH_BYTES {
+            self.write_pending(false)?;
+        }
+        Ok(())
+    }
+
+    /// Writes every queued node, waits until all writes are in the store, and caches them.
+    pub(crate) fn flush(&mut self) -> Result<()> {
+        self.write_pending(true)
+    }
+
+    fn join_writer(&mut self) -> Result<()> {
+        match self.writer.take() {
+            None => Ok(()),
+            Some(h) => h
+                .join()
+                .map_err(|_| crate::Error::Storage("node writer thread panicked".into()))?,
+        }
+    }
+
+    fn write_pending(&mut self, wait: bool) -> Result<()> {
+        let framed = if self.pending.is_empty() {
+            Vec::new()
+        } else {
+            self.ns.frame_nodes(&self.pending)?
+        };
+        for (id, bytes) in self.pending.drain(..) {
+            // Leaves of a large rewrite are not cached: they would evict the old tree's nodes
+            // that the rest of the rewrite still has to read. Internal nodes always are.
+            let is_leaf = bytes.get(2) == Some(&0);
+            if is_leaf && self.cached_leaves >= self.leaf_cache_limit {
+                continue;
+            }
+            self.cached_leaves += u64::from(is_leaf);
+            // These bytes were encoded by `LevelChunker::cut` just now.
+            if let Ok(node) = Node::parse(bytes, 2, false) {
+                self.ns.cache_insert(NodeId::new(id), node);
+            }
+        }
+        self.bytes = 0;
+        self.join_writer()?;
+        if framed.is_empty() {
+            return Ok(());
+        }
+        let backend = std::sync::Arc::clone(self.ns.store().backend());
+        if wait {
+            backend.put_stored_batch(framed)
+        } else {
+            let writer = std::thread::Builder::new()
+                .name("kodiak-node-writer".into())
+                .spawn(move || backend.put_stored_batch(framed))
+                .map_err(|e| {
+                    crate::Error::Storage(format!("cannot start a node writer thread: {e}"))
+                })?;
+            self.writer = Some(writer);
+            Ok(())
+        }
+    }
+}
+
+struct LevelState {
+    chunker: LevelChunker,
+    emitted: u64,
+    last: Option<NodeId>,
+}
+
+/// A stack of level chunkers building a tree bottom-up from a sorted entry stream.
+pub(crate) struct LevelStack {
+    base: u8,
+    levels: Vec<LevelState>,
+    params: ChunkParams,
+}
+
+impl LevelStack {
+    /// A stack whose lowest level is `base`.
+    pub(crate) fn new(base: u8, params: ChunkParams) -> Self {
+        LevelStack {
+            base,
+            levels: Vec::new(),
+            params,
+        }
+    }
+
+    fn level(&mut self, idx: usize) -> Result<&mut LevelState> {
+        while self.levels.len() <= idx {
+            let level = usize::from(self.base) + self.levels.len();
+            let level = u8::try_from(level)
+                .map_err(|_| crate::Error::Invalid("prolly tree exceeds 255 levels".into()))?;
+            self.levels.push(LevelState {
+                chunker: LevelChunker::new(level),
+                emitted: 0,
+                last: None,
+            });
+        }
+        Ok(&mut self.levels[idx])
+    }
+
+    /// Appends an entry at `base + idx`; completed nodes propagate upwards.
+    pub(crate) fn add(
+        &mut self,
+        sink: &mut NodeSink,
+        idx: usize,
+        key: &[u8],
+        val: &[u8],
+    ) -> Result<()> {
+        let params = self.params;
+        let st = self.level(idx)?;
+        if st.chunker.push(key, val, &params) {
+            let (id, rows) = st.chunker.cut(sink)?;
+            st.emitted += 1;
+            st.last = Some(id);
+            self.add(sink, idx + 1, key, &child_entry(id, rows))?;
+        }
+        Ok(())
+    }
+
+    /// Ends every level and returns the root: the lowest level holding a single node.
+    pub(crate) fn finish(mut self, sink: &mut NodeSink) -> Result<NodeId> {
+        let mut idx = 0;
+        loop {
+            self.level(idx)?;
+            let st = &mut self.levels[idx];
+            if st.emitted == 0 {
+                // Every entry of this level is pending: they form its only node.
+                if st.chunker.is_empty() {
+                    let bytes = empty_leaf_bytes();
+                    let id = NodeId::new(ObjectId::hash(&bytes));
+                    sink.push(id, bytes)?;
+                    return Ok(id);
+                }
+                return Ok(st.chunker.cut(sink)?.0);
+            }
+            if !st.chunker.is_empty() {
+                let last_key = st.chunker.last_key().to_vec();
+                let (id, rows) = st.chunker.cut(sink)?;
+                st.emitted += 1;
+                st.last = Some(id);
+                self.add(sink, idx + 1, &last_key, &child_entry(id, rows))?;
+            }
+            let st = &self.levels[idx];
+            if st.emitted == 1
+                && let Some(id) = st.last
+            {
+                return Ok(id);
+            }
+            idx += 1;
+        }
+    }
+}
+
+impl LevelChunker {
+    /// Key of the last pending entry (empty if none).
+    pub(crate) fn last_key(&self) -> &[u8] {
+        let n = self.key_ends.len();
+        if n == 0 {
+            return &[];
+        }
+        let start = if n >= 2 {
+            self.key_ends[n - 2] as usize
+        } else {
+            0
+        };
+        &self.keys[start..self.key_ends[n - 1] as usize]
+    }
+}
+
+/// Builds a tree from rows pushed in strictly ascending key order.
+pub struct TreeBuilder {
+    stack: LevelStack,
+    sink: NodeSink,
+    last_key: Vec<u8>,
+    rows: u64,
+}
+
+impl TreeBuilder {
+    pub(crate) fn new(ns: &NodeStore) -> Self {
+        TreeBuilder {
+            stack: LevelStack::new(0, ns.params()),
+            sink: NodeSink::caching_all(ns),
+            last_key: Vec::new(),
+            rows: 0,
+        }
+    }
+
+    /// Appends a row; its key must be greater than every key pushed before.
+    pub fn push(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+        if self.rows > 0 && key <= self.last_key.as_slice() {
+            return Err(crate::Error::Invalid(format!(
+                "row {} of a bulk build: key {} is not greater than the previous key {}",
+                self.rows,
+                crate::id::hex_encode(key),
+                crate::id::hex_encode(&self.last_key)
+            )));
+        }
+        self.last_key.clear();
+        self.last_key.extend_from_slice(key);
+        self.rows += 1;
+        self.stack.add(&mut self.sink, 0, key, value)
+    }
+
+    /// Rows pushed so far.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// Writes the remaining nodes and returns the root id.
+    pub fn finish(mut self) -> Result<NodeId> {
+        let root = self.stack.finish(&mut self.sink)?;
+        self.sink.flush()?;
+        Ok(root)
+    }
+}

@@ -1,0 +1,367 @@
+//! Prolly tree nodes: the canonical payload layout and a validating, zero-copy decoder.
+//!
+//! Payload (see `objects_format.md`, "Prolly tree nodes"):
+//! `level u8`, `count varint`, `count` key-length varints, the keys back to back, then for a
+//! leaf `count` value-length varints and the values back to back, and for an internal node
+//! `count` 32-byte child ids followed by `count` subtree row counts (varint u64).
+
+use std::cmp::Ordering;
+
+use crate::id::{ID_LEN, NodeId, ObjectId};
+use crate::object::{DecodeError, FORMAT_VERSION, Kind, Object};
+
+/// Bytes of a child entry's value as seen by the chunker: child id then row count (u64 LE).
+pub(crate) const CHILD_ENTRY_LEN: usize = ID_LEN + 8;
+
+/// A decoded prolly tree node. Keys and values are slices into the node's own bytes.
+///
+/// A leaf (level 0) holds sorted `(key, value)` rows; an internal node holds, per child, the
+/// last key of the child's subtree, the child's id and the number of rows under it.
+#[derive(Clone)]
+pub struct Node {
+    /// Canonical bytes (or a bare payload); `start` is where the payload begins.
+    buf: Vec<u8>,
+    start: u32,
+    level: u8,
+    /// `len + 1` offsets into `buf`: key `i` is `buf[key_offs[i]..key_offs[i + 1]]`.
+    key_offs: Vec<u32>,
+    /// Leaf: `len + 1` value offsets. Internal: empty.
+    val_offs: Vec<u32>,
+    /// Internal: offset of the child id array.
+    children_at: u32,
+    /// Internal: subtree row counts.
+    counts: Vec<u64>,
+    /// Rows in this node's subtree.
+    total: u64,
+}
+
+impl PartialEq for Node {
+    fn eq(&self, other: &Self) -> bool {
+        self.payload() == other.payload()
+    }
+}
+
+impl Eq for Node {}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("level", &self.level)
+            .field("len", &self.len())
+            .field("rows", &self.total)
+            .finish()
+    }
+}
+
+fn malformed(reason: impl Into<String>) -> DecodeError {
+    DecodeError::Malformed {
+        kind: Kind::Node,
+        reason: reason.into(),
+    }
+}
+
+/// Reads a minimal LEB128 varint of at most 64 bits.
+pub(crate) fn read_varint(buf: &[u8], pos: &mut usize) -> Result<u64, DecodeError> {
+    let mut value: u64 = 0;
+    let mut shift = 0u32;
+    loop {
+        let Some(&b) = buf.get(*pos) else {
+            return Err(malformed(format!("truncated varint at byte {}", *pos)));
+        };
+        *pos += 1;
+        if shift == 63 && b > 1 {
+            return Err(malformed(format!(
+                "varint overflows u64 at byte {}",
+                *pos - 1
+            )));
+        }
+        value |= u64::from(b & 0x7f) << shift;
+        if b & 0x80 == 0 {
+            if b == 0 && shift > 0 {
+                return Err(malformed(format!(
+                    "non-minimal varint ending at byte {}",
+                    *pos - 1
+                )));
+            }
+            return Ok(value);
+        }
+        shift += 7;
+    }
+}
+
+/// Appends `v` as an unsigned LEB128 varint.
+pub(crate) fn write_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+impl Node {
+    /// Parses a payload that starts at `start` in `buf` and runs to its end.
+    ///
+    /// With `validate` false the key order check is skipped (only for bytes this process
+    /// just encoded itself); structural checks always run.
+    pub(crate) fn parse(buf: Vec<u8>, start: usize, validate: bool) -> Result<Node, DecodeError> {
+        if buf.len() > u32::MAX as usize {
+            return Err(malformed(format!(
+                "node of {} bytes is too large",
+                buf.len()
+            )));
+        }
+        let end = buf.len();
+        let mut pos = start;
+        let Some(&level) = buf.get(pos) else {
+            return Err(malformed("missing level byte"));
+        };
+        pos += 1;
+        let count = read_varint(&buf, &mut pos)?;
+        // Every entry takes at least one length byte per column (and 33 bytes when internal).
+        let min_entry = if level == 0 { 2 } else { 1 + ID_LEN as u64 + 1 };
+        if count.saturating_mul(min_entry) > (end - pos) as u64 {
+            return Err(malformed(format!(
+                "entry count {count} does not fit in {} bytes",
+                end - pos
+            )));
+        }
+        if level > 0 && count == 0 {
+            return Err(malformed(format!(
+                "internal node at level {level} has no children"
+            )));
+        }
+        let n = count as usize;
+        let mut key_offs = Vec::with_capacity(n + 1);
+        let keys_len = read_lengths(&buf, &mut pos, n, &mut key_offs, "key")?;
+        let keys_at = pos;
+        if keys_len > (end - pos) as u64 {
+            return Err(malformed(format!(
+                "keys need {keys_len} bytes, {} remain",
+                end - pos
+            )));
+        }
+        for off in key_offs.iter_mut() {
+            *off += keys_at as u32;
+        }
+        pos += keys_len as usize;
+        let mut node = Node {
+            buf: Vec::new(),
+            start: start as u32,
+            level,
+            key_offs,
+            val_offs: Vec::new(),
+            children_at: 0,
+            counts: Vec::new(),
+            total: 0,
+        };
+        if level == 0 {
+            let mut val_offs = Vec::with_capacity(n + 1);
+            let vals_len = read_lengths(&buf, &mut pos, n, &mut val_offs, "value")?;
+            if vals_len > (end - pos) as u64 {
+                return Err(malformed(format!(
+                    "values need {vals_len} bytes, {} remain",
+                    end - pos
+                )));
+            }
+            for off in val_offs.iter_mut() {
+                *off += pos as u32;
+            }
+            pos += vals_len as usize;
+            node.val_offs = val_offs;
+            node.total = count;
+        } else {
+            if (n * ID_LEN) > end - pos {
+                return Err(malformed("child ids are truncated"));
+            }
+            node.children_at = pos as u32;
+            pos += n * ID_LEN;
+            let mut counts = Vec::with_capacity(n);
+            let mut total: u64 = 0;
+            for i in 0..n {
+                let c = read_varint(&buf, &mut pos)?;
+                if c == 0 {
+                    return Err(malformed(format!("child {i} has a row count of zero")));
+                }
+                total = total
+                    .checked_add(c)
+                    .ok_or_else(|| malformed("subtree row counts overflow u64"))?;
+                counts.push(c);
+            }
+            node.counts = counts;
+            node.total = total;
+        }
+        if pos != end {
+            return Err(malformed(format!("{} trailing bytes", end - pos)));
+        }
+        node.buf = buf;
+        if validate {
+            for i in 1..n {
+                if node.key(i - 1) >= node.key(i) {
+                    return Err(malformed(format!(
+                        "keys {} and {i} are not strictly ascending",
+                        i - 1
+                    )));
+                }
+            }
+        }
+        Ok(node)
+    }
+
+    /// Parses verified canonical bytes (header included) of a node.
+    pub(crate) fn from_canonical(canonical: Vec<u8>) -> Result<Node, DecodeError> {
+        let (kind, version, _) = crate::object::split_header(&canonical)?;
+        if kind != Kind::Node {
+            return Err(DecodeError::WrongKind {
+                expected: Kind::Node,
+                found: kind,
+            });
+        }
+        if version != FORMAT_VERSION {
+            return Err(DecodeError::UnsupportedVersion { kind, version });
+        }
+        Node::parse(canonical, 2, true)
+    }
+
+    /// The node's level: 0 for a leaf, parents are one above their children.
+    pub fn level(&self) -> u8 {
+        self.level
+    }
+
+    /// Whether this is a leaf.
+    pub fn is_leaf(&self) -> bool {
+        self.level == 0
+    }
+
+    /// Number of entries (rows in a leaf, children in an internal node).
+    pub fn len(&self) -> usize {
+        self.key_offs.len().saturating_sub(1)
+    }
+
+    /// Whether the node has no entries (only an empty tree's root leaf).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Rows in this node's subtree.
+    pub fn row_count(&self) -> u64 {
+        self.total
+    }
+
+    /// Key of entry `i` (for an internal node, the last key of child `i`'s subtree).
+    ///
+    /// Panics if `i >= len()`.
+    pub fn key(&self, i: usize) -> &[u8] {
+        &self.buf[self.key_offs[i] as usize..self.key_offs[i + 1] as usize]
+    }
+
+    /// Value of row `i` of a leaf; empty for an internal node.
+    ///
+    /// Panics if `i >= len()`.
+    pub fn value(&self, i: usize) -> &[u8] {
+        match self.val_offs.get(i..i + 2) {
+            Some(w) => &self.buf[w[0] as usize..w[1] as usize],
+            None => &[],
+        }
+    }
+
+    /// Id of child `i` of an internal node.
+    ///
+    /// Panics if the node is a leaf or `i >= len()`.
+    pub fn child(&self, i: usize) -> NodeId {
+        assert!(self.level > 0, "leaf nodes have no children");
+        let at = self.children_at as usize + i * ID_LEN;
+        let mut id = [0u8; ID_LEN];
+        id.copy_from_slice(&self.buf[at..at + ID_LEN]);
+        NodeId::new(ObjectId(id))
+    }
+
+    /// Rows under child `i` of an internal node.
+    ///
+    /// Panics if the node is a leaf or `i >= len()`.
+    pub fn child_rows(&self, i: usize) -> u64 {
+        self.counts[i]
+    }
+
+    /// The entry's value as the chunker sees it: the row value, or child id + count (u64 LE).
+    pub(crate) fn entry_value<'a>(
+        &'a self,
+        i: usize,
+        scratch: &'a mut [u8; CHILD_ENTRY_LEN],
+    ) -> &'a [u8] {
+        if self.level == 0 {
+            self.value(i)
+        } else {
+            let at = self.children_at as usize + i * ID_LEN;
+            scratch[..ID_LEN].copy_from_slice(&self.buf[at..at + ID_LEN]);
+            scratch[ID_LEN..].copy_from_slice(&self.counts[i].to_le_bytes());
+            &scratch[..]
+        }
+    }
+
+    /// Index of `key` (`Ok`) or where it would be inserted (`Err`).
+    pub fn search(&self, key: &[u8]) -> Result<usize, usize> {
+        let (mut lo, mut hi) = (0usize, self.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match self.key(mid).cmp(key) {
+                Ordering::Less => lo = mid + 1,
+                Ordering::Greater => hi = mid,
+                Ordering::Equal => return Ok(mid),
+            }
+        }
+        Err(lo)
+    }
+
+    /// Approximate heap bytes held, for cache accounting.
+    pub(crate) fn heap_size(&self) -> usize {
+        self.buf.capacity()
+            + 4 * (self.key_offs.capacity() + self.val_offs.capacity())
+            + 8 * self.counts.capacity()
+            + 96
+    }
+
+    /// The payload bytes (everything after the object header).
+    pub fn payload(&self) -> &[u8] {
+        &self.buf[self.start as usize..]
+    }
+}
+
+/// Reads `n` length varints, pushing `n + 1` running offsets (from 0); returns the total.
+fn read_lengths(
+    buf: &[u8],
+    pos: &mut usize,
+    n: usize,
+    offs: &mut Vec<u32>,
+    what: &str,
+) -> Result<u64, DecodeError> {
+    let mut total: u64 = 0;
+    offs.push(0);
+    for i in 0..n {
+        let len = read_varint(buf, pos)?;
+        total = total
+            .checked_add(len)
+            .filter(|t| *t <= u32::MAX as u64)
+            .ok_or_else(|| malformed(format!("{what} {i} length {len} overflows the node")))?;
+        offs.push(total as u32);
+    }
+    Ok(total)
+}
+
+impl Object for Node {
+    const KIND: Kind = Kind::Node;
+    type Id = NodeId;
+
+    fn encode_payload(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(self.payload());
+    }
+
+    fn decode_payload(payload: &[u8], version: u8) -> Result<Self, DecodeError> {
+        if version != FORMAT_VERSION {
+            return Err(DecodeError::UnsupportedVersion {
+                kind: Kind::Node,
+                version,
+            });
+        }
+        Node::parse(payload.to_vec(), 0, true)
+    }
+}

@@ -1,0 +1,518 @@
+use std::collections::BTreeMap;
+use std::ops::Bound;
+use std::sync::Arc;
+
+use proptest::prelude::*;
+
+use super::chunk::{ChunkParams, DEFAULT_PARAMS, key_hash};
+use super::*;
+use crate::object::{self, DecodeError, Object};
+use crate::store::{MemoryStore, ObjectStore};
+
+type Edits = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
+
+fn ed(e: &Edits) -> impl Iterator<Item = (&Vec<u8>, Option<&Vec<u8>>)> {
+    e.iter().map(|(k, v)| (k, v.as_ref()))
+}
+
+type Model = BTreeMap<Vec<u8>, Vec<u8>>;
+type Changes = Vec<(Vec<u8>, Option<Vec<u8>>, Option<Vec<u8>>)>;
+
+/// Small nodes so that a few hundred rows make a tree several levels deep.
+const SMALL: ChunkParams = ChunkParams {
+    min_entries: 2,
+    max_entries: 24,
+    max_bytes: 400,
+    threshold: u64::MAX / 4,
+};
+
+fn small_store() -> (NodeStore, Arc<MemoryStore>) {
+    let mem = Arc::new(MemoryStore::new());
+    let ns = NodeStore::with_params(Store::new(mem.clone()), SMALL);
+    (ns, mem)
+}
+
+fn key(k: u16) -> Vec<u8> {
+    k.to_be_bytes().to_vec()
+}
+
+fn scan_all(ns: &NodeStore, root: NodeId) -> Model {
+    ns.scan(root)
+        .map(|r| r.map(|r| (r.key().to_vec(), r.value().to_vec())))
+        .collect::<Result<_>>()
+        .unwrap()
+}
+
+fn height(ns: &NodeStore, root: NodeId) -> u8 {
+    ns.load(root).unwrap().level()
+}
+
+fn naive_diff(a: &Model, b: &Model) -> Changes {
+    let keys: std::collections::BTreeSet<&Vec<u8>> = a.keys().chain(b.keys()).collect();
+    keys.into_iter()
+        .filter(|k| a.get(*k) != b.get(*k))
+        .map(|k| ((*k).clone(), a.get(k).cloned(), b.get(k).cloned()))
+        .collect()
+}
+
+fn tree_diff(ns: &NodeStore, a: NodeId, b: NodeId) -> Changes {
+    ns.diff(a, b)
+        .map(|d| {
+            let d = d.unwrap();
+            (
+                d.key().to_vec(),
+                d.old_value().map(<[u8]>::to_vec),
+                d.new_value().map(<[u8]>::to_vec),
+            )
+        })
+        .collect()
+}
+
+fn apply_model(model: &mut Model, edits: &BTreeMap<Vec<u8>, Option<Vec<u8>>>) {
+    for (k, v) in edits {
+        match v {
+            Some(v) => model.insert(k.clone(), v.clone()),
+            None => model.remove(k),
+        };
+    }
+}
+
+fn arb_model(max_key: u16, max_rows: usize) -> impl Strategy<Value = Model> {
+    prop::collection::btree_map(
+        (0..max_key).prop_map(key),
+        prop::collection::vec(any::<u8>(), 0..40),
+        0..max_rows,
+    )
+}
+
+fn arb_edits(
+    max_key: u16,
+    max_edits: usize,
+) -> impl Strategy<Value = BTreeMap<Vec<u8>, Option<Vec<u8>>>> {
+    prop::collection::btree_map(
+        (0..max_key).prop_map(key),
+        prop::option::of(prop::collection::vec(any::<u8>(), 0..40)),
+        0..max_edits,
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn build_get_scan_count_match_model(model in arb_model(600, 400), probes in prop::collection::vec(0u16..650, 0..30)) {
+        let (ns, _) = small_store();
+        let root = ns.build(&model).unwrap();
+        prop_assert_eq!(ns.count(root).unwrap(), model.len() as u64);
+        prop_assert_eq!(scan_all(&ns, root), model.clone());
+        for p in probes {
+            let k = key(p);
+            let got = ns.get(root, &k).unwrap().map(|r| r.value().to_vec());
+            prop_assert_eq!(got.as_ref(), model.get(&k));
+        }
+        for (k, v) in model.iter().take(20) {
+            let got = ns.get(root, k).unwrap().map(|r| r.value().to_vec());
+            prop_assert_eq!(got.as_ref(), Some(v));
+        }
+    }
+
+    #[test]
+    fn range_matches_model(model in arb_model(300, 200), lo in 0u16..320, len in 0u16..200, lo_incl: bool, hi_incl: bool) {
+        let (ns, _) = small_store();
+        let root = ns.build(&model).unwrap();
+        let (lo_k, hi_k) = (key(lo), key(lo.saturating_add(len)));
+        let start = if lo_incl { Bound::Included(&lo_k[..]) } else { Bound::Excluded(&lo_k[..]) };
+        let end = if hi_incl { Bound::Included(&hi_k[..]) } else { Bound::Excluded(&hi_k[..]) };
+        let got: Vec<(Vec<u8>, Vec<u8>)> = ns.range(root, start, end)
+            .map(|r| r.map(|r| (r.key().to_vec(), r.value().to_vec())))
+            .collect::<Result<_>>().unwrap();
+        let want: Vec<(Vec<u8>, Vec<u8>)> = model.iter()
+            .filter(|(k, _)| std::ops::RangeBounds::<&[u8]>::contains(&(start, end), &&k[..]))
+            .map(|(k, v)| (k.clone(), v.clone())).collect();
+        prop_assert_eq!(got, want);
+    }
+
+    #[test]
+    fn apply_equals_fresh_build(model in arb_model(500, 300), edits in arb_edits(520, 80), edits2 in arb_edits(520, 20)) {
+        let (ns, _) = small_store();
+        let root = ns.build(&model).unwrap();
+        let mut want = model.clone();
+        apply_model(&mut want, &edits);
+        let root2 = ns.apply(root, ed(&edits)).unwrap();
+        prop_assert_eq!(scan_all(&ns, root2), want.clone());
+        prop_assert_eq!(ns.count(root2).unwrap(), want.len() as u64);
+        prop_assert_eq!(root2, ns.build(&want).unwrap());
+        apply_model(&mut want, &edits2);
+        let root3 = ns.apply(root2, ed(&edits2)).unwrap();
+        prop_assert_eq!(root3, ns.build(&want).unwrap());
+    }
+
+    #[test]
+    fn history_independence(model in arb_model(400, 250), seed in any::<u64>(), batches in 1usize..8) {
+        let (ns, _) = small_store();
+        let want = ns.build(&model).unwrap();
+        // A pseudo-random order and batching of the same inserts, plus a detour through
+        // rows that are inserted and deleted again.
+        let mut rows: Vec<(Vec<u8>, Vec<u8>)> = model.clone().into_iter().collect();
+        let mut s = seed | 1;
+        for i in (1..rows.len()).rev() {
+            s ^= s << 13; s ^= s >> 7; s ^= s << 17;
+            rows.swap(i, (s % (i as u64 + 1)) as usize);
+        }
+        let mut root = ns.empty().unwrap();
+        let per = rows.len() / batches + 1;
+        for chunk in rows.chunks(per) {
+            let mut batch: BTreeMap<Vec<u8>, Option<Vec<u8>>> =
+                chunk.iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect();
+            batch.insert(vec![0xff, 0xff, 0x01], Some(vec![1; 30]));
+            root = ns.apply(root, ed(&batch)).unwrap();
+        }
+        root = ns.apply(root, [(vec![0xffu8, 0xff, 0x01], None::<Vec<u8>>)]).unwrap();
+        prop_assert_eq!(root, want);
+    }
+
+    #[test]
+    fn diff_matches_naive(model in arb_model(500, 300), edits in arb_edits(520, 60)) {
+        let (ns, _) = small_store();
+        let a = ns.build(&model).unwrap();
+        let mut m2 = model.clone();
+        apply_model(&mut m2, &edits);
+        let b = ns.apply(a, ed(&edits)).unwrap();
+        prop_assert_eq!(tree_diff(&ns, a, b), naive_diff(&model, &m2));
+        prop_assert_eq!(tree_diff(&ns, b, a), naive_diff(&m2, &model));
+    }
+
+    #[test]
+    fn diff3_matches_naive(model in arb_model(300, 200), e1 in arb_edits(320, 40), e2 in arb_edits(320, 40)) {
+        let (ns, _) = small_store();
+        let base = ns.build(&model).unwrap();
+        let (mut m1, mut m2) = (model.clone(), model.clone());
+        apply_model(&mut m1, &e1);
+        apply_model(&mut m2, &e2);
+        let ours = ns.apply(base, ed(&e1)).unwrap();
+        let theirs = ns.apply(base, ed(&e2)).unwrap();
+        let got: Vec<_> = ns.diff3(base, ours, theirs).map(|r| {
+            let r = r.unwrap();
+            let v = |x: &Option<Row>| x.as_ref().map(|r| r.value().to_vec());
+            (r.key().to_vec(), v(&r.base), v(&r.ours), v(&r.theirs))
+        }).collect();
+        let keys: std::collections::BTreeSet<&Vec<u8>> = model.keys().chain(m1.keys()).chain(m2.keys()).collect();
+        let want: Vec<_> = keys.into_iter()
+            .filter(|k| model.get(*k) != m1.get(*k) || model.get(*k) != m2.get(*k))
+            .map(|k| (k.clone(), model.get(k).cloned(), m1.get(k).cloned(), m2.get(k).cloned()))
+            .collect();
+        prop_assert_eq!(got, want);
+    }
+}
+
+#[test]
+fn empty_tree_is_an_empty_leaf() {
+    let (ns, _) = small_store();
+    let e = ns.empty().unwrap();
+    assert_eq!(e, ns.build(Vec::<(Vec<u8>, Vec<u8>)>::new()).unwrap());
+    assert_eq!(object::encode(&*ns.load(e).unwrap()), vec![2, 1, 0, 0]);
+    assert_eq!(ns.count(e).unwrap(), 0);
+    assert!(ns.get(e, b"x").unwrap().is_none());
+    assert_eq!(ns.scan(e).count(), 0);
+    // Deleting every row returns to the empty tree.
+    let root = ns
+        .build((0..300u16).map(|i| (key(i), vec![1u8; 3])))
+        .unwrap();
+    let root = ns
+        .apply(root, (0..300u16).map(|i| (key(i), None::<Vec<u8>>)))
+        .unwrap();
+    assert_eq!(root, e);
+    assert_eq!(tree_diff(&ns, e, e), vec![]);
+}
+
+#[test]
+fn unsorted_input_is_rejected() {
+    let (ns, _) = small_store();
+    let err = ns
+        .build([(b"b".to_vec(), vec![]), (b"a".to_vec(), vec![])])
+        .unwrap_err();
+    assert!(err.to_string().contains("not greater"), "{err}");
+    assert!(
+        ns.build([(b"a".to_vec(), vec![]), (b"a".to_vec(), vec![])])
+            .is_err()
+    );
+    let e = ns.empty().unwrap();
+    let err = ns
+        .apply(e, [(b"b".to_vec(), Some(vec![])), (b"a".to_vec(), None)])
+        .unwrap_err();
+    assert!(err.to_string().contains("not greater"), "{err}");
+}
+
+#[test]
+fn one_edit_writes_only_its_path() {
+    let (ns, mem) = small_store();
+    let rows: Model = (0..3000u16)
+        .map(|i| (key(i), vec![(i % 251) as u8; 12]))
+        .collect();
+    let root = ns.build(&rows).unwrap();
+    let h = height(&ns, root);
+    assert!(h >= 3, "tree of height {h} is too shallow for this test");
+    for probe in [0u16, 1234, 2999] {
+        let before = mem.ids().count();
+        let root2 = ns
+            .apply(root, [(key(probe), Some(vec![0xee; 13]))])
+            .unwrap();
+        assert_ne!(root2, root, "probe {probe}");
+        assert_eq!(
+            mem.ids().count() - before,
+            usize::from(h) + 1,
+            "probe {probe}"
+        );
+        assert_eq!(tree_diff(&ns, root, root2).len(), 1);
+        // Writing the same value back restores the old root and writes nothing new.
+        let before = mem.ids().count();
+        assert_eq!(
+            ns.apply(root2, [(key(probe), Some(vec![(probe % 251) as u8; 12]))])
+                .unwrap(),
+            root
+        );
+        assert_eq!(mem.ids().count(), before);
+    }
+}
+
+#[test]
+fn value_edits_never_move_boundaries() {
+    let (ns, _) = small_store();
+    // Values well below `max_bytes` per node: boundaries depend on keys only.
+    let a = ns
+        .build((0..2000u16).map(|i| (key(i), vec![1u8; 1])))
+        .unwrap();
+    let b = ns
+        .build((0..2000u16).map(|i| (key(i), vec![2u8; 9])))
+        .unwrap();
+    let shape = |root: NodeId| -> Vec<usize> {
+        let mut leaves = Vec::new();
+        let mut stack = vec![root];
+        while let Some(id) = stack.pop() {
+            let n = ns.load(id).unwrap();
+            if n.is_leaf() {
+                leaves.push(n.len());
+            } else {
+                stack.extend((0..n.len()).rev().map(|i| n.child(i)));
+            }
+        }
+        leaves
+    };
+    assert_eq!(shape(a), shape(b));
+}
+
+#[test]
+fn huge_values_hit_the_byte_maximum() {
+    let (ns, _) = small_store();
+    let rows: Model = (0..50u16).map(|i| (key(i), vec![7u8; 300])).collect();
+    let root = ns.build(&rows).unwrap();
+    let mut leaf = ns.load(root).unwrap();
+    while !leaf.is_leaf() {
+        leaf = ns.load(leaf.child(0)).unwrap();
+    }
+    // 2 + 300 bytes per entry: the second entry reaches the 400-byte maximum.
+    assert!(leaf.len() <= 2);
+    assert_eq!(scan_all(&ns, root), rows);
+}
+
+#[test]
+fn default_params_make_about_4k_nodes() {
+    let ns = NodeStore::new(Store::memory());
+    assert_eq!(ns.params(), DEFAULT_PARAMS);
+    let n = 20_000u32;
+    let root = ns
+        .build((0..n).map(|i| ((u64::from(i) * 7919).to_be_bytes(), [i as u8; 26])))
+        .unwrap();
+    let top = ns.load(root).unwrap();
+    assert_eq!(top.row_count(), u64::from(n));
+    let leaves: u64 = if top.level() == 1 {
+        top.len() as u64
+    } else {
+        (0..top.len())
+            .map(|i| ns.load(top.child(i)).unwrap().len() as u64)
+            .sum()
+    };
+    let avg = u64::from(n) / leaves;
+    assert!((70..=160).contains(&avg), "{avg} rows per leaf");
+}
+
+#[test]
+fn key_hash_is_pinned() {
+    // These values fix node boundaries, hence ids, forever.
+    assert_eq!(key_hash(b"", 0), 0xefd01f60ba992926);
+    assert_eq!(key_hash(b"a", 0), 0x6da0cbcacfb66611);
+    assert_eq!(key_hash(b"a", 1), 0xbd453fa492d60cee);
+    assert_eq!(key_hash(b"0123456789abcdef!", 3), 0x3874c6adf5eb5dbf);
+}
+
+#[test]
+fn node_round_trips_and_ids_are_pinned() {
+    let (ns, _) = small_store();
+    let root = ns
+        .build([
+            (b"k1".to_vec(), b"v1".to_vec()),
+            (b"k2".to_vec(), b"".to_vec()),
+        ])
+        .unwrap();
+    let node = ns.load(root).unwrap();
+    let bytes = object::encode(&*node);
+    assert_eq!(
+        bytes,
+        [2, 1, 0, 2, 2, 2, b'k', b'1', b'k', b'2', 2, 0, b'v', b'1']
+    );
+    let decoded: Node = object::decode(&bytes).unwrap();
+    assert_eq!(decoded, Node::parse(bytes.clone(), 2, true).unwrap());
+    assert_eq!(object::id_of(&decoded), root);
+    assert_eq!(decoded.key(1), b"k2");
+    assert_eq!(decoded.value(0), b"v1");
+}
+
+fn decode_err(payload: &[u8]) -> DecodeError {
+    match Node::decode_payload(payload, 1) {
+        Err(e) => e,
+        Ok(n) => panic!("{payload:?} decoded as {n:?}"),
+    }
+}
+
+#[test]
+fn malformed_payloads_are_decode_errors() {
+    let id = [9u8; 32];
+    let internal = |count: u8| {
+        let mut p = vec![1, 1, 1, b'a'];
+        p.extend_from_slice(&id);
+        p.push(count);
+        p
+    };
+    assert!(Node::decode_payload(&internal(3), 1).is_ok());
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (vec![], "level"),
+        (vec![0], "varint"),
+        (vec![0, 1, 1, b'a', 1], "need"),
+        (vec![0, 2, 1, 1, b'b', b'a', 0, 0], "ascending"),
+        (vec![0, 2, 1, 1, b'a', b'a', 0, 0], "ascending"),
+        (vec![0, 1, 1, b'a', 0, 0], "trailing"),
+        (vec![0, 1, 5, b'a', 0], "need"),
+        (vec![0, 1, 1, b'a', 3, b'x'], "need"),
+        (vec![0, 0x80, 0x00], "non-minimal"),
+        (vec![0, 200, 1], "does not fit"),
+        (vec![1, 0], "no children"),
+        (internal(0), "zero"),
+        (internal(3)[..20].to_vec(), "fit"),
+        ([internal(3), vec![0]].concat(), "trailing"),
+        (
+            vec![
+                0, 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f,
+            ],
+            "overflows",
+        ),
+    ];
+    for (payload, what) in cases {
+        let e = decode_err(&payload);
+        assert!(e.to_string().contains(what), "{payload:?}: {e}");
+    }
+    assert!(Node::decode_payload(&[0, 0], 2).is_err());
+}
+
+#[test]
+fn corrupted_nodes_are_errors() {
+    let (ns, mem) = small_store();
+    let rows: Model = (0..500u16).map(|i| (key(i), vec![3u8; 5])).collect();
+    let root = ns.build(&rows).unwrap();
+    let top = ns.load(root).unwrap();
+    let victim = top.child(0);
+    // A fresh node store has a cold cache and must read the damaged bytes.
+    mem.overwrite_stored(victim.id(), vec![0, 2, 1, 0, 0]);
+    let cold = NodeStore::with_params(ns.store().clone(), SMALL);
+    let err = cold.get(root, &key(0)).unwrap_err();
+    assert!(
+        matches!(err, crate::Error::Corrupt { id, .. } if id == victim.id()),
+        "{err}"
+    );
+    assert!(cold.scan(root).any(|r| r.is_err()));
+    let other = cold.build([(key(0), vec![1])]).unwrap();
+    assert!(cold.diff(root, other).any(|r| r.is_err()));
+    // Bytes that hash correctly but are not a valid node are a decode error.
+    let bad = vec![2u8, 1, 0, 2, 1, 1, b'b', b'a', 0, 0];
+    let bad_id = ns.store().put_canonical(&bad).unwrap();
+    let err = cold.load(NodeId::new(bad_id)).unwrap_err();
+    assert!(matches!(err, crate::Error::Decode { .. }), "{err}");
+}
+
+#[test]
+fn diff_skips_shared_subtrees() {
+    let (ns, _) = small_store();
+    let rows: Model = (0..3000u16).map(|i| (key(i), vec![1u8; 8])).collect();
+    let a = ns.build(&rows).unwrap();
+    let b = ns.apply(a, [(key(1500), Some(vec![2u8; 8]))]).unwrap();
+    // With a cold cache, only the changed path and its neighbours are read.
+    let mem2 = Arc::new(MemoryStore::new());
+    for id in ns.store().backend().ids() {
+        let id = id.unwrap();
+        let stored = ns.store().backend().get_stored(&id).unwrap().unwrap();
+        mem2.put_stored_batch(vec![(id, stored)]).unwrap();
+    }
+    let counting = Arc::new(CountingStore {
+        inner: mem2,
+        gets: Default::default(),
+    });
+    let cold = NodeStore::with_params(Store::new(counting.clone()), SMALL);
+    assert_eq!(cold.diff(a, b).count(), 1);
+    let gets = counting.gets.load(std::sync::atomic::Ordering::Relaxed);
+    let h = usize::from(height(&ns, a));
+    // Each side reads the changed path, and the parallel worker seeks to its split key.
+    assert!(gets <= 4 * (h + 1), "{gets} node reads for height {h}");
+}
+
+struct CountingStore {
+    inner: Arc<MemoryStore>,
+    gets: std::sync::atomic::AtomicUsize,
+}
+
+impl crate::store::ObjectStore for CountingStore {
+    fn get_stored(&self, id: &crate::id::ObjectId) -> Result<Option<Vec<u8>>> {
+        self.gets.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.inner.get_stored(id)
+    }
+    fn has(&self, id: &crate::id::ObjectId) -> Result<bool> {
+        self.inner.has(id)
+    }
+    fn put_stored_batch(&self, items: Vec<(crate::id::ObjectId, Vec<u8>)>) -> Result<()> {
+        self.inner.put_stored_batch(items)
+    }
+    fn ids(&self) -> Box<dyn Iterator<Item = Result<crate::id::ObjectId>> + '_> {
+        self.inner.ids()
+    }
+    fn ids_with_prefix(
+        &self,
+        prefix: &[u8],
+    ) -> Box<dyn Iterator<Item = Result<crate::id::ObjectId>> + '_> {
+        self.inner.ids_with_prefix(prefix)
+    }
+    fn remove(&self, id: &crate::id::ObjectId) -> Result<()> {
+        self.inner.remove(id)
+    }
+    fn flush(&self) -> Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn diff_with_changes_on_both_halves() {
+    let (ns, _) = small_store();
+    let mut model: Model = (0..3000u16).map(|i| (key(i), vec![1u8; 8])).collect();
+    let a = ns.build(&model).unwrap();
+    assert!(height(&ns, a) >= 2);
+    let edits: Edits = (0..3000u16)
+        .step_by(7)
+        .map(|i| (key(i), if i % 2 == 0 { Some(vec![2u8; 8]) } else { None }))
+        .chain([(key(5000), Some(vec![3u8]))])
+        .collect();
+    let b = ns.apply(a, ed(&edits)).unwrap();
+    let old = model.clone();
+    apply_model(&mut model, &edits);
+    assert_eq!(tree_diff(&ns, a, b), naive_diff(&old, &model));
+    // Dropping a diff early stops its worker without blocking.
+    let mut d = ns.diff(a, b);
+    assert!(d.next().is_some());
+    drop(d);
+}
