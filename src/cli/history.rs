@@ -3,9 +3,10 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
+use kodiak::history::rows::table_stats;
 use kodiak::history::{TableChange, read_root};
-use kodiak::id::{CommitId, ObjectId};
-use kodiak::object::{Commit, Kind, Signature, Table, Tag};
+use kodiak::id::{CommitId, ObjectId, TableId};
+use kodiak::object::{Commit, Kind, Signature, Tag};
 use kodiak::refs::RefValue;
 use kodiak::repo::Repo;
 use serde_json::{Value, json};
@@ -133,25 +134,50 @@ pub fn write_commit_text(
     Ok(())
 }
 
-/// A table change line: `modified:   orders` (rows shown with `stat`).
-pub fn change_line(repo: &Repo, name: &str, change: &TableChange, stat: bool) -> CliResult<String> {
+/// The old and new table versions of a change.
+pub fn change_versions(change: &TableChange) -> (Option<TableId>, Option<TableId>) {
+    match change {
+        TableChange::New { id } => (None, Some(*id)),
+        TableChange::Deleted { id } => (Some(*id), None),
+        TableChange::Modified { old, new } => (Some(*old), Some(*new)),
+        TableChange::Renamed { id, .. } => (Some(*id), Some(*id)),
+    }
+}
+
+/// A table change line: `modified:   orders`, with `(+A ~M -D rows)` when `stats`.
+pub fn change_line(
+    repo: &Repo,
+    name: &str,
+    change: &TableChange,
+    stats: bool,
+) -> CliResult<String> {
     let label = match change {
         TableChange::Renamed { from, .. } => format!("renamed:    {from} -> {name}"),
         other => format!("{:<12}{name}", format!("{}:", other.label())),
     };
-    if !stat {
+    if !stats {
         return Ok(label);
     }
-    let rows = |id: &kodiak::id::TableId| -> CliResult<u64> {
-        Ok(repo.store().get::<Table>(id)?.row_count)
-    };
-    let counts = match change {
-        TableChange::New { id } => format!("0 -> {} rows", rows(id)?),
-        TableChange::Deleted { id } => format!("{} -> 0 rows", rows(id)?),
-        TableChange::Modified { old, new } => format!("{} -> {} rows", rows(old)?, rows(new)?),
-        TableChange::Renamed { id, .. } => format!("{} rows", rows(id)?),
-    };
-    Ok(format!("{label:<40} | {counts}"))
+    let (old, new) = change_versions(change);
+    let s = table_stats(repo.store(), old, new)?;
+    Ok(format!("{label} ({})", s.summary()))
+}
+
+/// A table change as JSON: `{"table", "change", …ids, "schema_changed", "rows": {…}}`.
+pub fn change_json(repo: &Repo, name: &str, change: &TableChange) -> CliResult<Value> {
+    let mut v = serde_json::to_value(change)
+        .map_err(|e| CliError::internal(format!("encoding JSON: {e}")))?;
+    let (old, new) = change_versions(change);
+    let s = table_stats(repo.store(), old, new)?;
+    if let Some(o) = v.as_object_mut() {
+        o.insert("table".into(), json!(name));
+        o.insert("schema_changed".into(), json!(s.schema_changed));
+        o.insert(
+            "rows".into(),
+            json!({"added": s.added, "modified": s.modified, "deleted": s.deleted}),
+        );
+    }
+    Ok(v)
 }
 
 /// The table changes a commit made relative to its first parent.

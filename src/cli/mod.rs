@@ -150,6 +150,12 @@ pub enum Command {
     /// A snapshot is a commit of the working state (committed or not) whose parent is HEAD,
     /// referenced by refs/snapshots/NAME.
     Snapshot(commands::snapshot::Args),
+    /// Show the commit that last changed each row of a table.
+    ///
+    /// Follows first parents from HEAD (or --at REV, or TABLE given as REV:TABLE) and prints
+    /// each row with the commit, author and date of its last change. --where COLUMN=VALUE
+    /// (repeatable) keeps only matching rows.
+    Blame(commands::blame::Args),
 }
 
 /// Whether a command changes the repository; decides how long it waits for the lock.
@@ -239,6 +245,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> CliResult {
         Command::Checkout(a) => commands::checkout::run(&ctx, a, out),
         Command::Workspace(a) => commands::workspace::run(&ctx, a, out),
         Command::Snapshot(a) => commands::snapshot::run(&ctx, a, out),
+        Command::Blame(a) => commands::blame::run(&ctx, a, out),
     }
 }
 

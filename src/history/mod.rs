@@ -5,9 +5,11 @@
 //! Every operation that changes the repository stores its objects first and then applies one
 //! ref/working-set transaction with compare-and-swap preconditions.
 
+pub mod blame;
 pub mod diff;
 pub mod ops;
 pub mod revision;
+pub mod rows;
 pub mod snapshot;
 pub mod state;
 pub mod walk;

@@ -89,9 +89,8 @@ fn status_shows_deleted_modified_and_renamed() {
         st.set_working(&repo, &root, "rename").unwrap();
         repo.close().unwrap();
     }
-    d.wait_for_db();
     let out = d.ok(&["status"]);
-    assert!(out.contains("modified:   a"), "{out}");
+    assert!(out.contains("modified:   a (+1 ~0 -0 rows)"), "{out}");
     assert!(out.contains("deleted:    b"), "{out}");
     assert!(out.contains("renamed:    c -> d"), "{out}");
     let s = d.status();
@@ -273,7 +272,6 @@ fn ambiguous_short_ids_list_candidates() {
     let a = repo.store().put(&variant(x)).unwrap().to_hex();
     let b = repo.store().put(&variant(y)).unwrap().to_hex();
     repo.close().unwrap();
-    d.wait_for_db();
     let prefix = &a[..4];
     let err = d.fails(&["log", "-n", "1", prefix], 1);
     assert!(
@@ -300,9 +298,9 @@ fn show_commit_stat_and_tag() {
     assert!(out.contains("deleted:    b"), "{out}");
     assert!(out.contains("new table:  c"), "{out}");
     let out = d.ok(&["show", "--stat", &c2]);
-    assert!(out.contains("| 1 -> 3 rows"), "{out}");
-    assert!(out.contains("| 2 -> 0 rows"), "{out}");
-    assert!(out.contains("| 0 -> 1 rows"), "{out}");
+    assert!(out.contains("modified:   a (+2 ~1 -0 rows)"), "{out}");
+    assert!(out.contains("deleted:    b (+0 ~0 -2 rows)"), "{out}");
+    assert!(out.contains("new table:  c (+1 ~0 -0 rows)"), "{out}");
     assert!(out.contains("3 tables changed"), "{out}");
     d.ok(&["tag", "-a", "-m", "release one", "v1", "HEAD~1"]);
     let out = d.ok(&["show", "v1"]);
@@ -394,4 +392,76 @@ fn checkout_restores_tables_from_a_revision() {
         "{err}"
     );
     d.fails(&["checkout", "HEAD"], 2);
+}
+
+#[test]
+fn status_counts_rows_and_schema_changes() {
+    let d = Demo::new();
+    d.commit_tables(&[("t", Some("abcd"))], "base");
+    // Row 1 changes, rows 2..3 go away.
+    d.set_tables(&[("t", Some("aX"))]);
+    let s = d.status();
+    let c = &s["unstaged"][0];
+    assert_eq!(c["table"], "t");
+    assert_eq!(c["change"], "modified");
+    assert_eq!(c["schema_changed"], false);
+    assert_eq!(c["rows"]["added"], 0);
+    assert_eq!(c["rows"]["modified"], 1);
+    assert_eq!(c["rows"]["deleted"], 2);
+    let out = d.ok(&["status"]);
+    assert!(out.contains("modified:   t (+0 ~1 -2 rows)"), "{out}");
+    let out = d.ok(&["commit", "-a", "-m", "shrink"]);
+    assert!(out.contains("modified:   t (+0 ~1 -2 rows)"), "{out}");
+}
+
+#[test]
+fn blame_names_the_last_change_of_each_row() {
+    let d = Demo::new();
+    let c1 = d.commit_tables(&[("t", Some("abc"))], "one");
+    let c2 = d.commit_tables(&[("t", Some("aXc")), ("u", Some("z"))], "two");
+    let c3 = d.commit_tables(&[("t", Some("aXcd"))], "three");
+    d.commit_tables(&[("u", Some("zz"))], "four: other table");
+    let out = d.ok(&["blame", "t"]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 5, "{out}");
+    assert!(lines[0].starts_with("commit"), "{out}");
+    assert!(lines[0].ends_with("id\tv"), "{out}");
+    assert!(
+        lines[1].starts_with(&c1) && lines[1].ends_with("0\ta"),
+        "{out}"
+    );
+    assert!(
+        lines[2].starts_with(&c2) && lines[2].ends_with("1\tX"),
+        "{out}"
+    );
+    assert!(
+        lines[3].starts_with(&c1) && lines[3].ends_with("2\tc"),
+        "{out}"
+    );
+    assert!(
+        lines[4].starts_with(&c3) && lines[4].ends_with("3\td"),
+        "{out}"
+    );
+    assert!(lines[1].contains("Test User"), "{out}");
+    assert!(lines[1].contains("2023-11-14"), "{out}");
+
+    let out = d.ok(&["blame", "t", "--where", "v=X"]);
+    assert_eq!(out.lines().count(), 2, "{out}");
+    assert!(out.lines().nth(1).unwrap().starts_with(&c2), "{out}");
+    let out = d.ok(&["blame", "HEAD~2:t"]);
+    assert_eq!(out.lines().count(), 4, "{out}");
+    let v: serde_json::Value =
+        serde_json::from_str(&d.ok(&["blame", "t", "--json", "--where", "id=3"])).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 1);
+    assert_eq!(v[0]["row"]["v"], "d");
+    assert!(v[0]["commit"].as_str().unwrap().starts_with(&c3));
+
+    let err = d.fails(&["blame", "nope"], 1);
+    assert!(err.contains("table 'nope' does not exist"), "{err}");
+    let err = d.fails(&["blame", "t", "--where", "zzz=1"], 1);
+    assert!(err.contains("no column named 'zzz'"), "{err}");
+    let err = d.fails(&["blame", "t", "--where", "id=abc"], 1);
+    assert!(err.contains("invalid filter 'id=abc'"), "{err}");
+    let err = d.fails(&["blame", "t", "--where", "id"], 1);
+    assert!(err.contains("expected COLUMN=VALUE"), "{err}");
 }

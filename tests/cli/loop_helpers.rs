@@ -2,8 +2,11 @@
 //! library (tables exist as objects only until the table engine lands).
 
 use kodiak::history::WorkState;
-use kodiak::id::{NodeId, SchemaId};
-use kodiak::object::{Blob, Table};
+use kodiak::id::TableId;
+use kodiak::object::Table;
+use kodiak::schema::{ColumnDef, RowCodec, Schema, Type, Value};
+use kodiak::store::Store;
+use kodiak::table::NodeStore;
 
 use crate::common::TestEnv;
 
@@ -27,18 +30,6 @@ impl Demo {
         v
     }
 
-    /// Waits until sled's background thread of a library handle closed in this process has
-    /// released the database file lock (a CLI process started earlier would fail to open it).
-    pub fn wait_for_db(&self) {
-        for _ in 0..200 {
-            let r = self.env.run(&self.args(&["show-ref", "HEAD"]));
-            if !r.stderr.contains("could not acquire lock") {
-                return;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
-    }
-
     /// Runs a command that must succeed; returns stdout.
     pub fn ok(&self, args: &[&str]) -> String {
         self.env.ok(&self.args(args))
@@ -49,33 +40,18 @@ impl Demo {
         self.env.fails(&self.args(args), code)
     }
 
-    /// Sets tables in the working state: `Some(content)` writes a table version derived from
-    /// `content` (row count = its length), `None` deletes the table.
+    /// Sets tables in the working state: `Some(content)` writes a table `(id INT primary key,
+    /// v TEXT)` with one row per character of `content` (row i holds its i-th character),
+    /// `None` deletes the table.
     pub fn set_tables(&self, tables: &[(&str, Option<&str>)]) {
         let repo = self.env.open_repo(&self.env.path("demo"));
         let store = repo.store();
         let st = WorkState::load(&repo).unwrap();
         let mut root = st.working(store).unwrap();
-        let schema = store
-            .put(&Blob {
-                data: b"schema".to_vec(),
-            })
-            .unwrap();
         for (name, content) in tables {
             match content {
                 Some(c) => {
-                    let rows = store
-                        .put(&Blob {
-                            data: c.as_bytes().to_vec(),
-                        })
-                        .unwrap();
-                    let t = store
-                        .put(&Table {
-                            schema: SchemaId::new(schema.id()),
-                            rows: NodeId::new(rows.id()),
-                            row_count: c.len() as u64,
-                        })
-                        .unwrap();
+                    let t = write_table(store, name, c);
                     root.tables.insert(name.to_string(), t);
                 }
                 None => {
@@ -85,7 +61,6 @@ impl Demo {
         }
         st.set_working(&repo, &root, "test: set tables").unwrap();
         repo.close().unwrap();
-        self.wait_for_db();
     }
 
     /// Sets tables and commits everything with `message`; returns the commit's short id.
@@ -113,4 +88,37 @@ pub fn short_id(commit_output: &str) -> String {
     let first = commit_output.lines().next().unwrap();
     let inside = first.trim_start_matches('[').split(']').next().unwrap();
     inside.split_whitespace().last().unwrap().to_string()
+}
+
+/// Stores a table `name (id INT primary key, v TEXT)` with row i = (i, i-th char of content).
+pub fn write_table(store: &Store, name: &str, content: &str) -> TableId {
+    let schema = Schema::new(
+        name,
+        vec![
+            ColumnDef::new("id", Type::Int).not_null(),
+            ColumnDef::new("v", Type::Text),
+        ],
+        &["id"],
+    )
+    .unwrap();
+    let codec = RowCodec::new(&schema);
+    let schema_id = store.put(&schema).unwrap();
+    let rows: Vec<(Vec<u8>, Vec<u8>)> = content
+        .chars()
+        .enumerate()
+        .map(|(i, ch)| {
+            codec
+                .encode_row(&[Value::Int(i as i64), Value::Text(ch.to_string())])
+                .unwrap()
+        })
+        .collect();
+    let n = rows.len() as u64;
+    let tree = NodeStore::new(store.clone()).build(rows).unwrap();
+    store
+        .put(&Table {
+            schema: schema_id,
+            rows: tree,
+            row_count: n,
+        })
+        .unwrap()
 }

@@ -1,6 +1,7 @@
 //! One module per command.
 
 pub mod add;
+pub mod blame;
 pub mod branch;
 pub mod cat_object;
 pub mod checkout;

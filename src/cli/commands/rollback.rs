@@ -32,7 +32,7 @@ pub fn run(ctx: &Ctx, args: Args, out: &mut dyn Write) -> CliResult {
         ops::subject(&o.commit.message)
     )?;
     for (name, c) in &o.changes {
-        writeln!(out, " {}", change_line(&repo, name, c, false)?)?;
+        writeln!(out, " {}", change_line(&repo, name, c, true)?)?;
     }
     repo.close()?;
     Ok(())

@@ -9,7 +9,7 @@ use serde_json::json;
 use crate::cli::error::CliResult;
 use crate::cli::format::rfc3339;
 use crate::cli::history::{
-    change_line, commit_changes, commit_json, decoration_text, decorations, to_json,
+    change_json, change_line, commit_changes, commit_json, decoration_text, decorations, to_json,
     write_commit_text,
 };
 use crate::cli::{Access, Ctx};
@@ -58,16 +58,10 @@ pub fn run(ctx: &Ctx, args: Args, out: &mut dyn Write) -> CliResult {
             &c,
             &decor.get(&r.commit.id()).cloned().unwrap_or_default(),
         );
-        let ch: Vec<_> = changes
-            .iter()
-            .map(|(n, ch)| {
-                let mut x = serde_json::to_value(ch).unwrap_or(serde_json::Value::Null);
-                if let Some(o) = x.as_object_mut() {
-                    o.insert("table".into(), json!(n));
-                }
-                x
-            })
-            .collect();
+        let mut ch = Vec::new();
+        for (n, c) in &changes {
+            ch.push(change_json(&repo, n, c)?);
+        }
         if let Some(o) = v.as_object_mut() {
             o.insert("changes".into(), json!(ch));
         }

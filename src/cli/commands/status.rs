@@ -6,7 +6,7 @@ use kodiak::history::{TableChange, WorkState, diff_roots};
 use serde_json::json;
 
 use crate::cli::error::CliResult;
-use crate::cli::history::to_json;
+use crate::cli::history::{change_json, change_line, to_json};
 use crate::cli::{Access, Ctx};
 
 /// Output format.
@@ -26,19 +26,15 @@ pub struct Args {
     pub format: Format,
 }
 
-fn changes_json(changes: &std::collections::BTreeMap<String, TableChange>) -> serde_json::Value {
-    serde_json::Value::Array(
-        changes
-            .iter()
-            .map(|(name, c)| {
-                let mut v = serde_json::to_value(c).unwrap_or(serde_json::Value::Null);
-                if let Some(o) = v.as_object_mut() {
-                    o.insert("table".into(), json!(name));
-                }
-                v
-            })
-            .collect(),
-    )
+fn changes_json(
+    repo: &kodiak::repo::Repo,
+    changes: &std::collections::BTreeMap<String, TableChange>,
+) -> CliResult<serde_json::Value> {
+    let mut out = Vec::new();
+    for (name, c) in changes {
+        out.push(change_json(repo, name, c)?);
+    }
+    Ok(serde_json::Value::Array(out))
 }
 
 /// Runs `kodiak status`.
@@ -65,8 +61,8 @@ pub fn run(ctx: &Ctx, args: Args, out: &mut dyn Write) -> CliResult {
             "head": st.head_ref.as_ref().map(|r| r.as_str()),
             "detached": st.head_ref.is_none(),
             "commit": st.head_commit.map(|c| c.to_hex()),
-            "staged": changes_json(&to_commit),
-            "unstaged": changes_json(&not_staged),
+            "staged": changes_json(&repo, &to_commit)?,
+            "unstaged": changes_json(&repo, &not_staged)?,
             "merge": merge,
             "clean": !st.is_dirty(),
         });
@@ -109,7 +105,7 @@ pub fn run(ctx: &Ctx, args: Args, out: &mut dyn Write) -> CliResult {
         writeln!(out, "\nChanges to be committed:")?;
         writeln!(out, "  (use \"kodiak reset <table>...\" to unstage)")?;
         for (name, c) in &to_commit {
-            writeln!(out, "\t{}", change_text(name, c))?;
+            writeln!(out, "\t{}", change_line(&repo, name, c, true)?)?;
         }
     }
     if !not_staged.is_empty() {
@@ -119,7 +115,7 @@ pub fn run(ctx: &Ctx, args: Args, out: &mut dyn Write) -> CliResult {
             "  (use \"kodiak add <table>...\" to stage, \"kodiak checkout HEAD -- <table>...\" to discard)"
         )?;
         for (name, c) in &not_staged {
-            writeln!(out, "\t{}", change_text(name, c))?;
+            writeln!(out, "\t{}", change_line(&repo, name, c, true)?)?;
         }
     }
     if to_commit.is_empty() && not_staged.is_empty() {
@@ -138,11 +134,4 @@ pub fn run(ctx: &Ctx, args: Args, out: &mut dyn Write) -> CliResult {
         )?;
     }
     Ok(())
-}
-
-fn change_text(name: &str, c: &TableChange) -> String {
-    match c {
-        TableChange::Renamed { from, .. } => format!("renamed:    {from} -> {name}"),
-        other => format!("{:<12}{name}", format!("{}:", other.label())),
-    }
 }
