@@ -408,3 +408,149 @@ proptest! {
         }
     }
 }
+
+// ---- row statistics and blame on real tables ----
+
+use crate::id::TableId;
+use crate::schema::{ColumnDef, RowCodec, Schema, Type, Value};
+use crate::table::NodeStore;
+
+fn keyed_schema() -> Schema {
+    Schema::new(
+        "t",
+        vec![
+            ColumnDef::new("id", Type::Int).not_null(),
+            ColumnDef::new("v", Type::Text),
+        ],
+        &["id"],
+    )
+    .unwrap()
+}
+
+/// A keyed table with rows `(id, v)`.
+fn keyed_table(repo: &Repo, rows: &[(i64, &str)]) -> TableId {
+    let schema = keyed_schema();
+    let codec = RowCodec::new(&schema);
+    let mut encoded: Vec<(Vec<u8>, Vec<u8>)> = rows
+        .iter()
+        .map(|(i, v)| {
+            codec
+                .encode_row(&[Value::Int(*i), Value::Text(v.to_string())])
+                .unwrap()
+        })
+        .collect();
+    encoded.sort();
+    let tree = NodeStore::new(repo.store().clone()).build(encoded).unwrap();
+    repo.store()
+        .put(&Table {
+            schema: repo.store().put(&schema).unwrap(),
+            rows: tree,
+            row_count: rows.len() as u64,
+        })
+        .unwrap()
+}
+
+/// A keyless table `(v TEXT)` holding each value `count` times.
+fn keyless_table(repo: &Repo, rows: &[(&str, u64)]) -> TableId {
+    let schema = Schema::new("k", vec![ColumnDef::new("v", Type::Text)], &[]).unwrap();
+    let codec = RowCodec::new(&schema);
+    let mut encoded: Vec<(Vec<u8>, Vec<u8>)> = rows
+        .iter()
+        .map(|(v, n)| {
+            let (k, val) = codec.encode_row(&[Value::Text(v.to_string())]).unwrap();
+            let (_, bare) = RowCodec::keyless_split(&val).unwrap();
+            (k, RowCodec::keyless_join(*n, bare))
+        })
+        .collect();
+    encoded.sort();
+    let tree = NodeStore::new(repo.store().clone()).build(encoded).unwrap();
+    repo.store()
+        .put(&Table {
+            schema: repo.store().put(&schema).unwrap(),
+            rows: tree,
+            row_count: rows.iter().map(|r| r.1).sum(),
+        })
+        .unwrap()
+}
+
+fn put_tables(repo: &Repo, tables: &[(&str, Option<TableId>)]) {
+    let st = WorkState::load(repo).unwrap();
+    let mut root = st.working(repo.store()).unwrap();
+    for (name, t) in tables {
+        match t {
+            Some(t) => root.tables.insert(name.to_string(), *t),
+            None => root.tables.remove(*name),
+        };
+    }
+    st.set_working(repo, &root, "test").unwrap();
+}
+
+#[test]
+fn row_stats_keyed_and_keyless() {
+    use super::rows::{TableStats, table_stats};
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = test_repo(tmp.path());
+    let a = keyed_table(&repo, &[(1, "a"), (2, "b"), (3, "c")]);
+    let b = keyed_table(&repo, &[(1, "a"), (2, "B"), (4, "d"), (5, "e")]);
+    let s = table_stats(repo.store(), Some(a), Some(b)).unwrap();
+    assert_eq!(
+        s,
+        TableStats {
+            schema_changed: false,
+            added: 2,
+            modified: 1,
+            deleted: 1
+        }
+    );
+    assert_eq!(s.summary(), "+2 ~1 -1 rows");
+    assert_eq!(table_stats(repo.store(), None, Some(a)).unwrap().added, 3);
+    assert_eq!(table_stats(repo.store(), Some(b), None).unwrap().deleted, 4);
+    assert_eq!(
+        table_stats(repo.store(), Some(a), Some(a)).unwrap(),
+        TableStats::default()
+    );
+    let k1 = keyless_table(&repo, &[("x", 2), ("y", 1)]);
+    let k2 = keyless_table(&repo, &[("x", 5), ("z", 1)]);
+    let s = table_stats(repo.store(), Some(k1), Some(k2)).unwrap();
+    assert_eq!((s.added, s.modified, s.deleted), (4, 0, 1));
+    let s = table_stats(repo.store(), Some(a), Some(k1)).unwrap();
+    assert!(s.schema_changed);
+}
+
+#[test]
+fn blame_attributes_rows_to_their_last_change() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = test_repo(tmp.path());
+    put_tables(
+        &repo,
+        &[("t", Some(keyed_table(&repo, &[(1, "a"), (2, "b")])))],
+    );
+    let c1 = commit_all(&repo, "one");
+    put_tables(
+        &repo,
+        &[(
+            "t",
+            Some(keyed_table(&repo, &[(1, "a"), (2, "B"), (3, "c")])),
+        )],
+    );
+    let c2 = commit_all(&repo, "two");
+    put_tables(&repo, &[("other", Some(keyed_table(&repo, &[(9, "z")])))]);
+    let c3 = commit_all(&repo, "three");
+    let (_, rows) = super::blame::blame(&repo, c3, "t", &[]).unwrap();
+    assert_eq!(
+        rows.iter().map(|r| r.commit).collect::<Vec<_>>(),
+        vec![c1, c2, c2]
+    );
+    let (_, rows) = super::blame::blame(&repo, c3, "t", &["v=a".to_string()]).unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].commit, c1);
+    // The table deleted and re-created: its rows start again at the re-creation.
+    put_tables(&repo, &[("t", None)]);
+    commit_all(&repo, "drop");
+    put_tables(&repo, &[("t", Some(keyed_table(&repo, &[(1, "a")])))]);
+    let c5 = commit_all(&repo, "recreate");
+    let (_, rows) = super::blame::blame(&repo, c5, "t", &[]).unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].commit, c5);
+    assert!(super::blame::blame(&repo, c5, "nope", &[]).is_err());
+}
