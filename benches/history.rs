@@ -12,6 +12,8 @@ use kodiak::id::{CommitId, NodeId, SchemaId};
 use kodiak::object::{Blob, Commit, Root, Signature, Table};
 use kodiak::refs::{Change, Expected, RefName, RefValue, Transaction};
 use kodiak::repo::{InitOptions, Repo};
+use kodiak::schema::{ColumnDef, RowCodec, Schema, Type, Value};
+use kodiak::table::NodeStore;
 
 const COMMITS: u64 = 10_000;
 const RUNS: usize = 15;
@@ -71,6 +73,103 @@ fn build(dir: &Path, commits: u64) -> CommitId {
     assert!(!WorkState::load(&repo).expect("state").is_dirty());
     repo.close().expect("close");
     tip
+}
+
+const BIG_ROWS: i64 = 1_000_000;
+const CHANGED_ROWS: i64 = 10_000;
+
+/// A repository whose HEAD has a 1M-row table `big (id INT, v TEXT, n INT)`.
+fn build_big(dir: &Path) {
+    let repo = Repo::init(dir, &InitOptions::default()).expect("init");
+    let store = repo.store();
+    let schema = Schema::new(
+        "big",
+        vec![
+            ColumnDef::new("id", Type::Int).not_null(),
+            ColumnDef::new("v", Type::Text),
+            ColumnDef::new("n", Type::Int),
+        ],
+        &["id"],
+    )
+    .expect("schema");
+    let codec = RowCodec::new(&schema);
+    let ns = NodeStore::new(store.clone());
+    let mut b = ns.builder();
+    for i in 0..BIG_ROWS {
+        let (k, v) = codec
+            .encode_row(&[
+                Value::Int(i),
+                Value::Text(format!("row {i}")),
+                Value::Int(i * 7),
+            ])
+            .expect("encode");
+        b.push(&k, &v).expect("push");
+    }
+    let rows = b.finish().expect("finish");
+    let table = store
+        .put(&Table {
+            schema: store.put(&schema).expect("put"),
+            rows,
+            row_count: BIG_ROWS as u64,
+        })
+        .expect("put");
+    let mut root = Root::default();
+    root.tables.insert("big".into(), table);
+    let root = store.put(&root).expect("put");
+    let commit = Commit {
+        root,
+        parents: vec![],
+        author: sig(1_600_000_000),
+        committer: sig(1_600_000_000),
+        message: "big table".into(),
+        change_id: [1; 16],
+    };
+    let c = store.put(&commit).expect("put");
+    let tx = Transaction::new().update_ref(
+        RefName::branch("main").expect("name"),
+        Expected::Absent,
+        Change::Set(RefValue::Direct(c.id())),
+    );
+    repo.transaction(&tx, "bench").expect("tx");
+    repo.close().expect("close");
+}
+
+/// Changes CHANGED_ROWS rows spread over the table in the working state (`round` varies the
+/// values so every round is a real change).
+fn change_rows(dir: &Path, round: i64) {
+    let repo = Repo::open(
+        kodiak::repo::RepoPaths::new(dir),
+        kodiak::repo::LockWait::Forever,
+    )
+    .expect("open");
+    let store = repo.store();
+    let st = WorkState::load(&repo).expect("state");
+    let mut root = st.working(store).expect("root");
+    let t: Table = store.get(&root.tables["big"]).expect("table");
+    let schema: Schema = store.get(&t.schema).expect("schema");
+    let codec = RowCodec::new(&schema);
+    let step = BIG_ROWS / CHANGED_ROWS;
+    let edits: Vec<(Vec<u8>, Option<Vec<u8>>)> = (0..CHANGED_ROWS)
+        .map(|j| {
+            let i = j * step + round % step;
+            let (k, v) = codec
+                .encode_row(&[
+                    Value::Int(i),
+                    Value::Text(format!("changed {round}")),
+                    Value::Int(round),
+                ])
+                .expect("encode");
+            (k, Some(v))
+        })
+        .collect();
+    let rows = NodeStore::new(store.clone())
+        .apply(t.rows, edits)
+        .expect("apply");
+    let table = store.put(&Table { rows, ..t }).expect("put");
+    root.tables.insert("big".into(), table);
+    st.set_working(&repo, &root, "bench: change rows")
+        .expect("set working");
+    repo.close().expect("close");
 }
 
 fn time_cmd(dir: &Path, args: &[&str]) -> (Duration, Duration, usize) {
@@ -159,6 +258,30 @@ fn main() {
         "switch (clean, back)",
         b.as_secs_f64() * 1e3
     );
+
+    // Commit after changing 10,000 rows of a 1M-row table.
+    let big = tmp.path().join("big");
+    let start = Instant::now();
+    build_big(&big);
+    println!(
+        "\nbuilt a {BIG_ROWS}-row table in {:.2} s",
+        start.elapsed().as_secs_f64()
+    );
+    let mut times = Vec::new();
+    for round in 1..=5 {
+        change_rows(&big, round);
+        // sled's background thread of the handle just closed may hold its lock briefly.
+        std::thread::sleep(Duration::from_millis(200));
+        times.push(run(&big, &["commit", "-a", "-m", "change 10k rows"]));
+    }
+    times.sort();
+    println!(
+        "{:<34} median {:>7.2} ms   min {:>7.2} ms",
+        "commit -a (10,000 of 1M rows)",
+        times[times.len() / 2].as_secs_f64() * 1e3,
+        times[0].as_secs_f64() * 1e3
+    );
+    report(&big, "status (clean, 1M rows)", &["status"]);
 
     // The same moves in a small repository, where opening the database costs least.
     let small = tmp.path().join("small");
