@@ -64,7 +64,7 @@ pub fn run(ctx: &Ctx, args: Args, out: &mut dyn Write) -> CliResult {
     let n = outcome.changes.len();
     writeln!(out, " {n} table{} changed", if n == 1 { "" } else { "s" })?;
     for (name, c) in &outcome.changes {
-        writeln!(out, " {}", change_line(&repo, name, c, true)?)?;
+        writeln!(out, " {}", change_line(&repo, name, c, false)?)?;
     }
     repo.close()?;
     Ok(())
