@@ -234,29 +234,27 @@ fn main() {
     report(&dir, "branch (list)", &["branch"]);
     report(&dir, "tag (list)", &["tag"]);
     // Create/delete pairs so every run does the same work.
-    let (c, _, _) = time_pair(&dir, &["branch", "topic"], &["branch", "-D", "topic"]);
-    println!(
-        "{:<34} median {:>7.2} ms",
+    report_pair(
+        &dir,
+        &["branch", "topic"],
+        &["branch", "-D", "topic"],
         "branch NAME (create)",
-        c.as_secs_f64() * 1e3
+        "",
     );
-    let (c, _, _) = time_pair(&dir, &["tag", "v1"], &["tag", "-d", "v1"]);
-    println!(
-        "{:<34} median {:>7.2} ms",
+    report_pair(
+        &dir,
+        &["tag", "v1"],
+        &["tag", "-d", "v1"],
         "tag NAME (create)",
-        c.as_secs_f64() * 1e3
+        "",
     );
     run(&dir, &["branch", "other", "HEAD~5000"]);
-    let (a, b, _) = time_pair(&dir, &["switch", "other"], &["switch", "main"]);
-    println!(
-        "{:<34} median {:>7.2} ms",
+    report_pair(
+        &dir,
+        &["switch", "other"],
+        &["switch", "main"],
         "switch (clean, to HEAD~5000)",
-        a.as_secs_f64() * 1e3
-    );
-    println!(
-        "{:<34} median {:>7.2} ms",
         "switch (clean, back)",
-        b.as_secs_f64() * 1e3
     );
 
     // Commit after changing 10,000 rows of a 1M-row table.
@@ -289,29 +287,27 @@ fn main() {
     println!("\nsmall repository (20 commits):");
     report(&small, "show-ref (baseline: open + read)", &["show-ref"]);
     report(&small, "branch (list)", &["branch"]);
-    let (c, _, _) = time_pair(&small, &["branch", "topic"], &["branch", "-D", "topic"]);
-    println!(
-        "{:<34} median {:>7.2} ms",
+    report_pair(
+        &small,
+        &["branch", "topic"],
+        &["branch", "-D", "topic"],
         "branch NAME (create)",
-        c.as_secs_f64() * 1e3
+        "",
     );
-    let (c, _, _) = time_pair(&small, &["tag", "v1"], &["tag", "-d", "v1"]);
-    println!(
-        "{:<34} median {:>7.2} ms",
+    report_pair(
+        &small,
+        &["tag", "v1"],
+        &["tag", "-d", "v1"],
         "tag NAME (create)",
-        c.as_secs_f64() * 1e3
+        "",
     );
     run(&small, &["branch", "other", "HEAD~10"]);
-    let (a, b, _) = time_pair(&small, &["switch", "other"], &["switch", "main"]);
-    println!(
-        "{:<34} median {:>7.2} ms",
+    report_pair(
+        &small,
+        &["switch", "other"],
+        &["switch", "main"],
         "switch (clean)",
-        a.as_secs_f64() * 1e3
-    );
-    println!(
-        "{:<34} median {:>7.2} ms",
         "switch (clean, back)",
-        b.as_secs_f64() * 1e3
     );
 }
 
@@ -333,8 +329,9 @@ fn run(dir: &Path, args: &[&str]) -> Duration {
     t
 }
 
-/// Median times of `a` and `b` run alternately.
-fn time_pair(dir: &Path, a: &[&str], b: &[&str]) -> (Duration, Duration, ()) {
+/// Runs `a` and `b` alternately and prints median and minimum of `a` (and of `b` when
+/// `label_b` is not empty).
+fn report_pair(dir: &Path, a: &[&str], b: &[&str], label_a: &str, label_b: &str) {
     let mut ta = Vec::new();
     let mut tb = Vec::new();
     for _ in 0..RUNS {
@@ -343,5 +340,17 @@ fn time_pair(dir: &Path, a: &[&str], b: &[&str]) -> (Duration, Duration, ()) {
     }
     ta.sort();
     tb.sort();
-    (ta[RUNS / 2], tb[RUNS / 2], ())
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    println!(
+        "{label_a:<34} median {:>7.2} ms   min {:>7.2} ms",
+        ms(ta[RUNS / 2]),
+        ms(ta[0])
+    );
+    if !label_b.is_empty() {
+        println!(
+            "{label_b:<34} median {:>7.2} ms   min {:>7.2} ms",
+            ms(tb[RUNS / 2]),
+            ms(tb[0])
+        );
+    }
 }
