@@ -238,9 +238,18 @@ pub fn commit(repo: &Repo, opts: &CommitOptions) -> Result<CommitOutcome> {
         id,
         root_commit: c.parents.is_empty(),
         commit: c,
-        label: st.head_label(),
+        label: commit_label(&st),
         changes,
     })
+}
+
+/// Where a commit went, for `[LABEL id] subject`: the branch or workspace tip, or
+/// `detached HEAD`.
+fn commit_label(st: &WorkState) -> String {
+    match &st.head_ref {
+        Some(r) => r.short().to_string(),
+        None => "detached HEAD".to_string(),
+    }
 }
 
 fn check_tables_exist(names: &[String], roots: &[&Root]) -> Result<()> {
@@ -373,7 +382,7 @@ pub fn rollback(repo: &Repo, rev: &str, message: Option<&str>) -> Result<CommitO
     Ok(CommitOutcome {
         id,
         commit: c,
-        label: st.head_label(),
+        label: commit_label(&st),
         root_commit: false,
         changes,
     })
@@ -515,6 +524,25 @@ pub fn switch_head(
     );
     tx.working_sets = st.update(record).working_sets;
     repo.transaction(&tx, message)
+}
+
+/// Detaches HEAD at `rev`, carrying uncommitted changes like a branch switch.
+pub fn switch_detached(repo: &Repo, rev: &str) -> Result<CommitId> {
+    let st = WorkState::load(repo)?;
+    if st.record.merge.is_some() {
+        return Err(Error::Invalid(
+            "cannot switch during a merge; finish it with 'kodiak commit' or abort it with 'kodiak reset --hard'".into(),
+        ));
+    }
+    let target = resolve_commit(repo, rev)?;
+    let new_root = commit_root(repo.store(), target)?;
+    let (staged, working) = carry_changes(repo, &st, new_root, rev)?;
+    let record = st.record_with(RefValue::Direct(target.id()), new_root, staged, working);
+    repo.transaction(
+        &st.update(record),
+        &format!("checkout: moving from {} to {rev}", st.head_label()),
+    )?;
+    Ok(target)
 }
 
 /// Switches HEAD to an existing branch.

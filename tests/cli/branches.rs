@@ -147,3 +147,36 @@ fn tags_lightweight_annotated_list_delete() {
     let err = d.fails(&["tag", "x", "nope"], 1);
     assert!(err.contains("unknown revision 'nope'"), "{err}");
 }
+
+#[test]
+fn detached_head_commits_and_switching_back() {
+    let d = Demo::new();
+    let c1 = d.commit_tables(&[("a", Some("1"))], "one");
+    d.commit_tables(&[("a", Some("2"))], "two");
+    let out = d.ok(&["switch", "--detach", "HEAD~1"]);
+    assert_eq!(out, format!("HEAD is now at {c1} (detached)\n"));
+    let s = d.status();
+    assert_eq!(s["detached"], true);
+    assert!(
+        d.ok(&["status"])
+            .starts_with(&format!("HEAD detached at {c1}"))
+    );
+    assert!(
+        d.ok(&["branch"])
+            .contains(&format!("* (HEAD detached at {c1})"))
+    );
+    let out = d.ok(&["commit", "--allow-empty", "-m", "on detached"]);
+    assert!(out.starts_with("[detached HEAD "), "{out}");
+    let oneline = d.ok(&["log", "--oneline", "-n", "1"]);
+    assert!(oneline.contains("(HEAD) on detached"), "{oneline}");
+    // Keep the detached work on a branch, then go back to main.
+    d.ok(&["switch", "-c", "kept"]);
+    d.ok(&["switch", "main"]);
+    assert!(
+        d.ok(&["log", "--oneline", "-n", "1", "kept"])
+            .contains("on detached")
+    );
+    d.fails(&["switch", "--detach"], 2);
+    let err = d.fails(&["switch", "--detach", "nope"], 1);
+    assert!(err.contains("unknown revision 'nope'"), "{err}");
+}

@@ -14,6 +14,10 @@ pub struct Args {
     #[arg(short = 'c', long = "create", value_name = "NEW")]
     pub create: Option<String>,
 
+    /// Detach HEAD at the given revision instead of switching to a branch
+    #[arg(long, conflicts_with = "create")]
+    pub detach: bool,
+
     /// The branch to switch to, or with -c the start revision (default HEAD)
     #[arg(value_name = "BRANCH")]
     pub target: Option<String>,
@@ -23,6 +27,13 @@ pub struct Args {
 pub fn run(ctx: &Ctx, args: Args, out: &mut dyn Write) -> CliResult {
     let repo = ctx.open_repo(Access::Write)?;
     match (&args.create, &args.target) {
+        (None, Some(rev)) if args.detach => {
+            let c = ops::switch_detached(&repo, rev)?;
+            writeln!(out, "HEAD is now at {} (detached)", c.short())?;
+        }
+        (None, None) if args.detach => {
+            return Err(CliError::usage("--detach needs a revision"));
+        }
         (Some(new), start) => {
             ops::switch_new_branch(&repo, new, start.as_deref())?;
             writeln!(out, "Switched to a new branch '{new}'")?;
