@@ -313,7 +313,10 @@ fn reachable(repo: &Repo, starts: &[ObjectId], into: &mut BTreeSet<CommitId>) {
         }
     }
     for item in Walk::new(repo.store(), &commits).unwrap() {
-        into.insert(item.unwrap().0);
+        let (id, c) = item.unwrap();
+        // Every reachable commit's database is readable.
+        super::read_root(repo.store(), c.root).unwrap();
+        into.insert(id);
     }
 }
 
