@@ -58,12 +58,12 @@ pub fn run(ctx: &Ctx, args: Args, out: &mut dyn Write) -> CliResult {
         Some(rev) => {
             if rev == "HEAD" && st.head_commit.is_none() {
                 // Nothing committed yet: reset means "unstage everything" / "discard all".
-                let working = if mode == ResetMode::Hard {
-                    st.head_root
-                } else {
-                    st.working_root
+                let (staged, working) = match mode {
+                    ResetMode::Soft => (st.staged_root, st.working_root),
+                    ResetMode::Mixed => (st.head_root, st.working_root),
+                    ResetMode::Hard => (st.head_root, st.head_root),
                 };
-                st.set_roots(&repo, st.head_root, working, "reset: unborn HEAD")?;
+                st.set_roots(&repo, staged, working, "reset: unborn HEAD")?;
             } else {
                 resolve_commit(&repo, &rev)?;
                 let id = ops::reset(&repo, &rev, mode)?;
