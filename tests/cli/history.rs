@@ -468,3 +468,18 @@ fn blame_names_the_last_change_of_each_row() {
     let err = d.fails(&["blame", "t", "--where", "id"], 1);
     assert!(err.contains("expected COLUMN=VALUE"), "{err}");
 }
+
+#[test]
+fn reset_on_an_unborn_branch() {
+    let d = Demo::new();
+    d.set_tables(&[("a", Some("1"))]);
+    d.ok(&["add", "-A"]);
+    d.ok(&["reset", "--soft"]);
+    assert_eq!(d.status()["staged"][0]["table"], "a");
+    d.ok(&["reset"]);
+    let s = d.status();
+    assert_eq!(s["staged"].as_array().unwrap().len(), 0);
+    assert_eq!(s["unstaged"][0]["table"], "a");
+    d.ok(&["reset", "--hard"]);
+    assert_eq!(d.status()["clean"], true);
+}
