@@ -100,11 +100,18 @@ fn base_commit(repo: &Repo, spec: &RevSpec, text: &str) -> Result<(CommitId, Opt
             })?;
             let value = match &entry.new {
                 Some(RefValue::Direct(id)) => *id,
-                Some(RefValue::Symbolic(t)) => repo
-                    .refs()
-                    .resolve(t)?
-                    .target
-                    .ok_or_else(|| Error::Invalid(format!("'{text}': {t} is unborn")))?,
+                // HEAD was made symbolic to a branch (a switch). Its commit then is what the
+                // next move of HEAD started from (a move of that branch while HEAD was on it
+                // is logged in HEAD's reflog too); without such a move, the branch's value.
+                Some(RefValue::Symbolic(t)) => {
+                    let newer = (n as usize).checked_sub(1).and_then(|i| log.get(i));
+                    match newer.and_then(|e| e.old.as_ref()) {
+                        Some(RefValue::Direct(id)) => *id,
+                        _ => repo.refs().resolve(t)?.target.ok_or_else(|| {
+                            Error::Invalid(format!("'{text}': {t} had no commits then"))
+                        })?,
+                    }
+                }
                 None => {
                     return Err(Error::Invalid(format!(
                         "'{text}': {r} was deleted at that point"

@@ -180,3 +180,20 @@ fn detached_head_commits_and_switching_back() {
     let err = d.fails(&["switch", "--detach", "nope"], 1);
     assert!(err.contains("unknown revision 'nope'"), "{err}");
 }
+
+#[test]
+fn head_reflog_positions_across_switches() {
+    let d = Demo::new();
+    let a = d.commit_tables(&[("a", Some("1"))], "a");
+    d.ok(&["branch", "side"]);
+    let b = d.commit_tables(&[("a", Some("2"))], "b");
+    d.ok(&["switch", "side"]);
+    let c = d.commit_tables(&[("a", Some("3"))], "c");
+    let one = |rev: &str| d.ok(&["log", "--oneline", "-n", "1", rev]);
+    // HEAD@{0}: commit c; @{1}: switch to side (at a); @{2}: commit b; @{3}: commit a.
+    assert!(one("HEAD@{0}").starts_with(&c));
+    assert!(one("HEAD@{1}").starts_with(&a), "{}", d.ok(&["reflog"]));
+    assert!(one("HEAD@{2}").starts_with(&b));
+    assert!(one("HEAD@{3}").starts_with(&a));
+    assert!(one("side@{1}").starts_with(&a));
+}
