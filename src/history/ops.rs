@@ -324,7 +324,8 @@ pub enum ResetMode {
     Hard,
 }
 
-/// Moves HEAD (its branch) to `rev`, resetting staged and working roots per `mode`.
+/// Moves HEAD (its branch) to `rev`, resetting staged and working roots per `mode`; an
+/// unfinished merge is abandoned.
 pub fn reset(repo: &Repo, rev: &str, mode: ResetMode) -> Result<CommitId> {
     let st = WorkState::load(repo)?;
     let target = resolve_commit(repo, rev)?;
@@ -335,8 +336,8 @@ pub fn reset(repo: &Repo, rev: &str, mode: ResetMode) -> Result<CommitId> {
         ResetMode::Hard => (root, root),
     };
     let mut tx = move_head_tx(&st, target, root, staged, working);
-    if mode == ResetMode::Hard
-        && let Some(u) = tx.working_sets.first_mut()
+    // Like git, any reset ends an unfinished merge.
+    if let Some(u) = tx.working_sets.first_mut()
         && let Change::Set(w) = &mut u.change
     {
         w.merge = None;

@@ -557,3 +557,61 @@ fn blame_attributes_rows_to_their_last_change() {
     assert_eq!(rows[0].commit, c5);
     assert!(super::blame::blame(&repo, c5, "nope", &[]).is_err());
 }
+
+#[test]
+fn merge_state_in_the_working_set() {
+    use crate::workingset::MergeState;
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = test_repo(tmp.path());
+    set_table(&repo, "a", Some("1"));
+    let base = commit_all(&repo, "base");
+    ops::create_branch(&repo, "other", None).unwrap();
+    set_table(&repo, "a", Some("2"));
+    let ours = commit_all(&repo, "ours");
+    let set_merge = |conflicts: Vec<(String, TableId)>| {
+        let st = WorkState::load(&repo).unwrap();
+        let mut record = st.record.clone();
+        record.merge = Some(MergeState {
+            other: base,
+            base: Some(base),
+            message: "merge other".into(),
+            conflicts: conflicts.into_iter().collect(),
+        });
+        repo.transaction(&st.update(record), "test: merge").unwrap();
+    };
+    let t = WorkState::load(&repo)
+        .unwrap()
+        .head(repo.store())
+        .unwrap()
+        .tables["a"];
+    set_merge(vec![("a".into(), t)]);
+    let err = ops::commit(
+        &repo,
+        &CommitOptions {
+            message: "m".into(),
+            ..CommitOptions::default()
+        },
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("unresolved merge conflicts"),
+        "{err}"
+    );
+    assert!(ops::switch_branch(&repo, "other").is_err());
+    // Resolved: the commit gets both parents (even with no table change) and ends the merge.
+    set_merge(vec![]);
+    let m = ops::commit(
+        &repo,
+        &CommitOptions {
+            message: "merge".into(),
+            ..CommitOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(m.commit.parents, vec![ours, base]);
+    assert!(WorkState::load(&repo).unwrap().record.merge.is_none());
+    // Any reset abandons a merge.
+    set_merge(vec![("a".into(), t)]);
+    ops::reset(&repo, "HEAD", ResetMode::Mixed).unwrap();
+    assert!(WorkState::load(&repo).unwrap().record.merge.is_none());
+}
