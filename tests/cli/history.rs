@@ -483,3 +483,34 @@ fn reset_on_an_unborn_branch() {
     d.ok(&["reset", "--hard"]);
     assert_eq!(d.status()["clean"], true);
 }
+
+#[test]
+fn status_shows_an_unfinished_merge() {
+    let d = Demo::new();
+    d.commit_tables(&[("a", Some("1"))], "base");
+    {
+        let repo = d.env.open_repo(&d.env.path("demo"));
+        let st = kodiak::history::WorkState::load(&repo).unwrap();
+        let head = st.head_commit.unwrap();
+        let t = st.head(repo.store()).unwrap().tables["a"];
+        let mut record = st.record.clone();
+        record.merge = Some(kodiak::workingset::MergeState {
+            other: head,
+            base: None,
+            message: "merge".into(),
+            conflicts: [("a".to_string(), t)].into(),
+        });
+        repo.transaction(&st.update(record), "test: merge").unwrap();
+        repo.close().unwrap();
+    }
+    let out = d.ok(&["status"]);
+    assert!(out.contains("You are in the middle of a merge"), "{out}");
+    assert!(out.contains("Unmerged tables:"), "{out}");
+    assert!(out.contains("both modified:  a"), "{out}");
+    let s = d.status();
+    assert_eq!(s["merge"]["conflicts"][0], "a");
+    let err = d.fails(&["commit", "-m", "x"], 1);
+    assert!(err.contains("unresolved merge conflicts"), "{err}");
+    d.ok(&["reset", "--hard"]);
+    assert!(d.status()["merge"].is_null());
+}
