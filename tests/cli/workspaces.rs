@@ -36,6 +36,7 @@ fn workspaces_keep_their_own_state() {
     );
     d.set_tables(&[("c", Some("exp wip"))]);
 
+    assert!(d.ok(&["branch"]).ends_with("* (on workspace tip exp)\n"));
     let list = d.ok(&["workspace", "list"]);
     assert!(list.contains("  default"), "{list}");
     assert!(list.contains("* exp"), "{list}");

@@ -69,10 +69,12 @@ pub fn run(ctx: &Ctx, args: Args, out: &mut dyn Write) -> CliResult {
                     };
                     writeln!(out, "{mark} {}", name.short())?;
                 }
-                if st.head_ref.is_none()
-                    && let Some(c) = st.head_commit
-                {
-                    writeln!(out, "* (HEAD detached at {})", c.short())?;
+                match (&st.head_ref, st.head_commit) {
+                    (None, Some(c)) => writeln!(out, "* (HEAD detached at {})", c.short())?,
+                    (Some(r), _) if !r.is_branch() => {
+                        writeln!(out, "* (on workspace tip {})", r.short())?
+                    }
+                    _ => {}
                 }
                 return Ok(());
             }
