@@ -238,6 +238,7 @@ fn revisions_resolve_and_errors_are_clear() {
     let out = d.ok(&["show", "HEAD~1:a"]);
     assert!(out.starts_with(&format!("table a at {c2}")), "{out}");
     assert!(out.contains("row count: 1"), "{out}");
+    assert!(out.contains("CREATE TABLE"), "{out}");
     let err = d.fails(&["show", "HEAD:zzz"], 1);
     assert!(err.contains("table 'zzz' does not exist"), "{err}");
     let err = d.fails(&["log", "HEAD:a"], 1);

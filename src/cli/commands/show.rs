@@ -46,6 +46,9 @@ pub fn run(ctx: &Ctx, args: Args, out: &mut dyn Write) -> CliResult {
             writeln!(out, "schema:    {}", t.schema.to_hex())?;
             writeln!(out, "rows:      {}", t.rows.to_hex())?;
             writeln!(out, "row count: {}", t.row_count)?;
+            let schema: kodiak::schema::Schema = repo.store().get(&t.schema)?;
+            writeln!(out)?;
+            writeln!(out, "{}", schema.to_ddl(name).trim_end())?;
         }
         return Ok(());
     }
