@@ -76,7 +76,9 @@ pub enum IdParseError {
     #[error("'{0}' is not a hex object id")]
     NotHex(String),
     /// An abbreviated id is shorter than [`MIN_PREFIX_HEX`].
-    #[error("'{0}' is too short to be an abbreviated id (need at least {MIN_PREFIX_HEX} hex digits)")]
+    #[error(
+        "'{0}' is too short to be an abbreviated id (need at least {MIN_PREFIX_HEX} hex digits)"
+    )]
     TooShort(String),
 }
 
@@ -280,7 +282,13 @@ mod tests {
             IdPrefix::parse("643"),
             Err(IdParseError::TooShort("643".into()))
         );
-        assert!(matches!(IdPrefix::parse("64zz"), Err(IdParseError::NotHex(_))));
-        assert!(matches!(ObjectId::from_hex("abcd"), Err(IdParseError::Length(_))));
+        assert!(matches!(
+            IdPrefix::parse("64zz"),
+            Err(IdParseError::NotHex(_))
+        ));
+        assert!(matches!(
+            ObjectId::from_hex("abcd"),
+            Err(IdParseError::Length(_))
+        ));
     }
 }

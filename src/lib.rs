@@ -5,6 +5,7 @@
 
 pub mod error;
 pub mod id;
+pub mod interchange;
 pub mod object;
 pub mod store;
 

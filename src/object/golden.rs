@@ -43,7 +43,10 @@ pub(crate) fn golden_objects() -> Vec<(&'static str, Kind, Vec<u8>)> {
     tables.insert("customers".to_string(), TableId::new(fake_id("t1")));
     tables.insert("orders".to_string(), TableId::new(fake_id("t2")));
     let mut blobs = BTreeMap::new();
-    blobs.insert("logo.png".to_string(), crate::id::BlobId::new(fake_id("b1")));
+    blobs.insert(
+        "logo.png".to_string(),
+        crate::id::BlobId::new(fake_id("b1")),
+    );
     let mut packages = BTreeMap::new();
     packages.insert(
         "geo".to_string(),
@@ -126,14 +129,25 @@ fn golden_fixtures_match_encoder_and_round_trip() {
         std::fs::write(dir.join("index.txt"), index).expect("write index");
     }
     let index = read_index();
-    assert_eq!(index.len(), objects.len(), "fixture index and golden_objects() disagree");
+    assert_eq!(
+        index.len(),
+        objects.len(),
+        "fixture index and golden_objects() disagree"
+    );
     for (name, kind, bytes) in objects {
         let (ikind, iid) = &index[name];
         assert_eq!(ikind, kind.name(), "{name}: kind");
         let fixture = std::fs::read(dir.join(format!("{name}.bin"))).expect("read fixture");
-        assert_eq!(fixture, bytes, "{name}: encoder output drifted from the fixture");
+        assert_eq!(
+            fixture, bytes,
+            "{name}: encoder output drifted from the fixture"
+        );
         assert_eq!(ObjectId::hash(&fixture), *iid, "{name}: id drifted");
-        assert_eq!(reencode(&fixture).expect("decode fixture"), fixture, "{name}: round trip");
+        assert_eq!(
+            reencode(&fixture).expect("decode fixture"),
+            fixture,
+            "{name}: round trip"
+        );
     }
 }
 
@@ -144,7 +158,10 @@ fn truncated_and_extended_fixtures_are_rejected() {
             continue;
         }
         for cut in 0..bytes.len() {
-            assert!(reencode(&bytes[..cut]).is_err(), "{name}: truncated at {cut} decoded");
+            assert!(
+                reencode(&bytes[..cut]).is_err(),
+                "{name}: truncated at {cut} decoded"
+            );
         }
         let mut longer = bytes.clone();
         longer.push(0);

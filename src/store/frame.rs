@@ -57,7 +57,9 @@ pub fn unframe(stored: &[u8]) -> Result<Vec<u8>, String> {
             }
             let len = u32::from_le_bytes([stored[1], stored[2], stored[3], stored[4]]);
             if len > MAX_OBJECT_SIZE {
-                return Err(format!("declared size {len} exceeds the {MAX_OBJECT_SIZE}-byte limit"));
+                return Err(format!(
+                    "declared size {len} exceeds the {MAX_OBJECT_SIZE}-byte limit"
+                ));
             }
             let out = DECOMPRESSOR.with(|d| {
                 let mut d = d.borrow_mut();
@@ -65,10 +67,14 @@ pub fn unframe(stored: &[u8]) -> Result<Vec<u8>, String> {
                     *d = Some(zstd::bulk::Decompressor::new().map_err(|e| e.to_string())?);
                 }
                 let d = d.as_mut().ok_or("no zstd decompressor")?;
-                d.decompress(&stored[5..], len as usize).map_err(|e| format!("zstd: {e}"))
+                d.decompress(&stored[5..], len as usize)
+                    .map_err(|e| format!("zstd: {e}"))
             })?;
             if out.len() != len as usize {
-                return Err(format!("decompressed to {} bytes, frame says {len}", out.len()));
+                return Err(format!(
+                    "decompressed to {} bytes, frame says {len}",
+                    out.len()
+                ));
             }
             Ok(out)
         }

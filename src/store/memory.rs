@@ -74,4 +74,3 @@ impl ObjectStore for MemoryStore {
         Ok(())
     }
 }
-

@@ -69,7 +69,8 @@ impl Store {
     pub fn put_canonical(&self, canonical: &[u8]) -> Result<ObjectId> {
         let id = ObjectId::hash(canonical);
         if !self.backend.has(&id)? {
-            self.backend.put_stored_batch(vec![(id, frame(canonical))])?;
+            self.backend
+                .put_stored_batch(vec![(id, frame(canonical))])?;
         }
         Ok(id)
     }
@@ -127,7 +128,10 @@ impl Store {
 
     /// Verified canonical bytes of `id`; a missing object is an error.
     pub fn get_canonical(&self, id: &ObjectId, expected: Kind) -> Result<Vec<u8>> {
-        self.try_get_canonical(id)?.ok_or(Error::Missing { id: *id, kind: expected })
+        self.try_get_canonical(id)?.ok_or(Error::Missing {
+            id: *id,
+            kind: expected,
+        })
     }
 
     /// Loads and decodes the object named by a typed id.

@@ -60,7 +60,12 @@ impl ObjectStore for SledStore {
     }
 
     fn ids_with_prefix(&self, prefix: &[u8]) -> Box<dyn Iterator<Item = Result<ObjectId>> + '_> {
-        Box::new(self.tree.scan_prefix(prefix).keys().map(|k| id_from_key(&k?)))
+        Box::new(
+            self.tree
+                .scan_prefix(prefix)
+                .keys()
+                .map(|k| id_from_key(&k?)),
+        )
     }
 
     fn remove(&self, id: &ObjectId) -> Result<()> {

@@ -35,11 +35,22 @@ fn put_get_round_trip_and_idempotent() {
 fn missing_and_wrong_kind_are_errors() {
     for (store, _dir) in stores() {
         let missing = BlobId::new(ObjectId::hash(b"nothing"));
-        assert!(matches!(store.get::<Blob>(&missing), Err(Error::Missing { .. })));
-        let id = store.put(&Blob { data: vec![1, 2, 3] }).unwrap();
+        assert!(matches!(
+            store.get::<Blob>(&missing),
+            Err(Error::Missing { .. })
+        ));
+        let id = store
+            .put(&Blob {
+                data: vec![1, 2, 3],
+            })
+            .unwrap();
         let as_root = crate::id::RootId::from_object_id(id.id());
         let err = store.get::<Root>(&as_root).unwrap_err();
-        assert!(err.to_string().contains("expected a root object, found a blob"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("expected a root object, found a blob"),
+            "{err}"
+        );
     }
 }
 
@@ -73,7 +84,14 @@ fn prefixes_resolve_or_report_ambiguity() {
     let store = Store::memory();
     let mut ids = Vec::new();
     for i in 0..2000u32 {
-        ids.push(store.put(&Blob { data: i.to_le_bytes().to_vec() }).unwrap().id());
+        ids.push(
+            store
+                .put(&Blob {
+                    data: i.to_le_bytes().to_vec(),
+                })
+                .unwrap()
+                .id(),
+        );
     }
     let full = ids[0].to_hex();
     assert_eq!(store.resolve_prefix(&full[..12]).unwrap(), ids[0]);
@@ -92,12 +110,18 @@ fn prefixes_resolve_or_report_ambiguity() {
         }
         other => panic!("expected ambiguity, got {other:?}"),
     }
-    assert!(matches!(store.resolve_prefix("abc"), Err(Error::Invalid(_))));
+    assert!(matches!(
+        store.resolve_prefix("abc"),
+        Err(Error::Invalid(_))
+    ));
     let absent = (0..=0xffffu32)
         .map(|n| format!("{n:04x}"))
         .find(|p| !ids.iter().any(|id| id.to_hex().starts_with(p.as_str())))
         .unwrap();
-    assert!(matches!(store.resolve_prefix(&absent), Err(Error::UnknownPrefix(_))));
+    assert!(matches!(
+        store.resolve_prefix(&absent),
+        Err(Error::UnknownPrefix(_))
+    ));
 }
 
 #[test]
