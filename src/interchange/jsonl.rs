@@ -108,7 +108,7 @@ fn as_data_error(e: InterchangeError, file: &str) -> InterchangeError {
 }
 
 /// Appends `s` as a JSON string literal.
-fn push_json_string(s: &str, out: &mut Vec<u8>) {
+pub(crate) fn push_json_string(s: &str, out: &mut Vec<u8>) {
     use std::fmt::Write as _;
     out.push(b'"');
     let mut start = 0;

@@ -807,3 +807,167 @@ fn error_converts_into_kodiak_error() {
     let k: crate::Error = e.into();
     assert_eq!(k.to_string(), "f.csv line 3: boom");
 }
+
+/// Appends a JSON string literal (test fixture writer).
+fn json_str(s: &str) -> String {
+    let mut out = Vec::new();
+    super::jsonl::push_json_string(s, &mut out);
+    String::from_utf8(out).expect("JSON is UTF-8")
+}
+
+/// Describes every column of `batch` as JSON for `scripts/check_pyarrow.py`: kind, Arrow
+/// details and values (64-bit integers as strings, floats as hex bits, bytes as hex).
+fn expected_json(batch: &RecordBatch) -> String {
+    use arrow_array::types::{Date32Type, Decimal128Type, Int64Type, TimestampMicrosecondType};
+    let mut cols = Vec::new();
+    for (a, f) in batch.columns().iter().zip(batch.schema().fields()) {
+        let mut values = Vec::new();
+        for i in 0..a.len() {
+            if a.is_null(i) {
+                values.push("null".to_string());
+                continue;
+            }
+            let mut hex = String::new();
+            values.push(match a.data_type() {
+                DataType::Boolean => a.as_boolean().value(i).to_string(),
+                DataType::Int64 => json_str(&a.as_primitive::<Int64Type>().value(i).to_string()),
+                DataType::Float64 => json_str(&format!(
+                    "{:016x}",
+                    a.as_primitive::<Float64Type>().value(i).to_bits()
+                )),
+                DataType::Decimal128(..) => {
+                    json_str(&a.as_primitive::<Decimal128Type>().value(i).to_string())
+                }
+                DataType::Utf8 => json_str(a.as_string::<i32>().value(i)),
+                DataType::Binary => {
+                    super::text::push_hex(a.as_binary::<i32>().value(i), &mut hex);
+                    json_str(&hex)
+                }
+                DataType::FixedSizeBinary(_) => {
+                    super::text::push_hex(a.as_fixed_size_binary().value(i), &mut hex);
+                    json_str(&hex)
+                }
+                DataType::Date32 => a.as_primitive::<Date32Type>().value(i).to_string(),
+                DataType::Timestamp(..) => json_str(
+                    &a.as_primitive::<TimestampMicrosecondType>()
+                        .value(i)
+                        .to_string(),
+                ),
+                other => panic!("no fixture form for {other}"),
+            });
+        }
+        let kind = match f.data_type() {
+            DataType::Boolean => "bool".to_string(),
+            DataType::Int64 => "int".to_string(),
+            DataType::Float64 => "float".to_string(),
+            DataType::Decimal128(p, s) => format!("decimal:{p}:{s}"),
+            DataType::Utf8 if f.metadata().contains_key("ARROW:extension:name") => "json".into(),
+            DataType::Utf8 => "text".to_string(),
+            DataType::Binary => "bytes".to_string(),
+            DataType::FixedSizeBinary(n) => format!("fixed:{n}"),
+            DataType::Date32 => "date".to_string(),
+            DataType::Timestamp(_, None) => "timestamp".to_string(),
+            DataType::Timestamp(_, Some(_)) => "timestamptz".to_string(),
+            other => panic!("no fixture kind for {other}"),
+        };
+        cols.push(format!(
+            "{{\"name\":{},\"kind\":{},\"values\":[{}]}}",
+            json_str(f.name()),
+            json_str(&kind),
+            values.join(",")
+        ));
+    }
+    format!("[{}]", cols.join(","))
+}
+
+/// Writes every export format plus `expected.json` / `expected_orc.json` into `dir`.
+pub(crate) fn write_pyarrow_fixture(dir: &Path) {
+    let batch = all_types_batch();
+    for (format, file) in [
+        (Format::Csv, "data.csv"),
+        (Format::Tsv, "data.tsv"),
+        (Format::Arrow, "data.arrow"),
+        (Format::ArrowStream, "data.arrows"),
+        (Format::Parquet, "data.parquet"),
+    ] {
+        write_file(format, &dir.join(file), &batch).expect("write fixture");
+    }
+    std::fs::write(dir.join("expected.json"), expected_json(&batch)).expect("expected.json");
+    // pyarrow reads ORC timestamps at nanosecond resolution (years 1678–2261 only).
+    let orc = map_column(&orc_batch(), 6, |v: i64| {
+        if v.abs() > i64::MAX / 1000 { 1 } else { v }
+    });
+    let orc = map_column(
+        &orc,
+        7,
+        |v: i64| if v.abs() > i64::MAX / 1000 { 2 } else { v },
+    );
+    write_file(Format::Orc, &dir.join("data.orc"), &orc).expect("write orc fixture");
+    std::fs::write(dir.join("expected_orc.json"), expected_json(&orc)).expect("expected_orc");
+    // JSON has no NaN/infinity: Kodiak writes them as strings, which pyarrow's reader rejects.
+    let finite = map_float(&batch, 2, |v| if v.is_finite() { v } else { 2.5 });
+    write_file(Format::Jsonl, &dir.join("data.jsonl"), &finite).expect("write jsonl fixture");
+    std::fs::write(dir.join("expected_jsonl.json"), expected_json(&finite)).expect("expected");
+}
+
+/// `batch` with the timestamp column `col` mapped through `f` (type and zone kept).
+fn map_column(batch: &RecordBatch, col: usize, f: impl Fn(i64) -> i64) -> RecordBatch {
+    let ts = batch
+        .column(col)
+        .as_primitive::<arrow_array::types::TimestampMicrosecondType>();
+    let mapped: TimestampMicrosecondArray = ts.iter().map(|v| v.map(&f)).collect();
+    let mapped = mapped.with_timezone_opt(ts.timezone().map(Arc::<str>::from));
+    let mut cols = batch.columns().to_vec();
+    cols[col] = Arc::new(mapped);
+    RecordBatch::try_new(batch.schema(), cols).expect("batch")
+}
+
+/// `batch` with the float column `col` mapped through `f`.
+fn map_float(batch: &RecordBatch, col: usize, f: impl Fn(f64) -> f64) -> RecordBatch {
+    let a = batch.column(col).as_primitive::<Float64Type>();
+    let mapped: Float64Array = a.iter().map(|v| v.map(&f)).collect();
+    let mut cols = batch.columns().to_vec();
+    cols[col] = Arc::new(mapped);
+    RecordBatch::try_new(batch.schema(), cols).expect("batch")
+}
+
+/// Reads every exported format back with pyarrow (`scripts/check_pyarrow.py`), when python3
+/// and pyarrow are installed; otherwise says visibly that it was skipped.
+#[test]
+fn pyarrow_reads_every_export() {
+    let python_ok = std::process::Command::new("python3")
+        .args(["-c", "import pyarrow"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !python_ok {
+        println!("SKIPPED: pyarrow check (python3/pyarrow not installed)");
+        eprintln!("SKIPPED: pyarrow check (python3/pyarrow not installed)");
+        return;
+    }
+    let dir = tmp();
+    write_pyarrow_fixture(dir.path());
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/check_pyarrow.py");
+    let out = std::process::Command::new("python3")
+        .arg(&script)
+        .arg(dir.path())
+        .output()
+        .expect("run python3");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "pyarrow check failed:\n{stdout}\n{stderr}"
+    );
+    println!("{stdout}");
+}
+
+/// Writes the pyarrow fixture to `$KODIAK_FIXTURE_DIR` (for running the script by hand).
+#[test]
+fn pyarrow_fixture_to_env_dir() {
+    if let Some(dir) = std::env::var_os("KODIAK_FIXTURE_DIR") {
+        let dir = PathBuf::from(dir);
+        std::fs::create_dir_all(&dir).expect("create fixture dir");
+        write_pyarrow_fixture(&dir);
+        assert!(dir.join("expected.json").exists());
+    }
+}
