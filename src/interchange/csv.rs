@@ -173,13 +173,8 @@ impl<R: Read> Tokenizer<R> {
                     }
                     State::Unquoted => {
                         let start = i;
-                        while i < buf.len() {
-                            let c = buf[i];
-                            if c == delim || c == b'\n' || c == b'\r' {
-                                break;
-                            }
-                            i += 1;
-                        }
+                        i = memchr::memchr3(delim, b'\n', b'\r', &buf[i..])
+                            .map_or(buf.len(), |k| i + k);
                         rec.data.extend_from_slice(&buf[start..i]);
                         if i < buf.len() {
                             let c = buf[i];
@@ -198,12 +193,8 @@ impl<R: Read> Tokenizer<R> {
                     }
                     State::Quoted => {
                         let start = i;
-                        while i < buf.len() && buf[i] != b'"' {
-                            if buf[i] == b'\n' {
-                                self.line += 1;
-                            }
-                            i += 1;
-                        }
+                        i = memchr::memchr(b'"', &buf[i..]).map_or(buf.len(), |k| i + k);
+                        self.line += memchr::memchr_iter(b'\n', &buf[start..i]).count() as u64;
                         rec.data.extend_from_slice(&buf[start..i]);
                         if i < buf.len() {
                             i += 1;
@@ -351,6 +342,13 @@ impl Guess {
             } else {
                 parse_float(s).is_some()
             };
+        }
+        if as_int.is_some() || (self.float && !self.int) {
+            // A number is never a boolean, date or timestamp.
+            self.boolean = false;
+            self.date = false;
+            self.timestamp = false;
+            return;
         }
         if self.boolean && !(s.eq_ignore_ascii_case("true") || s.eq_ignore_ascii_case("false")) {
             self.boolean = false;
@@ -591,12 +589,20 @@ fn infer(
             continue;
         }
         ctx.check_width(&rec, names.len())?;
+        let whole = std::str::from_utf8(&rec.data).ok();
+        let mut start = 0;
         for (i, g) in guesses.iter_mut().enumerate() {
-            let (bytes, quoted) = rec.field(i);
+            let end = rec.ends[i];
+            let (bytes, quoted) = (&rec.data[start..end], rec.quoted[i]);
+            let field_start = start;
+            start = end;
             if ctx.is_null(bytes, quoted) {
                 continue;
             }
-            let s = ctx.text(&rec, i, &names[i])?;
+            let s = match whole.and_then(|w| w.get(field_start..end)) {
+                Some(s) => s,
+                None => ctx.text(&rec, i, &names[i])?,
+            };
             g.observe(s);
         }
     }
@@ -764,14 +770,24 @@ impl CsvBatches {
                 continue;
             }
             self.ctx.check_width(&self.rec, width)?;
+            // One UTF-8 check per record; fields are then sliced out (a field boundary inside
+            // a character falls back to the per-field check, which names the column).
+            let whole = std::str::from_utf8(&self.rec.data).ok();
+            let mut start = 0;
             for (i, b) in builders.iter_mut().enumerate() {
-                let (bytes, quoted) = self.rec.field(i);
+                let end = self.rec.ends[i];
+                let (bytes, quoted) = (&self.rec.data[start..end], self.rec.quoted[i]);
+                let field_start = start;
+                start = end;
                 if self.ctx.is_null(bytes, quoted) {
                     b.append_null();
                     continue;
                 }
                 let name = self.schema.field(i).name();
-                let s = self.ctx.text(&self.rec, i, name)?;
+                let s = match whole.and_then(|w| w.get(field_start..end)) {
+                    Some(s) => s,
+                    None => self.ctx.text(&self.rec, i, name)?,
+                };
                 b.append(s, &self.kinds[i]).map_err(|m| {
                     InterchangeError::data(&self.ctx.file, at_line_col(self.rec.line, name), m)
                 })?;
@@ -872,12 +888,9 @@ impl<'a> View<'a> {
     /// Appends the text form of non-null row `i`; returns `Some` for TEXT values, which the
     /// caller uses directly instead.
     pub(crate) fn format(&self, i: usize, out: &mut String) -> Option<&'a str> {
-        use std::fmt::Write as _;
         match self {
             View::Bool(a) => out.push_str(if a.value(i) { "true" } else { "false" }),
-            View::Int(a) => {
-                let _ = write!(out, "{}", a.value(i));
-            }
+            View::Int(a) => out.push_str(itoa::Buffer::new().format(a.value(i))),
             View::Float(a) => format_float(a.value(i), out),
             View::Decimal(a, s) => format_decimal(a.value(i), *s, out),
             View::Text(a) => return Some(a.value(i)),
@@ -897,6 +910,9 @@ pub(crate) struct CsvWriter<W: Write> {
     null_token: Option<String>,
     line: Vec<u8>,
     scratch: String,
+    /// The delimiter cannot occur in the text of a non-text value (numbers, dates, hex), so
+    /// those need no quoting scan.
+    plain_safe: bool,
 }
 
 impl<W: Write> CsvWriter<W> {
@@ -908,6 +924,8 @@ impl<W: Write> CsvWriter<W> {
             null_token: options.null_token.clone(),
             line: Vec::with_capacity(1 << 12),
             scratch: String::new(),
+            plain_safe: !(options.delimiter.is_ascii_alphanumeric()
+                || b"-+.: \"\r\n".contains(&options.delimiter)),
         };
         if options.header {
             for (i, f) in schema.fields().iter().enumerate() {
@@ -928,9 +946,9 @@ impl<W: Write> CsvWriter<W> {
     /// differently (`text`: an empty value is a value, not NULL).
     fn push_field(&mut self, s: &str, text: bool) {
         let d = self.delimiter;
-        let needs = s
-            .bytes()
-            .any(|c| c == d || c == b'"' || c == b'\n' || c == b'\r')
+        let needs = (text || !self.plain_safe)
+            && (memchr::memchr3(d, b'"', b'\n', s.as_bytes()).is_some()
+                || memchr::memchr(b'\r', s.as_bytes()).is_some())
             || (text && s.is_empty())
             || self.null_token.as_deref() == Some(s)
             || (s.is_empty() && self.null_token.is_some());
