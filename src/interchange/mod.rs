@@ -9,7 +9,7 @@
 //!
 //! Every error is an [`InterchangeError`] that names the file and, where known, the line or
 //! row and the column. Third-party decoders are called under `catch_unwind`, so a panic on a
-//! corrupt file becomes an error too.
+//! corrupt file becomes an error too (and is not printed).
 
 mod csv;
 mod detect;
@@ -200,7 +200,7 @@ fn guarded<T>(
     format: Format,
     f: impl FnOnce() -> Result<T, ArrowError>,
 ) -> Result<T, InterchangeError> {
-    match catch_unwind(AssertUnwindSafe(f)) {
+    match catch_quietly(f) {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(InterchangeError::corrupt(
             file,
@@ -212,9 +212,33 @@ fn guarded<T>(
             file,
             format,
             None,
-            format!("decoder failed: {}", panic_message(&panic)),
+            format!("decoder failed: {panic}"),
         )),
     }
+}
+
+thread_local! {
+    /// Set while this thread runs a guarded third-party call: its panics are reported as
+    /// errors, so the panic hook stays quiet for them.
+    static IN_GUARD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f`, catching a panic as `Err(message)`. While it runs, panics on this thread are not
+/// printed (a process-wide hook, installed once, defers to the previous hook otherwise).
+pub(crate) fn catch_quietly<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !IN_GUARD.with(std::cell::Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+    let outer = IN_GUARD.with(|g| g.replace(true));
+    let result = catch_unwind(AssertUnwindSafe(f));
+    IN_GUARD.with(|g| g.set(outer));
+    result.map_err(|p| panic_message(&p))
 }
 
 /// The text of a caught panic payload.

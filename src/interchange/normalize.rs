@@ -1,7 +1,6 @@
 //! Canonical Arrow types (what Kodiak's column types map to) and conversion of decoded batches
 //! into them, exactly or not at all.
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
@@ -18,7 +17,7 @@ use arrow_cast::CastOptions;
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef, TimeUnit};
 
 use super::error::at_row_col;
-use super::{BatchIter, Format, InterchangeError, clean_arrow_message, panic_message};
+use super::{BatchIter, Format, InterchangeError, catch_quietly, clean_arrow_message};
 
 /// Microseconds per day.
 const DAY_MS: i64 = 86_400_000;
@@ -258,7 +257,7 @@ impl<I: Iterator<Item = Result<RecordBatch, ArrowError>>> Iterator for Normalizi
         if self.done {
             return None;
         }
-        let item = match catch_unwind(AssertUnwindSafe(|| self.inner.next())) {
+        let item = match catch_quietly(|| self.inner.next()) {
             Ok(None) => return None,
             Ok(Some(Ok(batch))) => self.convert(batch),
             Ok(Some(Err(e))) => Err(InterchangeError::corrupt(
@@ -271,7 +270,7 @@ impl<I: Iterator<Item = Result<RecordBatch, ArrowError>>> Iterator for Normalizi
                 &self.file,
                 self.format,
                 Some(self.row),
-                format!("decoder failed: {}", panic_message(&panic)),
+                format!("decoder failed: {panic}"),
             )),
         };
         if item.is_err() {

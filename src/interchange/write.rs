@@ -2,7 +2,6 @@
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -13,7 +12,7 @@ use super::csv::CsvWriter;
 use super::error::at_row_col;
 use super::jsonl::JsonlWriter;
 use super::normalize::{canonical_schema, convert_array};
-use super::{CsvOptions, Format, InterchangeError, panic_message};
+use super::{CsvOptions, Format, InterchangeError, catch_quietly};
 
 /// Options for [`write`] and [`write_path`].
 #[derive(Debug, Clone)]
@@ -179,7 +178,7 @@ fn orc_call<T, E: std::fmt::Display>(
     name: &str,
     f: impl FnOnce() -> Result<T, E>,
 ) -> Result<T, InterchangeError> {
-    match catch_unwind(AssertUnwindSafe(f)) {
+    match catch_quietly(f) {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(InterchangeError::data(
             name,
@@ -189,7 +188,7 @@ fn orc_call<T, E: std::fmt::Display>(
         Err(p) => Err(InterchangeError::data(
             name,
             Default::default(),
-            format!("ORC writer failed: {}", panic_message(&p)),
+            format!("ORC writer failed: {p}"),
         )),
     }
 }
