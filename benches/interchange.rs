@@ -1,7 +1,8 @@
 //! Rough timings of the interchange layer: a 1M-row, 4-column table (id INT, name TEXT,
 //! qty INT, price FLOAT) read from CSV and Arrow IPC, and written to every format.
 //!
-//! Run with `cargo bench --bench interchange` (set `KODIAK_BENCH_ROWS` for another size).
+//! Run with `cargo bench --bench interchange` (set `KODIAK_BENCH_ROWS` for another size and
+//! `KODIAK_BENCH_FORMATS=csv,arrow` to time only some formats).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -52,6 +53,9 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(1_000_000);
+    let only: Option<Vec<String>> = std::env::var("KODIAK_BENCH_FORMATS")
+        .ok()
+        .map(|s| s.split(',').map(str::to_string).collect());
     let dir = tempfile::tempdir().expect("temp dir");
     let (schema, data) = batches(rows);
     println!(
@@ -65,6 +69,9 @@ fn main() {
         (Format::Orc, "orc"),
         (Format::Jsonl, "jsonl"),
     ] {
+        if only.as_ref().is_some_and(|o| !o.iter().any(|x| x == ext)) {
+            continue;
+        }
         let path = dir.path().join(format!("bench.{ext}"));
         let t = Instant::now();
         write_path(
