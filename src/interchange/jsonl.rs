@@ -59,7 +59,15 @@ pub(crate) fn read_jsonl(
     let name = file_name;
     let target2 = target.clone();
     let iter = iter.map(move |r| {
-        let b = r?;
+        // arrow-json reports neither line nor row; the batch's first row would mislead.
+        let b = r.map_err(|e| match as_data_error(e, &name) {
+            InterchangeError::Data { file, at, message } => InterchangeError::Data {
+                file,
+                at: super::error::Location { row: None, ..at },
+                message,
+            },
+            other => other,
+        })?;
         let cols = b
             .columns()
             .iter()

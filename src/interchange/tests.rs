@@ -705,6 +705,20 @@ fn jsonl_inference_and_errors() {
         .expect_err("bad json")
         .to_string();
     assert!(msg.contains("bad.jsonl"), "{msg}");
+    let path = write_text(dir.path(), "typed.jsonl", b"{\"a\":1}\n{\"a\":\"x\"}\n");
+    let opts = ReadOptions {
+        schema: Some(Arc::new(Schema::new(vec![Field::new(
+            "a",
+            DataType::Int64,
+            true,
+        )]))),
+        ..ReadOptions::default()
+    };
+    let msg = read_all(&path, &opts).expect_err("not an int").to_string();
+    assert!(
+        msg.starts_with(&format!("{}: ", path.display())) && msg.contains("'a'"),
+        "{msg}"
+    );
 }
 
 #[test]
