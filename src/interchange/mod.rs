@@ -30,7 +30,7 @@ use arrow_array::RecordBatch;
 use arrow_schema::{ArrowError, SchemaRef};
 
 pub use detect::{Format, detect_format};
-pub use error::InterchangeError;
+pub use error::{InterchangeError, Location};
 pub use normalize::{canonical_schema, canonical_type};
 pub use write::{WriteOptions, write, write_path};
 
