@@ -3,7 +3,8 @@
 //! in the store a repository uses (a `PackStore`: sled index + pack files).
 //!
 //! Run with `cargo bench --bench table`; add `-- 10m` (or set `KODIAK_BENCH_10M=1`) to also
-//! run the contiguous-update diff on 10 million rows.
+//! run the contiguous-update diff on 10 million rows, and set `KODIAK_BENCH_STORE=sled` to
+//! measure the pure-sled `SledStore` instead (for comparison).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -11,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use kodiak::id::NodeId;
 use kodiak::schema::{ColumnDef, RowCodec, Schema, Type, Value};
-use kodiak::store::{PackStore, Store};
+use kodiak::store::{ObjectStore, PackStore, SledStore, Store};
 use kodiak::table::NodeStore;
 
 const UPDATES: u64 = 10_000;
@@ -108,8 +109,13 @@ fn open_db() -> Db {
         .cache_capacity(64 << 20)
         .open()
         .expect("open sled");
-    let pack = PackStore::open(&db, &path.join("packs")).expect("pack store");
-    let store = Store::new(Arc::new(pack));
+    let backend: Arc<dyn ObjectStore> =
+        if std::env::var("KODIAK_BENCH_STORE").is_ok_and(|s| s == "sled") {
+            Arc::new(SledStore::new(&db).expect("objects tree"))
+        } else {
+            Arc::new(PackStore::open(&db, &path.join("packs")).expect("pack store"))
+        };
+    let store = Store::new(backend);
     Db {
         _dir: dir,
         path,
@@ -291,11 +297,14 @@ fn main() {
         raw as f64 / 1e6
     );
     println!(
-        "bulk build of {n} rows: {} (+ flush {}), height {}, {nodes} nodes, store dir (sled + packs) {:.1} MB",
+        "bulk build of {n} rows: {} (+ flush {}), height {}, {nodes} nodes, store dir {:.1} MB \
+         (sled {:.1} MB, packs {:.1} MB)",
         ms(built),
         ms(flushed),
         height(&ns, root),
-        dir_size(&db.path) as f64 / 1e6
+        dir_size(&db.path) as f64 / 1e6,
+        dir_size(&db.path.join("db")) as f64 / 1e6,
+        dir_size(&db.path.join("packs")) as f64 / 1e6,
     );
     assert_eq!(ns.count(root).expect("count"), n);
     load_breakdown(&db.store);
