@@ -160,6 +160,8 @@ pub struct PackStore {
     pending: RwLock<Pending>,
     /// Open, header-checked pack files for positional reads.
     files: RwLock<BTreeMap<u32, Arc<File>>>,
+    /// [`MAX_PACK_BYTES`], except in tests of rotation.
+    max_pack_bytes: u64,
 }
 
 impl PackStore {
@@ -174,6 +176,7 @@ impl PackStore {
             writer: Mutex::new(Writer::default()),
             pending: RwLock::new(Pending::default()),
             files: RwLock::new(BTreeMap::new()),
+            max_pack_bytes: MAX_PACK_BYTES,
         })
     }
 
@@ -210,6 +213,12 @@ impl PackStore {
     #[cfg(test)]
     pub(crate) fn abandon(self) {
         self.writer().abandoned = true;
+    }
+
+    /// Lowers the pack size limit so tests can rotate packs.
+    #[cfg(test)]
+    pub(crate) fn set_max_pack_bytes(&mut self, max: u64) {
+        self.max_pack_bytes = max;
     }
 
     fn writer(&self) -> MutexGuard<'_, Writer> {
@@ -318,7 +327,7 @@ impl PackStore {
             _ => None,
         };
         match resume {
-            Some(len) if len < MAX_PACK_BYTES => {
+            Some(len) if len < self.max_pack_bytes => {
                 if !header_ok {
                     file.set_len(0)
                         .map_err(|e| Error::io("truncating", &path, e))?;
@@ -342,7 +351,7 @@ impl PackStore {
             self.open_current(w)?;
         }
         let full = w.current.as_ref().is_some_and(|c| {
-            c.len > PACK_HEADER_LEN && c.len + records.len() as u64 > MAX_PACK_BYTES
+            c.len > PACK_HEADER_LEN && c.len + records.len() as u64 > self.max_pack_bytes
         });
         if full {
             let n = w.current.as_ref().map_or(1, |c| c.number);
