@@ -1,20 +1,6 @@
 //! Small formatting helpers: RFC 3339 dates and hex dumps.
 
-/// Days since 1970-01-01 → (year, month, day) in the proleptic Gregorian calendar.
-///
-/// Howard Hinnant's `civil_from_days`, valid for every `i64` day count that fits the year.
-pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
+use kodiak::schema::civil::civil_from_days;
 
 /// Formats a time as RFC 3339 in its own offset, e.g. `2023-11-14T23:13:20+01:00`.
 pub fn rfc3339(secs: i64, tz_offset_min: i16) -> String {

@@ -8,7 +8,7 @@
 //!
 //! The byte layouts are specified in `objects_format.md` ("Schemas", "Row encoding").
 
-mod civil;
+pub mod civil;
 mod codec;
 mod json;
 mod table_schema;
