@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuar
 use super::ObjectStore;
 use super::sled_store::OBJECTS_TREE;
 use crate::error::{Error, Result};
-use crate::id::{ID_LEN, ObjectId};
+use crate::id::ObjectId;
 
 /// Name of the sled tree holding each pack's durable length.
 pub const PACKS_TREE: &str = "packs";
@@ -30,8 +30,11 @@ pub const PACK_MAGIC: [u8; 8] = *b"KODIAKPK";
 pub const PACK_VERSION: u32 = 1;
 /// Bytes of the pack file header: magic, `u32le` version, `u32le` pack number.
 pub const PACK_HEADER_LEN: u64 = 16;
-/// Bytes of a record header: the 32-byte id, then the `u32le` stored-value length.
-pub const RECORD_HEADER_LEN: usize = ID_LEN + 4;
+/// Bytes of a record header: the `u32le` stored-value length.
+///
+/// Records carry no id: it is the hash of the stored value's canonical bytes, so an index can be
+/// rebuilt by scanning records and hashing them, and every read verifies it anyway.
+pub const RECORD_HEADER_LEN: usize = 4;
 /// Stored values up to this many bytes are kept inline in the sled index.
 pub const INLINE_MAX: usize = 256;
 /// A pack is not appended to once it is this long; the next batch starts a new pack.
@@ -419,19 +422,15 @@ impl PackStore {
             };
             return Err(Error::Corrupt { id: *id, reason });
         }
-        let len = u32::from_le_bytes([
-            buf[ID_LEN],
-            buf[ID_LEN + 1],
-            buf[ID_LEN + 2],
-            buf[ID_LEN + 3],
-        ]);
-        if buf[..ID_LEN] != id.as_bytes()[..] || len != loc.len {
+        let len = u32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]]);
+        if len != loc.len {
             return Err(Error::Corrupt {
                 id: *id,
                 reason: format!(
-                    "the record at offset {} of {} has another id or length",
+                    "the record at offset {} of {} has length {len}, the index says {}",
                     loc.offset,
-                    path()
+                    path(),
+                    loc.len
                 ),
             });
         }
@@ -593,7 +592,6 @@ impl ObjectStore for PackStore {
                     ))
                 })?;
                 packed.push((id, records.len() as u64, len));
-                records.extend_from_slice(id.as_bytes());
                 records.extend_from_slice(&len.to_le_bytes());
                 records.extend_from_slice(&value);
             }

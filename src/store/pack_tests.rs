@@ -119,7 +119,7 @@ fn flipped_byte_in_a_pack_record_is_reported_with_the_id() {
     assert_eq!(&bytes[..8], b"KODIAKPK");
     let la = pack.location(&a.id()).unwrap().unwrap();
     let lb = pack.location(&b.id()).unwrap().unwrap();
-    // One byte of a's value, one byte of b's record header (its id).
+    // One byte of a's value, one byte of b's record header (its length).
     bytes[la.offset as usize + RECORD_HEADER_LEN + 100] ^= 0x10;
     bytes[lb.offset as usize + 3] ^= 0x01;
     std::fs::write(&path, &bytes).unwrap();
@@ -131,7 +131,7 @@ fn flipped_byte_in_a_pack_record_is_reported_with_the_id() {
     assert!(err.to_string().contains(&a.to_hex()), "{err}");
     let err = store.get::<Blob>(&b).unwrap_err();
     assert!(err.to_string().contains(&b.to_hex()), "{err}");
-    assert!(err.to_string().contains("another id"), "{err}");
+    assert!(err.to_string().contains("the index says"), "{err}");
 }
 
 #[test]
