@@ -68,6 +68,20 @@ fn tree_diff(ns: &NodeStore, a: NodeId, b: NodeId) -> Changes {
         .collect()
 }
 
+fn diff_on(ns: &NodeStore, a: NodeId, b: NodeId, threads: usize) -> Changes {
+    ns.diff(a, b)
+        .with_threads(threads)
+        .map(|d| {
+            let d = d.unwrap();
+            (
+                d.key().to_vec(),
+                d.old_value().map(<[u8]>::to_vec),
+                d.new_value().map(<[u8]>::to_vec),
+            )
+        })
+        .collect()
+}
+
 fn apply_model(model: &mut Model, edits: &BTreeMap<Vec<u8>, Option<Vec<u8>>>) {
     for (k, v) in edits {
         match v {
@@ -180,6 +194,21 @@ proptest! {
         let b = ns.apply(a, ed(&edits)).unwrap();
         prop_assert_eq!(tree_diff(&ns, a, b), naive_diff(&model, &m2));
         prop_assert_eq!(tree_diff(&ns, b, a), naive_diff(&m2, &model));
+    }
+
+    #[test]
+    fn diff_on_many_threads_matches_naive(
+        model in arb_model(500, 400),
+        edits in arb_edits(520, 80),
+        threads in 2usize..5,
+    ) {
+        let (ns, _) = small_store();
+        let a = ns.build(&model).unwrap();
+        let mut m2 = model.clone();
+        apply_model(&mut m2, &edits);
+        let b = ns.apply(a, ed(&edits)).unwrap();
+        prop_assert_eq!(diff_on(&ns, a, b, threads), naive_diff(&model, &m2));
+        prop_assert_eq!(diff_on(&ns, b, a, threads), naive_diff(&m2, &model));
     }
 
     #[test]
@@ -511,8 +540,54 @@ fn diff_with_changes_on_both_halves() {
     let old = model.clone();
     apply_model(&mut model, &edits);
     assert_eq!(tree_diff(&ns, a, b), naive_diff(&old, &model));
-    // Dropping a diff early stops its worker without blocking.
-    let mut d = ns.diff(a, b);
-    assert!(d.next().is_some());
-    drop(d);
+    for threads in 2..=4 {
+        let mut d = ns.diff(a, b).with_threads(threads);
+        assert!(d.next().is_some());
+        assert_eq!(d.workers(), threads - 1, "{threads} threads");
+        assert_eq!(diff_on(&ns, a, b, threads), naive_diff(&old, &model));
+        assert_eq!(diff_on(&ns, b, a, threads), naive_diff(&model, &old));
+        // Dropping a diff early stops and joins its workers: their node store clones
+        // (sharing the cache) are gone once it returns.
+        drop(d);
+        assert_eq!(Arc::strong_count(&ns.cache), 1);
+    }
+}
+
+#[test]
+fn diff_split_with_one_changed_range_stays_on_one_thread() {
+    let (ns, _) = small_store();
+    let model: Model = (0..3000u16).map(|i| (key(i), vec![1u8; 8])).collect();
+    let a = ns.build(&model).unwrap();
+    let b = ns.apply(a, [(key(10), Some(vec![2u8]))]).unwrap();
+    let mut d = ns.diff(a, b).with_threads(4);
+    assert_eq!(d.next().map(|r| r.unwrap().key().to_vec()), Some(key(10)));
+    assert_eq!(d.workers(), 0);
+    assert!(d.next().is_none());
+}
+
+#[test]
+fn diff_worker_error_is_reported_once() {
+    let (ns, mem) = small_store();
+    let model: Model = (0..3000u16).map(|i| (key(i), vec![1u8; 8])).collect();
+    let a = ns.build(&model).unwrap();
+    let edits: Edits = (0..3000u16)
+        .step_by(5)
+        .map(|i| (key(i), Some(vec![2u8; 8])))
+        .collect();
+    let b = ns.apply(a, ed(&edits)).unwrap();
+    // Damage the last leaf of the new tree: only the last worker reads it.
+    let mut node = ns.load(b).unwrap();
+    while !node.is_leaf() {
+        let last = node.len() - 1;
+        let child = node.child(last);
+        if node.level() == 1 {
+            mem.overwrite_stored(child.id(), vec![0, 2, 1, 0, 0]);
+        }
+        node = ns.load(child).unwrap();
+    }
+    let cold = NodeStore::with_params(ns.store().clone(), SMALL);
+    let results: Vec<_> = cold.diff(a, b).with_threads(3).collect();
+    assert!(results.len() > 1);
+    assert_eq!(results.iter().filter(|r| r.is_err()).count(), 1);
+    assert!(results.last().is_some_and(|r| r.is_err()));
 }
