@@ -151,6 +151,35 @@ fn diff_count(ns: &NodeStore, a: NodeId, b: NodeId) -> (usize, Duration) {
     (n, t.elapsed())
 }
 
+/// Process CPU time (user + system, all threads, 10 ms ticks) from `/proc/self/stat`.
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<u64> = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    Duration::from_millis(f.iter().sum::<u64>() * 10)
+}
+
+/// Wall and CPU time of `f`.
+fn timed(f: impl FnOnce()) -> (Duration, Duration) {
+    let (t, c) = (Instant::now(), cpu_time());
+    f();
+    (t.elapsed(), cpu_time().saturating_sub(c))
+}
+
+fn diff_count_on(ns: &NodeStore, a: NodeId, b: NodeId, threads: usize) {
+    let mut d = ns.diff(a, b);
+    if threads > 0 {
+        d = d.with_threads(threads);
+    }
+    assert_eq!(d.map(|r| r.expect("diff")).count() as u64, UPDATES);
+}
+
 fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1e3)
 }
@@ -316,12 +345,34 @@ fn main() {
         ms(cold)
     );
     if std::env::var_os("KODIAK_BENCH_DIFF_ONLY").is_some() {
-        // Repeated spread diffs, for profiling and for taking a minimum on a noisy machine.
-        for _ in 0..5 {
-            let (_, warm) = diff_count(&ns, root, root2);
-            let cold_ns = NodeStore::new(db.store.clone());
-            let (_, cold) = diff_count(&cold_ns, root, root2);
-            println!("again: warm {}, cold cache {}", ms(warm), ms(cold));
+        // Repeated spread diffs, for profiling and for timing on a noisy machine: wall time
+        // and the process's CPU time (all threads).
+        let threads: Vec<usize> = std::env::var("KODIAK_BENCH_THREADS")
+            .ok()
+            .map(|s| s.split(',').filter_map(|t| t.parse().ok()).collect())
+            .unwrap_or_else(|| vec![0]);
+        for &th in &threads {
+            let (mut warm, mut cold) = (Vec::new(), Vec::new());
+            for _ in 0..5 {
+                warm.push(timed(|| diff_count_on(&ns, root, root2, th)));
+                let cold_ns = NodeStore::new(db.store.clone());
+                cold.push(timed(|| diff_count_on(&cold_ns, root, root2, th)));
+            }
+            let best = |v: &[(Duration, Duration)]| {
+                let wall = v.iter().map(|x| x.0).min().unwrap_or_default();
+                let cpu = v.iter().map(|x| x.1).sum::<Duration>() / v.len() as u32;
+                format!("wall min {}, cpu mean {}", ms(wall), ms(cpu))
+            };
+            println!(
+                "spread diff on {} threads: warm {}; cold {}",
+                if th == 0 {
+                    "default".to_string()
+                } else {
+                    th.to_string()
+                },
+                best(&warm),
+                best(&cold)
+            );
         }
         return;
     }

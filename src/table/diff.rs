@@ -132,9 +132,10 @@ impl Diff {
         }
     }
 
-    /// Diffs on at most `threads` threads (tests force splits with it).
-    #[cfg(test)]
-    pub(crate) fn with_threads(mut self, threads: usize) -> Self {
+    /// Diffs on at most `threads` threads (default: one per core, up to four).
+    ///
+    /// Takes effect when called before the first row is read.
+    pub fn with_threads(mut self, threads: usize) -> Self {
         self.threads = threads.max(1);
         self
     }
@@ -354,6 +355,13 @@ impl Diff {
             let (Some((na, ia)), Some((nb, ib))) = (a.leaf(), b.leaf()) else {
                 return Ok(None);
             };
+            // Skip equal rows in bulk: changed leaves usually differ in a row or two.
+            let run = na.equal_run(ia, nb, ib);
+            if run > 0 {
+                a.advance_in_leaf(run);
+                b.advance_in_leaf(run);
+                continue;
+            }
             match na.key(ia).cmp(nb.key(ib)) {
                 Ordering::Less => {
                     let old = a.row();

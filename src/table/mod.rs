@@ -385,6 +385,16 @@ impl Cursor {
         })
     }
 
+    /// Moves past `n` rows of the current leaf (at most up to its end).
+    pub(crate) fn advance_in_leaf(&mut self, n: usize) {
+        if let Some(top) = self.frames.last_mut()
+            && top.node.is_leaf()
+        {
+            top.idx = (top.idx + n).min(top.node.len());
+        }
+        self.normalize();
+    }
+
     /// Moves past the current row, or past the pending child.
     pub(crate) fn advance(&mut self) {
         if let Some(top) = self.frames.last_mut() {

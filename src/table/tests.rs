@@ -212,6 +212,53 @@ proptest! {
     }
 
     #[test]
+    fn equal_run_counts_equal_row_pairs(
+        a in prop::collection::btree_map(
+            prop::collection::vec(0u8..3, 0..4),
+            prop::collection::vec(0u8..2, 0..3),
+            0..60,
+        ),
+        flips in prop::collection::vec((any::<prop::sample::Index>(), any::<bool>()), 0..4),
+        i in any::<prop::sample::Index>(),
+        j in any::<prop::sample::Index>(),
+    ) {
+        // Leaves of up to 60 short rows (one node with these parameters), the second a
+        // copy of the first with a few rows removed or changed.
+        let params = ChunkParams { min_entries: 1, max_entries: 1024, max_bytes: 1 << 20, threshold: 0 };
+        let ns = NodeStore::with_params(Store::new(Arc::new(MemoryStore::new())), params);
+        let mut b = a.clone();
+        for (at, remove) in &flips {
+            if b.is_empty() {
+                break;
+            }
+            let k = b.keys().nth(at.index(b.len())).cloned().unwrap();
+            if *remove {
+                b.remove(&k);
+            } else {
+                b.get_mut(&k).unwrap().push(9);
+            }
+        }
+        let (na, nb) = (ns.load(ns.build(&a).unwrap()).unwrap(), ns.load(ns.build(&b).unwrap()).unwrap());
+        prop_assert!(na.is_leaf() && nb.is_leaf());
+        let (i, j) = (i.index(na.len() + 1), j.index(nb.len() + 1));
+        let naive = (0..)
+            .take_while(|&r| {
+                i + r < na.len()
+                    && j + r < nb.len()
+                    && na.key(i + r) == nb.key(j + r)
+                    && na.value(i + r) == nb.value(j + r)
+            })
+            .count();
+        prop_assert_eq!(na.equal_run(i, &nb, j), naive);
+        // Aligned positions exercise long runs.
+        let k = i.min(nb.len());
+        let naive_aligned = (k..na.len().min(nb.len()))
+            .take_while(|&r| na.key(r) == nb.key(r) && na.value(r) == nb.value(r))
+            .count();
+        prop_assert_eq!(na.equal_run(k, &nb, k), naive_aligned);
+    }
+
+    #[test]
     fn diff3_matches_naive(model in arb_model(300, 200), e1 in arb_edits(320, 40), e2 in arb_edits(320, 40)) {
         let (ns, _) = small_store();
         let base = ns.build(&model).unwrap();
