@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
 use crate::error::Result;
 use crate::id::NodeId;
 
+use super::node::cmp_keys;
 use super::{Cursor, Node, NodeStore, Row};
 
 /// A row that differs between two trees: at least one side is present.
@@ -362,7 +363,7 @@ impl Diff {
                 b.advance_in_leaf(run);
                 continue;
             }
-            match na.key(ia).cmp(nb.key(ib)) {
+            match cmp_keys(na.key(ia), nb.key(ib)) {
                 Ordering::Less => {
                     let old = a.row();
                     a.advance();

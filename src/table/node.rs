@@ -60,6 +60,31 @@ fn malformed(reason: impl Into<String>) -> DecodeError {
     }
 }
 
+/// Byte-wise lexicographic order of two keys, as `<[u8]>::cmp`.
+///
+/// Compares eight bytes at a time inline: keys are short (an INT key is eight bytes), and a
+/// `memcmp` call per comparison was a tenth of the time of a cold diff's node decoding.
+#[inline]
+pub(crate) fn cmp_keys(a: &[u8], b: &[u8]) -> Ordering {
+    let n = a.len().min(b.len());
+    let mut i = 0;
+    while i + 8 <= n {
+        let (mut x, mut y) = ([0u8; 8], [0u8; 8]);
+        x.copy_from_slice(&a[i..i + 8]);
+        y.copy_from_slice(&b[i..i + 8]);
+        if x != y {
+            return u64::from_be_bytes(x).cmp(&u64::from_be_bytes(y));
+        }
+        i += 8;
+    }
+    for k in i..n {
+        if a[k] != b[k] {
+            return a[k].cmp(&b[k]);
+        }
+    }
+    a.len().cmp(&b.len())
+}
+
 /// Reads a minimal LEB128 varint of at most 64 bits.
 pub(crate) fn read_varint(buf: &[u8], pos: &mut usize) -> Result<u64, DecodeError> {
     let mut value: u64 = 0;
@@ -196,7 +221,7 @@ impl Node {
         node.buf = buf;
         if validate {
             for i in 1..n {
-                if node.key(i - 1) >= node.key(i) {
+                if cmp_keys(node.key(i - 1), node.key(i)) != Ordering::Less {
                     return Err(malformed(format!(
                         "keys {} and {i} are not strictly ascending",
                         i - 1
@@ -303,7 +328,7 @@ impl Node {
         let (mut lo, mut hi) = (0usize, self.len());
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            match self.key(mid).cmp(key) {
+            match cmp_keys(self.key(mid), key) {
                 Ordering::Less => lo = mid + 1,
                 Ordering::Greater => hi = mid,
                 Ordering::Equal => return Ok(mid),

@@ -259,6 +259,18 @@ proptest! {
     }
 
     #[test]
+    fn cmp_keys_is_slice_order(
+        a in prop::collection::vec(0u8..4, 0..20),
+        b in prop::collection::vec(0u8..4, 0..20),
+    ) {
+        prop_assert_eq!(node::cmp_keys(&a, &b), a.cmp(&b));
+        let mut c = a.clone();
+        c.extend_from_slice(&b);
+        prop_assert_eq!(node::cmp_keys(&a, &c), a.cmp(&c));
+        prop_assert_eq!(node::cmp_keys(&c, &a), c.cmp(&a));
+    }
+
+    #[test]
     fn diff3_matches_naive(model in arb_model(300, 200), e1 in arb_edits(320, 40), e2 in arb_edits(320, 40)) {
         let (ns, _) = small_store();
         let base = ns.build(&model).unwrap();
