@@ -172,6 +172,14 @@ fn timed(f: impl FnOnce()) -> (Duration, Duration) {
     (t.elapsed(), cpu_time().saturating_sub(c))
 }
 
+/// Applies edits (a function of its own for `callgrind --toggle-collect`).
+#[inline(never)]
+fn spread_apply(ns: &NodeStore, root: NodeId, edits: Vec<(Vec<u8>, Option<Vec<u8>>)>) {
+    ns.apply(root, edits).expect("apply");
+}
+
+/// Counts diff rows (a function of its own for `callgrind --toggle-collect`).
+#[inline(never)]
 fn diff_count_on(ns: &NodeStore, a: NodeId, b: NodeId, threads: usize) {
     let mut d = ns.diff(a, b);
     if threads > 0 {
@@ -329,7 +337,10 @@ fn main() {
         dir_size(&db.path) as f64 / 1e6
     );
     assert_eq!(ns.count(root).expect("count"), n);
-    load_breakdown(&db.store);
+    let focus = std::env::var_os("KODIAK_BENCH_DIFF_ONLY").is_some();
+    if !focus {
+        load_breakdown(&db.store);
+    }
 
     let step = n / UPDATES;
     let t = Instant::now();
@@ -349,16 +360,34 @@ fn main() {
         ms(warm),
         ms(cold)
     );
-    if std::env::var_os("KODIAK_BENCH_DIFF_ONLY").is_some() {
+    if focus {
         // Repeated spread diffs, for profiling and for timing on a noisy machine: wall time
         // and the process's CPU time (all threads).
         let threads: Vec<usize> = std::env::var("KODIAK_BENCH_THREADS")
             .ok()
             .map(|s| s.split(',').filter_map(|t| t.parse().ok()).collect())
             .unwrap_or_else(|| vec![0]);
+        let reps: u64 = std::env::var("KODIAK_BENCH_REPS")
+            .ok()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(5);
+        let mut applies = Vec::new();
+        for version in 2..2 + reps {
+            let edits: Vec<(Vec<u8>, Option<Vec<u8>>)> = (0..UPDATES)
+                .map(|j| {
+                    let (mut k, mut v) = (Vec::new(), Vec::new());
+                    items.encode(j * step + step / 2, version, &mut k, &mut v);
+                    (k, Some(v))
+                })
+                .collect();
+            applies.push(timed(|| spread_apply(&ns, root, edits)));
+        }
+        let wall = applies.iter().map(|x| x.0).min().unwrap_or_default();
+        let cpu = applies.iter().map(|x| x.1).sum::<Duration>() / applies.len() as u32;
+        println!("spread update: wall min {}, cpu mean {}", ms(wall), ms(cpu));
         for &th in &threads {
             let (mut warm, mut cold) = (Vec::new(), Vec::new());
-            for _ in 0..5 {
+            for _ in 0..reps {
                 warm.push(timed(|| diff_count_on(&ns, root, root2, th)));
                 let cold_ns = NodeStore::new(db.store.clone());
                 cold.push(timed(|| diff_count_on(&cold_ns, root, root2, th)));

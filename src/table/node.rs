@@ -342,14 +342,17 @@ impl Node {
     ///
     /// Compares offset tables and then key and value bytes as whole ranges, a block of rows
     /// at a time, which is much cheaper than comparing row by row when long runs are equal
-    /// (as in a diff of leaves that differ in a row or two); the cost stays proportional to
-    /// the run found. Both nodes must be leaves with `i <= len()` and `j <= other.len()`.
+    /// (as in a diff of leaves that differ in a row or two). Blocks start at one row and
+    /// double, so the cost stays proportional to the run found, and a row that differs
+    /// right away (as in a diff of a bulk update) costs one row's comparison.
+    /// Both nodes must be leaves with `i <= len()` and `j <= other.len()`.
     pub(crate) fn equal_run(&self, i: usize, other: &Node, j: usize) -> usize {
-        const BLOCK_ROWS: usize = 16;
+        const MAX_BLOCK_ROWS: usize = 32;
         let n = (self.len() - i).min(other.len() - j);
         let mut run = 0;
+        let mut block = 1;
         while run < n {
-            let c = (n - run).min(BLOCK_ROWS);
+            let c = (n - run).min(block);
             let (x, y) = (i + run, j + run);
             let c = c
                 .min(same_lengths(
@@ -373,9 +376,10 @@ impl Node {
                 &other.val_offs[y..=y + c],
             );
             run += c;
-            if c < BLOCK_ROWS {
+            if c < block {
                 break;
             }
+            block = (block * 2).min(MAX_BLOCK_ROWS);
         }
         run
     }

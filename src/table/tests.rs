@@ -650,3 +650,93 @@ fn diff_worker_error_is_reported_once() {
     assert_eq!(results.iter().filter(|r| r.is_err()).count(), 1);
     assert!(results.last().is_some_and(|r| r.is_err()));
 }
+
+/// Rows large enough that builds and rewrites queue several batches to the node writer.
+fn wide_rows(n: u32, version: u8) -> Vec<(Vec<u8>, Vec<u8>)> {
+    (0..n)
+        .map(|i| (i.to_be_bytes().to_vec(), vec![version ^ (i as u8); 100]))
+        .collect()
+}
+
+#[test]
+fn pipelined_writes_reach_the_store() {
+    let mem = Arc::new(MemoryStore::new());
+    let ns = NodeStore::new(Store::new(mem.clone()));
+    // About 2.5 MB of leaves: the build and the rewrite go through the background writer.
+    let a = ns.build(wide_rows(24_000, 0)).unwrap();
+    let edits: Vec<_> = wide_rows(24_000, 1)
+        .into_iter()
+        .step_by(3)
+        .map(|(k, v)| (k, Some(v)))
+        .collect();
+    let b = ns
+        .apply(a, edits.iter().map(|(k, v)| (k, v.as_ref())))
+        .unwrap();
+    // A cold node store reads every node of both trees from the store.
+    let cold = NodeStore::new(Store::new(mem));
+    let got = scan_all(&cold, b);
+    assert_eq!(got.len(), 24_000);
+    for (i, (k, v)) in wide_rows(24_000, 0).into_iter().enumerate() {
+        let want = if i % 3 == 0 {
+            vec![1 ^ (i as u8); 100]
+        } else {
+            v
+        };
+        assert_eq!(got.get(&k), Some(&want), "row {i}");
+    }
+    assert_eq!(cold.diff(a, b).count(), 8_000);
+}
+
+/// A backend whose writes fail after a number of batches.
+struct FailingStore {
+    inner: MemoryStore,
+    batches_left: std::sync::atomic::AtomicUsize,
+}
+
+impl crate::store::ObjectStore for FailingStore {
+    fn get_stored(&self, id: &crate::id::ObjectId) -> Result<Option<Vec<u8>>> {
+        self.inner.get_stored(id)
+    }
+    fn has(&self, id: &crate::id::ObjectId) -> Result<bool> {
+        self.inner.has(id)
+    }
+    fn put_stored_batch(&self, items: Vec<(crate::id::ObjectId, Vec<u8>)>) -> Result<()> {
+        let left = self.batches_left.load(std::sync::atomic::Ordering::SeqCst);
+        if left == 0 {
+            return Err(crate::Error::Storage("disk full".into()));
+        }
+        self.batches_left
+            .store(left - 1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.put_stored_batch(items)
+    }
+    fn ids(&self) -> Box<dyn Iterator<Item = Result<crate::id::ObjectId>> + '_> {
+        self.inner.ids()
+    }
+    fn ids_with_prefix(
+        &self,
+        prefix: &[u8],
+    ) -> Box<dyn Iterator<Item = Result<crate::id::ObjectId>> + '_> {
+        self.inner.ids_with_prefix(prefix)
+    }
+    fn remove(&self, id: &crate::id::ObjectId) -> Result<()> {
+        self.inner.remove(id)
+    }
+    fn flush(&self) -> Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn write_errors_surface_from_pipelined_writes() {
+    for batches in [0, 1, 2] {
+        let store = Arc::new(FailingStore {
+            inner: MemoryStore::new(),
+            batches_left: batches.into(),
+        });
+        let ns = NodeStore::new(Store::new(store));
+        let err = ns.build(wide_rows(24_000, 0)).unwrap_err();
+        assert!(err.to_string().contains("disk full"), "{err}");
+        // Every writer thread is gone: only this node store holds the cache.
+        assert_eq!(Arc::strong_count(&ns.cache), 1);
+    }
+}
