@@ -208,6 +208,10 @@ const LEAF_CACHE_SHARE: usize = 4;
 /// threads draining it; large enough that queue handoffs cost nothing.
 const SINK_BATCH_BYTES: usize = 1 << 20;
 
+/// Batches queued for the background thread at most; past this the chunking thread frames
+/// and writes batches too.
+const MAX_QUEUED_BATCHES: usize = 4;
+
 type Batch = Vec<(ObjectId, Vec<u8>)>;
 
 /// The queue of batches to frame and write, shared with the background thread.
@@ -245,13 +249,18 @@ impl Pipe {
                 }
             };
             let Some(batch) = batch else { return };
-            let framed: Batch = batch.iter().map(|(id, c)| (*id, frame(c))).collect();
-            drop(batch);
-            if let Err(e) = ns.store().backend().put_stored_batch(framed) {
-                let mut st = self.lock();
-                st.error.get_or_insert(e);
-                st.queue.clear();
-            }
+            self.write(ns, batch);
+        }
+    }
+
+    /// Frames and writes one batch, recording a failure.
+    fn write(&self, ns: &NodeStore, batch: Batch) {
+        let framed: Batch = batch.iter().map(|(id, c)| (*id, frame(c))).collect();
+        drop(batch);
+        if let Err(e) = ns.store().backend().put_stored_batch(framed) {
+            let mut st = self.lock();
+            st.error.get_or_insert(e);
+            st.queue.clear();
         }
     }
 }
@@ -375,6 +384,20 @@ impl NodeSink {
             st.queue.push_back(batch);
             drop(st);
             p.pipe.ready.notify_one();
+            // Chunking outpaces framing and writing: rather than let the queue (memory)
+            // grow, this thread frames and writes the oldest batches itself.
+            loop {
+                let oldest = {
+                    let mut st = p.pipe.lock();
+                    if st.queue.len() <= MAX_QUEUED_BATCHES {
+                        break;
+                    }
+                    st.queue.pop_front()
+                };
+                if let Some(b) = oldest {
+                    p.pipe.write(&self.ns, b);
+                }
+            }
         }
         Ok(())
     }

@@ -651,6 +651,9 @@ fn diff_worker_error_is_reported_once() {
     assert!(results.last().is_some_and(|r| r.is_err()));
 }
 
+/// Rows of [`wide_rows`] in the pipeline tests: about 7 MB, seven batches.
+const ROWS: u32 = 64_000;
+
 /// Rows large enough that builds and rewrites queue several batches to the node writer.
 fn wide_rows(n: u32, version: u8) -> Vec<(Vec<u8>, Vec<u8>)> {
     (0..n)
@@ -660,11 +663,16 @@ fn wide_rows(n: u32, version: u8) -> Vec<(Vec<u8>, Vec<u8>)> {
 
 #[test]
 fn pipelined_writes_reach_the_store() {
-    let mem = Arc::new(MemoryStore::new());
+    // Slow writes make the queue fill up, so the chunking thread writes batches too.
+    let mem = Arc::new(FailingStore {
+        inner: MemoryStore::new(),
+        batches_left: usize::MAX.into(),
+        delay: std::time::Duration::from_millis(30),
+    });
     let ns = NodeStore::new(Store::new(mem.clone()));
-    // About 2.5 MB of leaves: the build and the rewrite go through the background writer.
-    let a = ns.build(wide_rows(24_000, 0)).unwrap();
-    let edits: Vec<_> = wide_rows(24_000, 1)
+    // About 7 MB of leaves: the build and the rewrite go through the background writer.
+    let a = ns.build(wide_rows(ROWS, 0)).unwrap();
+    let edits: Vec<_> = wide_rows(ROWS, 1)
         .into_iter()
         .step_by(3)
         .map(|(k, v)| (k, Some(v)))
@@ -675,8 +683,8 @@ fn pipelined_writes_reach_the_store() {
     // A cold node store reads every node of both trees from the store.
     let cold = NodeStore::new(Store::new(mem));
     let got = scan_all(&cold, b);
-    assert_eq!(got.len(), 24_000);
-    for (i, (k, v)) in wide_rows(24_000, 0).into_iter().enumerate() {
+    assert_eq!(got.len(), ROWS as usize);
+    for (i, (k, v)) in wide_rows(ROWS, 0).into_iter().enumerate() {
         let want = if i % 3 == 0 {
             vec![1 ^ (i as u8); 100]
         } else {
@@ -684,13 +692,14 @@ fn pipelined_writes_reach_the_store() {
         };
         assert_eq!(got.get(&k), Some(&want), "row {i}");
     }
-    assert_eq!(cold.diff(a, b).count(), 8_000);
+    assert_eq!(cold.diff(a, b).count(), (ROWS as usize).div_ceil(3));
 }
 
-/// A backend whose writes fail after a number of batches.
+/// A backend whose writes are slow, and fail after a number of batches.
 struct FailingStore {
     inner: MemoryStore,
     batches_left: std::sync::atomic::AtomicUsize,
+    delay: std::time::Duration,
 }
 
 impl crate::store::ObjectStore for FailingStore {
@@ -701,6 +710,7 @@ impl crate::store::ObjectStore for FailingStore {
         self.inner.has(id)
     }
     fn put_stored_batch(&self, items: Vec<(crate::id::ObjectId, Vec<u8>)>) -> Result<()> {
+        std::thread::sleep(self.delay);
         let left = self.batches_left.load(std::sync::atomic::Ordering::SeqCst);
         if left == 0 {
             return Err(crate::Error::Storage("disk full".into()));
@@ -732,9 +742,10 @@ fn write_errors_surface_from_pipelined_writes() {
         let store = Arc::new(FailingStore {
             inner: MemoryStore::new(),
             batches_left: batches.into(),
+            delay: std::time::Duration::ZERO,
         });
         let ns = NodeStore::new(Store::new(store));
-        let err = ns.build(wide_rows(24_000, 0)).unwrap_err();
+        let err = ns.build(wide_rows(ROWS, 0)).unwrap_err();
         assert!(err.to_string().contains("disk full"), "{err}");
         // Every writer thread is gone: only this node store holds the cache.
         assert_eq!(Arc::strong_count(&ns.cache), 1);
