@@ -151,6 +151,18 @@ fn diff_count(ns: &NodeStore, a: NodeId, b: NodeId) -> (usize, Duration) {
     (n, t.elapsed())
 }
 
+/// Peak resident set size, from `/proc/self/status`.
+fn peak_rss() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .map(|v| v.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".into())
+}
+
 /// Process CPU time (user + system, all threads, 10 ms ticks) from `/proc/self/stat`.
 fn cpu_time() -> Duration {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
@@ -360,6 +372,7 @@ fn main() {
         ms(warm),
         ms(cold)
     );
+    println!("peak RSS so far: {}", peak_rss());
     if focus {
         // Repeated spread diffs, for profiling and for timing on a noisy machine: wall time
         // and the process's CPU time (all threads).
