@@ -74,6 +74,11 @@ const WORKER_QUEUE: usize = 1024;
 /// Trees whose new root is at least this level are diffed on several threads.
 const PARALLEL_MIN_LEVEL: u8 = 2;
 
+/// Changed subtrees of the new root must hold at least this many rows for a diff to use
+/// several threads: a smaller diff is done before a worker would be up to speed, and each
+/// batch a worker hands over costs a thread wakeup.
+const PARALLEL_MIN_ROWS: u64 = 100_000;
+
 /// Most threads one diff uses.
 const MAX_DIFF_THREADS: usize = 4;
 
@@ -111,6 +116,8 @@ pub struct Diff {
     pending: std::vec::IntoIter<DiffRow>,
     /// Threads this diff may use (1: no workers).
     threads: usize,
+    /// See [`PARALLEL_MIN_ROWS`].
+    min_split_rows: u64,
     /// Set when the diff is dropped: workers stop at their next row.
     cancel: Arc<AtomicBool>,
 }
@@ -129,6 +136,7 @@ impl Diff {
             workers: Default::default(),
             pending: Vec::new().into_iter(),
             threads: default_threads(),
+            min_split_rows: PARALLEL_MIN_ROWS,
             cancel: Default::default(),
         }
     }
@@ -138,6 +146,13 @@ impl Diff {
     /// Takes effect when called before the first row is read.
     pub fn with_threads(mut self, threads: usize) -> Self {
         self.threads = threads.max(1);
+        self
+    }
+
+    /// Splits even small diffs (tests split trees of a few hundred rows).
+    #[cfg(test)]
+    pub(crate) fn split_small(mut self) -> Self {
+        self.min_split_rows = 0;
         self
     }
 
@@ -180,8 +195,12 @@ impl Diff {
         let changed: Vec<bool> = (0..root.len())
             .map(|i| !old_children.contains(&root.child(i)))
             .collect();
-        if changed.iter().filter(|c| **c).count() < 2 {
-            // One changed subtree (or none, with only deletions): the diff is short.
+        let changed_rows: u64 = (0..root.len())
+            .filter(|&i| changed[i])
+            .map(|i| root.child_rows(i))
+            .sum();
+        if changed.iter().filter(|c| **c).count() < 2 || changed_rows < self.min_split_rows {
+            // Changes within one subtree (or only deletions), or a small diff.
             return Ok(Vec::new());
         }
         let total = root.row_count();
@@ -439,6 +458,7 @@ fn diff_worker(
             workers: Default::default(),
             pending: Vec::new().into_iter(),
             threads: 1,
+            min_split_rows: PARALLEL_MIN_ROWS,
             cancel: Default::default(),
         };
         let mut batch = Vec::with_capacity(WORKER_BATCH);

@@ -71,6 +71,7 @@ fn tree_diff(ns: &NodeStore, a: NodeId, b: NodeId) -> Changes {
 fn diff_on(ns: &NodeStore, a: NodeId, b: NodeId, threads: usize) -> Changes {
     ns.diff(a, b)
         .with_threads(threads)
+        .split_small()
         .map(|d| {
             let d = d.unwrap();
             (
@@ -600,7 +601,7 @@ fn diff_with_changes_on_both_halves() {
     apply_model(&mut model, &edits);
     assert_eq!(tree_diff(&ns, a, b), naive_diff(&old, &model));
     for threads in 2..=4 {
-        let mut d = ns.diff(a, b).with_threads(threads);
+        let mut d = ns.diff(a, b).with_threads(threads).split_small();
         assert!(d.next().is_some());
         assert_eq!(d.workers(), threads - 1, "{threads} threads");
         assert_eq!(diff_on(&ns, a, b, threads), naive_diff(&old, &model));
@@ -618,7 +619,7 @@ fn diff_split_with_one_changed_range_stays_on_one_thread() {
     let model: Model = (0..3000u16).map(|i| (key(i), vec![1u8; 8])).collect();
     let a = ns.build(&model).unwrap();
     let b = ns.apply(a, [(key(10), Some(vec![2u8]))]).unwrap();
-    let mut d = ns.diff(a, b).with_threads(4);
+    let mut d = ns.diff(a, b).with_threads(4).split_small();
     assert_eq!(d.next().map(|r| r.unwrap().key().to_vec()), Some(key(10)));
     assert_eq!(d.workers(), 0);
     assert!(d.next().is_none());
@@ -645,7 +646,7 @@ fn diff_worker_error_is_reported_once() {
         node = ns.load(child).unwrap();
     }
     let cold = NodeStore::with_params(ns.store().clone(), SMALL);
-    let results: Vec<_> = cold.diff(a, b).with_threads(3).collect();
+    let results: Vec<_> = cold.diff(a, b).with_threads(3).split_small().collect();
     assert!(results.len() > 1);
     assert_eq!(results.iter().filter(|r| r.is_err()).count(), 1);
     assert!(results.last().is_some_and(|r| r.is_err()));
@@ -750,4 +751,21 @@ fn write_errors_surface_from_pipelined_writes() {
         // Every writer thread is gone: only this node store holds the cache.
         assert_eq!(Arc::strong_count(&ns.cache), 1);
     }
+}
+
+#[test]
+fn small_diffs_stay_on_one_thread() {
+    let (ns, _) = small_store();
+    let model: Model = (0..3000u16).map(|i| (key(i), vec![1u8; 8])).collect();
+    let a = ns.build(&model).unwrap();
+    let edits: Edits = (0..3000u16)
+        .step_by(7)
+        .map(|i| (key(i), Some(vec![2u8; 8])))
+        .collect();
+    let b = ns.apply(a, ed(&edits)).unwrap();
+    // Changes everywhere, but in subtrees of far fewer rows than a split needs.
+    let mut d = ns.diff(a, b).with_threads(4);
+    assert!(d.next().is_some());
+    assert_eq!(d.workers(), 0);
+    assert_eq!(d.count() + 1, edits.len());
 }
