@@ -235,6 +235,19 @@ fn contiguous(n: u64, label: &str) -> Duration {
         "[{label}] {UPDATES} contiguous updates -> new root: {}",
         ms(t.elapsed())
     );
+    if std::env::var_os("KODIAK_BENCH_PROBE").is_some() {
+        for v in 2..5 {
+            let edits: Vec<(Vec<u8>, Option<Vec<u8>>)> = (start..start + UPDATES)
+                .map(|i| {
+                    let (mut k, mut v2) = (Vec::new(), Vec::new());
+                    items.encode(i, v, &mut k, &mut v2);
+                    (k, Some(v2))
+                })
+                .collect();
+            let (w, c) = timed(|| spread_apply(&ns, root, edits));
+            println!("[{label}] again: {} (cpu {})", ms(w), ms(c));
+        }
+    }
     let (rows, warm) = diff_count(&ns, root, root2);
     assert_eq!(rows as u64, UPDATES);
     let cold_ns = NodeStore::new(db.store.clone());

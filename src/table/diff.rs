@@ -375,13 +375,6 @@ impl Diff {
             let (Some((na, ia)), Some((nb, ib))) = (a.leaf(), b.leaf()) else {
                 return Ok(None);
             };
-            // Skip equal rows in bulk: changed leaves usually differ in a row or two.
-            let run = na.equal_run(ia, nb, ib);
-            if run > 0 {
-                a.advance_in_leaf(run);
-                b.advance_in_leaf(run);
-                continue;
-            }
             match cmp_keys(na.key(ia), nb.key(ib)) {
                 Ordering::Less => {
                     let old = a.row();
@@ -395,8 +388,12 @@ impl Diff {
                 }
                 Ordering::Equal => {
                     if na.value(ia) == nb.value(ib) {
-                        a.advance();
-                        b.advance();
+                        // Skip this and the following equal rows in bulk: changed leaves
+                        // usually differ in a row or two. (Checking this row first keeps
+                        // leaves whose rows all changed at one comparison per row.)
+                        let run = na.equal_run(ia, nb, ib).max(1);
+                        a.advance_in_leaf(run);
+                        b.advance_in_leaf(run);
                         continue;
                     }
                     let (old, new) = (a.row(), b.row());
