@@ -6,6 +6,7 @@
 pub mod config;
 pub mod error;
 pub mod id;
+pub mod interchange;
 pub mod object;
 pub mod refs;
 pub mod repo;
