@@ -159,6 +159,60 @@ fn diff_count(ns: &NodeStore, a: NodeId, b: NodeId) -> (usize, Duration) {
     (n, t.elapsed())
 }
 
+/// Peak resident set size, from `/proc/self/status`.
+fn peak_rss() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .map(|v| v.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// Process CPU time (user + system, all threads, 10 ms ticks) from `/proc/self/stat`.
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<u64> = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    Duration::from_millis(f.iter().sum::<u64>() * 10)
+}
+
+/// Wall and CPU time of `f`.
+fn timed(f: impl FnOnce()) -> (Duration, Duration) {
+    let (t, c) = (Instant::now(), cpu_time());
+    f();
+    (t.elapsed(), cpu_time().saturating_sub(c))
+}
+
+/// Applies edits (a function of its own for `callgrind --toggle-collect`).
+#[inline(never)]
+fn spread_apply(ns: &NodeStore, root: NodeId, edits: Vec<(Vec<u8>, Option<Vec<u8>>)>) {
+    ns.apply(root, edits).expect("apply");
+}
+
+/// Counts diff rows (a function of its own for `callgrind --toggle-collect`).
+#[inline(never)]
+fn diff_count_on(ns: &NodeStore, a: NodeId, b: NodeId, threads: usize) {
+    let mut d = ns.diff(a, b);
+    if threads > 0 {
+        d = d.with_threads(threads);
+    }
+    let mut n = 0u64;
+    for r in d {
+        r.expect("diff");
+        n += 1;
+    }
+    assert_eq!(n, UPDATES);
+}
+
 fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1e3)
 }
@@ -189,6 +243,19 @@ fn contiguous(n: u64, label: &str) -> Duration {
         "[{label}] {UPDATES} contiguous updates -> new root: {}",
         ms(t.elapsed())
     );
+    if std::env::var_os("KODIAK_BENCH_PROBE").is_some() {
+        for v in 2..5 {
+            let edits: Vec<(Vec<u8>, Option<Vec<u8>>)> = (start..start + UPDATES)
+                .map(|i| {
+                    let (mut k, mut v2) = (Vec::new(), Vec::new());
+                    items.encode(i, v, &mut k, &mut v2);
+                    (k, Some(v2))
+                })
+                .collect();
+            let (w, c) = timed(|| spread_apply(&ns, root, edits));
+            println!("[{label}] again: {} (cpu {})", ms(w), ms(c));
+        }
+    }
     let (rows, warm) = diff_count(&ns, root, root2);
     assert_eq!(rows as u64, UPDATES);
     let cold_ns = NodeStore::new(db.store.clone());
@@ -307,7 +374,10 @@ fn main() {
         dir_size(&db.path.join("packs")) as f64 / 1e6,
     );
     assert_eq!(ns.count(root).expect("count"), n);
-    load_breakdown(&db.store);
+    let focus = std::env::var_os("KODIAK_BENCH_DIFF_ONLY").is_some();
+    if !focus {
+        load_breakdown(&db.store);
+    }
 
     let step = n / UPDATES;
     let t = Instant::now();
@@ -327,6 +397,57 @@ fn main() {
         ms(warm),
         ms(cold)
     );
+    println!("peak RSS so far: {}", peak_rss());
+    if focus {
+        // Repeated spread diffs, for profiling and for timing on a noisy machine: wall time
+        // and the process's CPU time (all threads).
+        let threads: Vec<usize> = std::env::var("KODIAK_BENCH_THREADS")
+            .ok()
+            .map(|s| s.split(',').filter_map(|t| t.parse().ok()).collect())
+            .unwrap_or_else(|| vec![0]);
+        let reps: u64 = std::env::var("KODIAK_BENCH_REPS")
+            .ok()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(5);
+        let mut applies = Vec::new();
+        for version in 2..2 + reps {
+            let edits: Vec<(Vec<u8>, Option<Vec<u8>>)> = (0..UPDATES)
+                .map(|j| {
+                    let (mut k, mut v) = (Vec::new(), Vec::new());
+                    items.encode(j * step + step / 2, version, &mut k, &mut v);
+                    (k, Some(v))
+                })
+                .collect();
+            applies.push(timed(|| spread_apply(&ns, root, edits)));
+        }
+        let wall = applies.iter().map(|x| x.0).min().unwrap_or_default();
+        let cpu = applies.iter().map(|x| x.1).sum::<Duration>() / applies.len() as u32;
+        println!("spread update: wall min {}, cpu mean {}", ms(wall), ms(cpu));
+        for &th in &threads {
+            let (mut warm, mut cold) = (Vec::new(), Vec::new());
+            for _ in 0..reps {
+                warm.push(timed(|| diff_count_on(&ns, root, root2, th)));
+                let cold_ns = NodeStore::new(db.store.clone());
+                cold.push(timed(|| diff_count_on(&cold_ns, root, root2, th)));
+            }
+            let best = |v: &[(Duration, Duration)]| {
+                let wall = v.iter().map(|x| x.0).min().unwrap_or_default();
+                let cpu = v.iter().map(|x| x.1).sum::<Duration>() / v.len() as u32;
+                format!("wall min {}, cpu mean {}", ms(wall), ms(cpu))
+            };
+            println!(
+                "spread diff on {} threads: warm {}; cold {}",
+                if th == 0 {
+                    "default".to_string()
+                } else {
+                    th.to_string()
+                },
+                best(&warm),
+                best(&cold)
+            );
+        }
+        return;
+    }
 
     // Warm point gets on random keys.
     let gets = 200_000u64;

@@ -29,7 +29,8 @@ impl Hasher for IdHasher {
     }
 }
 
-type IdMap = HashMap<NodeId, Arc<Node>, BuildHasherDefault<IdHasher>>;
+/// Decoded nodes by id.
+pub(crate) type IdMap = HashMap<NodeId, Arc<Node>, BuildHasherDefault<IdHasher>>;
 
 pub(crate) struct NodeCache {
     budget: usize,
@@ -56,19 +57,34 @@ impl NodeCache {
         }
         let n = self.old.remove(id)?;
         self.old_bytes = self.old_bytes.saturating_sub(n.heap_size());
-        self.insert(*id, Arc::clone(&n));
+        // Moving a node to the young generation never outgrows the budget: the total is
+        // unchanged, and it was within budget after the last insert.
+        let size = n.heap_size();
+        if self.young.insert(*id, Arc::clone(&n)).is_none() {
+            self.young_bytes += size;
+        }
         Some(n)
     }
 
-    pub(crate) fn insert(&mut self, id: NodeId, node: Arc<Node>) {
+    /// Adds a node; returns the dropped old generation, if any, for the caller to free
+    /// after releasing the cache lock (freeing thousands of nodes takes milliseconds).
+    #[must_use]
+    pub(crate) fn insert(&mut self, id: NodeId, node: Arc<Node>) -> Option<IdMap> {
         let size = node.heap_size();
         if self.young.insert(id, node).is_none() {
             self.young_bytes += size;
         }
         if self.young_bytes + self.old_bytes > self.budget {
-            self.old = std::mem::take(&mut self.young);
+            let dropped = std::mem::replace(&mut self.old, std::mem::take(&mut self.young));
             self.old_bytes = self.young_bytes;
             self.young_bytes = 0;
+            return Some(dropped);
         }
+        None
+    }
+
+    /// The byte budget.
+    pub(crate) fn budget(&self) -> usize {
+        self.budget
     }
 }

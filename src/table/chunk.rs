@@ -8,6 +8,7 @@
 use crate::error::Result;
 use crate::id::{ID_LEN, NodeId, ObjectId};
 use crate::object::{FORMAT_VERSION, Kind};
+use crate::store::frame;
 
 use super::NodeStore;
 use super::node::{CHILD_ENTRY_LEN, Node, write_varint};
@@ -179,20 +180,123 @@ pub(crate) fn child_entry(id: NodeId, rows: u64) -> [u8; CHILD_ENTRY_LEN] {
 }
 
 /// Pending node writes, flushed to the store in batches and added to the node cache.
+///
+/// Full batches go to a queue that a background thread frames (zstd) and writes while
+/// chunking goes on; [`NodeSink::flush`] has this thread help drain the queue, so framing,
+/// which costs more than chunking, runs on two threads. Small rewrites never start the
+/// thread.
 pub(crate) struct NodeSink {
     ns: NodeStore,
     pending: Vec<(ObjectId, Vec<u8>)>,
     bytes: usize,
-    cached_leaves: u64,
-    leaf_cache_limit: u64,
-    /// The background write of the previous batch, if one is in flight.
-    writer: Option<std::thread::JoinHandle<Result<()>>>,
+    cached_leaf_bytes: usize,
+    leaf_cache_limit: usize,
+    /// The background framer and writer, started with the first full batch.
+    pipeline: Option<Pipeline>,
 }
 
-/// Leaves one edit's sink adds to the node cache at most (about 4 MiB of 4 KiB leaves).
-const CACHED_LEAVES_PER_SINK: u64 = 1024;
+/// Share of the node cache budget that one edit's new leaves may take (as canonical bytes,
+/// about 4/5 of their cached size). A quarter leaves at least another quarter for the old
+/// tree's nodes that the rewrite reads, since the cache keeps the latest half of its budget;
+/// and with the default budget it keeps every leaf of a 10,000-row spread update of a 1M-row
+/// table, so a diff right after the update reads nothing from the store.
+const LEAF_CACHE_SHARE: usize = 4;
 
-const SINK_FLUSH_BYTES: usize = 8 << 20;
+/// Canonical bytes per queued batch (about 250 leaves).
+///
+/// Small enough that the queue left at [`NodeSink::flush`] splits evenly between the two
+/// threads draining it; large enough that queue handoffs cost nothing.
+const SINK_BATCH_BYTES: usize = 1 << 20;
+
+/// Batches queued for the background thread at most; past this the chunking thread frames
+/// and writes batches too.
+const MAX_QUEUED_BATCHES: usize = 4;
+
+type Batch = Vec<(ObjectId, Vec<u8>)>;
+
+/// The queue of batches to frame and write, shared with the background thread.
+struct PipeState {
+    queue: std::collections::VecDeque<Batch>,
+    closed: bool,
+    /// The first write error; later batches are dropped.
+    error: Option<crate::Error>,
+}
+
+struct Pipe {
+    state: std::sync::Mutex<PipeState>,
+    ready: std::sync::Condvar,
+}
+
+impl Pipe {
+    fn lock(&self) -> std::sync::MutexGuard<'_, PipeState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Frames and writes queued batches until the queue is empty (and, when `wait`, until it
+    /// is closed too).
+    fn drain(&self, ns: &NodeStore, wait: bool) {
+        loop {
+            let batch = {
+                let mut st = self.lock();
+                loop {
+                    if let Some(b) = st.queue.pop_front() {
+                        break Some(b);
+                    }
+                    if st.closed || !wait {
+                        break None;
+                    }
+                    st = self.ready.wait(st).unwrap_or_else(|p| p.into_inner());
+                }
+            };
+            let Some(batch) = batch else { return };
+            self.write(ns, batch);
+        }
+    }
+
+    /// Frames and writes one batch, recording a failure.
+    fn write(&self, ns: &NodeStore, batch: Batch) {
+        let framed: Batch = batch.iter().map(|(id, c)| (*id, frame(c))).collect();
+        drop(batch);
+        if let Err(e) = ns.store().backend().put_stored_batch(framed) {
+            let mut st = self.lock();
+            st.error.get_or_insert(e);
+            st.queue.clear();
+        }
+    }
+}
+
+struct Pipeline {
+    pipe: std::sync::Arc<Pipe>,
+    worker: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Pipeline {
+    /// Closes the queue and waits for the background thread.
+    fn close(&mut self) {
+        self.pipe.lock().closed = true;
+        self.pipe.ready.notify_all();
+        if let Some(h) = self.worker.take() {
+            // A panicking writer leaves its batch unwritten; `flush` reports that below.
+            if h.join().is_err() {
+                self.pipe
+                    .lock()
+                    .error
+                    .get_or_insert(crate::Error::Storage("node writer thread panicked".into()));
+            }
+        }
+    }
+}
+
+impl Drop for Pipeline {
+    fn drop(&mut self) {
+        // A sink dropped without a flush (after an error) stops the writer: unwritten nodes
+        // are dropped, written ones are harmless. After a flush this does nothing.
+        if self.worker.is_some() {
+            self.pipe.lock().queue.clear();
+            self.close();
+        }
+    }
+}
 
 impl NodeSink {
     /// A sink writing into `ns`.
@@ -201,84 +305,134 @@ impl NodeSink {
             ns: ns.clone(),
             pending: Vec::new(),
             bytes: 0,
-            cached_leaves: 0,
-            leaf_cache_limit: CACHED_LEAVES_PER_SINK,
-            writer: None,
+            cached_leaf_bytes: 0,
+            leaf_cache_limit: ns.cache_budget() / LEAF_CACHE_SHARE,
+            pipeline: None,
         }
     }
 
     /// A sink that caches every node it writes (for bulk builds, which read nothing).
     pub(crate) fn caching_all(ns: &NodeStore) -> Self {
         NodeSink {
-            leaf_cache_limit: u64::MAX,
+            leaf_cache_limit: usize::MAX,
             ..NodeSink::new(ns)
         }
     }
 
     /// Queues a node's canonical bytes (the id must be their hash).
     ///
-    /// Full batches are framed here and written to the store on a background thread while
-    /// encoding goes on; nothing reads those nodes before [`NodeSink::flush`].
+    /// Nothing reads queued nodes from the store before [`NodeSink::flush`]; they are in
+    /// the node cache (within its limits) right away.
     pub(crate) fn push(&mut self, id: NodeId, canonical: Vec<u8>) -> Result<()> {
+        self.cache_new(id, &canonical);
         self.bytes += canonical.len();
         self.pending.push((id.id(), canonical));
-        if self.bytes >= SINK_FLUSH_BYTES {
-            self.write_pending(false)?;
+        if self.bytes >= SINK_BATCH_BYTES {
+            self.queue_pending()?;
         }
         Ok(())
     }
 
-    /// Writes every queued node, waits until all writes are in the store, and caches them.
-    pub(crate) fn flush(&mut self) -> Result<()> {
-        self.write_pending(true)
-    }
-
-    fn join_writer(&mut self) -> Result<()> {
-        match self.writer.take() {
-            None => Ok(()),
-            Some(h) => h
-                .join()
-                .map_err(|_| crate::Error::Storage("node writer thread panicked".into()))?,
+    /// Adds a new node to the cache, unless it is a leaf past this sink's leaf limit.
+    fn cache_new(&mut self, id: NodeId, canonical: &[u8]) {
+        // Leaves of a large rewrite beyond the limit are not cached: they would evict the
+        // old tree's nodes that the rest of the rewrite still has to read. Internal nodes
+        // always are.
+        if canonical.get(2) == Some(&0) {
+            if self.cached_leaf_bytes >= self.leaf_cache_limit {
+                return;
+            }
+            self.cached_leaf_bytes += canonical.len();
+        }
+        // These bytes were encoded by `LevelChunker::cut` just now; copying them is cheaper
+        // than any other way of sharing them with the framing thread.
+        if let Ok(node) = Node::parse(canonical.to_vec(), 2, false) {
+            self.ns.cache_insert(id, node);
         }
     }
 
-    fn write_pending(&mut self, wait: bool) -> Result<()> {
-        let framed = if self.pending.is_empty() {
-            Vec::new()
-        } else {
-            self.ns.frame_nodes(&self.pending)?
-        };
-        for (id, bytes) in self.pending.drain(..) {
-            // Leaves of a large rewrite are not cached: they would evict the old tree's nodes
-            // that the rest of the rewrite still has to read. Internal nodes always are.
-            let is_leaf = bytes.get(2) == Some(&0);
-            if is_leaf && self.cached_leaves >= self.leaf_cache_limit {
-                continue;
-            }
-            self.cached_leaves += u64::from(is_leaf);
-            // These bytes were encoded by `LevelChunker::cut` just now.
-            if let Ok(node) = Node::parse(bytes, 2, false) {
-                self.ns.cache_insert(NodeId::new(id), node);
-            }
-        }
+    /// Hands the pending nodes to the background framer, starting it if needed.
+    fn queue_pending(&mut self) -> Result<()> {
+        let batch = std::mem::take(&mut self.pending);
         self.bytes = 0;
-        self.join_writer()?;
-        if framed.is_empty() {
-            return Ok(());
-        }
-        let backend = std::sync::Arc::clone(self.ns.store().backend());
-        if wait {
-            backend.put_stored_batch(framed)
-        } else {
-            let writer = std::thread::Builder::new()
+        if self.pipeline.is_none() {
+            let pipe = std::sync::Arc::new(Pipe {
+                state: std::sync::Mutex::new(PipeState {
+                    queue: Default::default(),
+                    closed: false,
+                    error: None,
+                }),
+                ready: std::sync::Condvar::new(),
+            });
+            let (worker_pipe, ns) = (std::sync::Arc::clone(&pipe), self.ns.clone());
+            let worker = std::thread::Builder::new()
                 .name("kodiak-node-writer".into())
-                .spawn(move || backend.put_stored_batch(framed))
+                .spawn(move || worker_pipe.drain(&ns, true))
                 .map_err(|e| {
                     crate::Error::Storage(format!("cannot start a node writer thread: {e}"))
                 })?;
-            self.writer = Some(writer);
-            Ok(())
+            self.pipeline = Some(Pipeline {
+                pipe,
+                worker: Some(worker),
+            });
         }
+        if let Some(p) = &self.pipeline {
+            let mut st = p.pipe.lock();
+            if let Some(e) = st.error.take() {
+                return Err(e);
+            }
+            st.queue.push_back(batch);
+            drop(st);
+            p.pipe.ready.notify_one();
+            // Chunking outpaces framing and writing: rather than let the queue (memory)
+            // grow, this thread frames and writes the oldest batches itself.
+            loop {
+                let oldest = {
+                    let mut st = p.pipe.lock();
+                    if st.queue.len() <= MAX_QUEUED_BATCHES {
+                        break;
+                    }
+                    st.queue.pop_front()
+                };
+                if let Some(b) = oldest {
+                    p.pipe.write(&self.ns, b);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes every queued node and waits until all writes are in the store.
+    pub(crate) fn flush(&mut self) -> Result<()> {
+        let Some(mut p) = self.pipeline.take() else {
+            // Small rewrites: frame (on two threads when large enough) and write here.
+            let pending = std::mem::take(&mut self.pending);
+            self.bytes = 0;
+            if pending.is_empty() {
+                return Ok(());
+            }
+            let framed = self.ns.frame_nodes(&pending)?;
+            drop(pending);
+            return self.ns.store().backend().put_stored_batch(framed);
+        };
+        // Split the last nodes in two so both threads share them.
+        let mut rest = std::mem::take(&mut self.pending);
+        self.bytes = 0;
+        {
+            let mut st = p.pipe.lock();
+            if rest.len() >= 2 {
+                let second = rest.split_off(rest.len() / 2);
+                st.queue.push_back(rest);
+                st.queue.push_back(second);
+            } else if !rest.is_empty() {
+                st.queue.push_back(rest);
+            }
+        }
+        p.pipe.ready.notify_all();
+        p.pipe.drain(&self.ns, false);
+        p.close();
+        let error = p.pipe.lock().error.take();
+        error.map_or(Ok(()), Err)
     }
 }
 

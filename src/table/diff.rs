@@ -7,10 +7,14 @@
 
 use std::cmp::Ordering;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
+
 use crate::error::Result;
 use crate::id::NodeId;
 
-use super::{Cursor, NodeStore, Row};
+use super::node::cmp_keys;
+use super::{Cursor, Node, NodeStore, Row};
 
 /// A row that differs between two trees: at least one side is present.
 #[derive(Clone, Debug)]
@@ -44,38 +48,78 @@ impl DiffRow {
 enum State {
     Start(NodeId, NodeId),
     Running(Cursor, Cursor),
-    /// The first half is done; rows of the second half come from the worker.
+    /// This thread's range is done; the remaining rows come from the workers, in order.
     Draining,
     Done,
 }
 
-/// Messages from the worker diffing the second half of the key space.
+/// Messages from a worker diffing one key range.
 enum Msg {
     Rows(Vec<DiffRow>),
     Err(crate::Error),
     Done,
 }
 
-/// Rows the worker sends per message.
+/// Rows a worker sends per message.
 const WORKER_BATCH: usize = 256;
 
-/// Trees whose new root is at least this level are diffed on two threads.
+/// Batches a worker may queue ahead of the consumer (about 260k rows).
+///
+/// A worker's range is consumed only after the ranges before it, so the queue must hold
+/// most of a range's rows for the worker to finish it while the consumer is still busy with
+/// the earlier ones; a short queue stalls the worker and serializes the diff. Queued rows
+/// are 32 bytes each plus the leaves they keep alive.
+const WORKER_QUEUE: usize = 1024;
+
+/// Trees whose new root is at least this level are diffed on several threads.
 const PARALLEL_MIN_LEVEL: u8 = 2;
+
+/// Changed subtrees of the new root must hold at least this many rows for a diff to use
+/// several threads: a smaller diff is done before a worker would be up to speed, and each
+/// batch a worker hands over costs a thread wakeup.
+const PARALLEL_MIN_ROWS: u64 = 100_000;
+
+/// Most threads one diff uses.
+const MAX_DIFF_THREADS: usize = 4;
+
+/// Threads a diff uses by default: one per core, up to [`MAX_DIFF_THREADS`].
+fn default_threads() -> usize {
+    static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *THREADS.get_or_init(|| {
+        std::thread::available_parallelism()
+            .map_or(1, usize::from)
+            .clamp(1, MAX_DIFF_THREADS)
+    })
+}
+
+/// A worker thread diffing the keys of one range, streaming its rows back.
+struct Worker {
+    rx: std::sync::mpsc::Receiver<Msg>,
+    handle: std::thread::JoinHandle<()>,
+}
 
 /// The stream of rows that differ between two trees, in key order, from [`NodeStore::diff`].
 /// Yields an error at most once, then ends.
 ///
-/// Large trees with changes on both sides of the new root's middle are diffed on two
-/// threads: a worker takes the keys above the middle key and streams its rows back, and this
-/// iterator yields them after its own.
+/// Large trees with changes spread over the new root's children are diffed on up to one
+/// thread per core: the key space is cut into ranges of about equal row counts, this
+/// iterator diffs the first range itself, and a worker per other range streams its rows
+/// back; they are yielded range after range. Dropping the iterator stops and joins the
+/// workers.
 pub struct Diff {
     ns: NodeStore,
     state: State,
-    /// Rows with keys above this bound belong to the worker.
+    /// Rows with keys above this bound belong to the workers.
     hi: Option<Vec<u8>>,
-    worker: Option<std::sync::mpsc::Receiver<Msg>>,
+    /// Workers for the ranges above `hi`, in key order.
+    workers: std::collections::VecDeque<Worker>,
     pending: std::vec::IntoIter<DiffRow>,
-    parallel: bool,
+    /// Threads this diff may use (1: no workers).
+    threads: usize,
+    /// See [`PARALLEL_MIN_ROWS`].
+    min_split_rows: u64,
+    /// Set when the diff is dropped: workers stop at their next row.
+    cancel: Arc<AtomicBool>,
 }
 
 impl Diff {
@@ -89,34 +133,41 @@ impl Diff {
             ns,
             state,
             hi: None,
-            worker: None,
+            workers: Default::default(),
             pending: Vec::new().into_iter(),
-            parallel: true,
+            threads: default_threads(),
+            min_split_rows: PARALLEL_MIN_ROWS,
+            cancel: Default::default(),
         }
     }
 
-    /// Starts the cursors, handing the upper half of the key space to a worker thread when
-    /// the trees are large.
+    /// Diffs on at most `threads` threads (default: one per core, up to four).
+    ///
+    /// Takes effect when called before the first row is read.
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        self.threads = threads.max(1);
+        self
+    }
+
+    /// Splits even small diffs (tests split trees of a few hundred rows).
+    #[cfg(test)]
+    pub(crate) fn split_small(mut self) -> Self {
+        self.min_split_rows = 0;
+        self
+    }
+
+    /// Workers running or queued (tests check that a split happened).
+    #[cfg(test)]
+    pub(crate) fn workers(&self) -> usize {
+        self.workers.len()
+    }
+
+    /// Starts the cursors, handing the upper key ranges to worker threads when the trees are
+    /// large and changed in several places.
     fn start(&mut self, old: NodeId, new: NodeId) -> Result<()> {
-        let ns = &self.ns;
-        let root = ns.load(new)?;
-        if self.parallel && root.level() >= PARALLEL_MIN_LEVEL && root.len() >= 2 {
-            // Only worth a thread when both halves of the new root hold changed children.
-            let old_root = ns.load(old)?;
-            let old_children: std::collections::BTreeSet<NodeId> =
-                if old_root.level() == root.level() {
-                    (0..old_root.len()).map(|i| old_root.child(i)).collect()
-                } else {
-                    Default::default()
-                };
-            let mid = root.len() / 2;
-            let changed = |r: std::ops::Range<usize>| {
-                r.into_iter()
-                    .any(|i| !old_children.contains(&root.child(i)))
-            };
-            if changed(0..mid) && changed(mid..root.len()) {
-                self.spawn_worker(old, new, root.key(mid - 1).to_vec());
-            }
+        if self.threads > 1 {
+            let splits = self.split_keys(old, new)?;
+            self.spawn_workers(old, new, splits);
         }
         let a = Cursor::at_start(&self.ns, old)?;
         let b = Cursor::at_start(&self.ns, new)?;
@@ -124,18 +175,91 @@ impl Diff {
         Ok(())
     }
 
-    /// Hands the rows with keys above `split` to a worker thread.
-    fn spawn_worker(&mut self, old: NodeId, new: NodeId, split: Vec<u8>) {
-        let (tx, rx) = std::sync::mpsc::sync_channel(16);
-        let worker_ns = self.ns.clone();
-        let key = split.clone();
-        let spawned = std::thread::Builder::new()
-            .name("kodiak-diff".into())
-            .spawn(move || diff_worker(worker_ns, old, new, &key, tx));
-        // Without a thread the diff simply runs on this one.
-        if spawned.is_ok() {
-            self.worker = Some(rx);
-            self.hi = Some(split);
+    /// Keys cutting the new tree into up to `threads` ranges of about equal row counts, each
+    /// holding a changed child of the new root; empty when one thread should do it all.
+    ///
+    /// A range runs from just above one key to the next key inclusive. Each key is the last
+    /// key of a leaf, so leaves (and the cursors' skips) line up with the cuts.
+    fn split_keys(&self, old: NodeId, new: NodeId) -> Result<Vec<Vec<u8>>> {
+        let ns = &self.ns;
+        let root = ns.load(new)?;
+        if root.level() < PARALLEL_MIN_LEVEL || root.len() < 2 {
+            return Ok(Vec::new());
+        }
+        let old_root = ns.load(old)?;
+        let old_children: std::collections::BTreeSet<NodeId> = if old_root.level() == root.level() {
+            (0..old_root.len()).map(|i| old_root.child(i)).collect()
+        } else {
+            Default::default()
+        };
+        let changed: Vec<bool> = (0..root.len())
+            .map(|i| !old_children.contains(&root.child(i)))
+            .collect();
+        let changed_rows: u64 = (0..root.len())
+            .filter(|&i| changed[i])
+            .map(|i| root.child_rows(i))
+            .sum();
+        if changed.iter().filter(|c| **c).count() < 2 || changed_rows < self.min_split_rows {
+            // Changes within one subtree (or only deletions), or a small diff.
+            return Ok(Vec::new());
+        }
+        let total = root.row_count();
+        let parts = self.threads as u64;
+        let mut keys: Vec<(usize, Vec<u8>)> = Vec::new();
+        for j in 1..parts {
+            let (child, key) = leaf_end_at_rank(ns, &root, total * j / parts)?;
+            if keys.last().is_none_or(|(_, k)| *k < key) {
+                keys.push((child, key));
+            }
+        }
+        // Merge ranges without a changed root child into a neighbour: such a worker would
+        // only walk shared subtrees.
+        let mut out: Vec<Vec<u8>> = Vec::new();
+        let mut lo_child = 0usize;
+        for (child, key) in keys {
+            if changed[lo_child..=child].iter().any(|c| *c) {
+                out.push(key);
+                // The child holding the cut is shared by both ranges.
+                lo_child = child;
+            }
+        }
+        if !changed[lo_child..].iter().any(|c| *c) {
+            out.pop();
+        }
+        Ok(out)
+    }
+
+    /// Hands the rows with keys above `splits[0]` to one worker per range.
+    fn spawn_workers(&mut self, old: NodeId, new: NodeId, splits: Vec<Vec<u8>>) {
+        for (j, lo) in splits.iter().enumerate() {
+            let (tx, rx) = std::sync::mpsc::sync_channel(WORKER_QUEUE);
+            let worker_ns = self.ns.clone();
+            let lo = lo.clone();
+            let hi = splits.get(j + 1).cloned();
+            let cancel = Arc::clone(&self.cancel);
+            let spawned = std::thread::Builder::new()
+                .name("kodiak-diff".into())
+                .spawn(move || diff_worker(worker_ns, old, new, &lo, hi.as_deref(), &cancel, tx));
+            match spawned {
+                Ok(handle) => self.workers.push_back(Worker { rx, handle }),
+                Err(_) => {
+                    // Without every thread, this one diffs everything.
+                    self.stop_workers();
+                    return;
+                }
+            }
+        }
+        self.hi = splits.into_iter().next();
+    }
+
+    /// Stops the workers and waits for them to end.
+    fn stop_workers(&mut self) {
+        // Disconnect every worker before joining any: a worker blocked on a full queue
+        // wakes up with a send error and returns.
+        let handles: Vec<_> = self.workers.drain(..).map(|w| w.handle).collect();
+        for h in handles {
+            // A worker that panicked has nothing left to clean up.
+            let _ = h.join();
         }
     }
 
@@ -143,46 +267,44 @@ impl Diff {
         if let State::Start(old, new) = self.state {
             self.start(old, new)?;
         }
+        if let State::Running(..) = self.state {
+            match self.step_local()? {
+                Some(row) if self.hi.as_ref().is_none_or(|hi| row.key() <= hi.as_slice()) => {
+                    return Ok(Some(row));
+                }
+                _ => self.state = State::Draining,
+            }
+        }
         if let State::Draining = self.state {
             return self.drain();
         }
-        let Some(row) = self.step_local()? else {
-            if self.worker.is_some() {
-                self.state = State::Draining;
-                return self.drain();
-            }
-            return Ok(None);
-        };
-        if let Some(hi) = &self.hi
-            && row.key() > hi.as_slice()
-        {
-            self.state = State::Draining;
-            return self.drain();
-        }
-        Ok(Some(row))
+        Ok(None)
     }
 
-    /// The next row from the worker.
+    /// The next row from the workers, in range order.
     fn drain(&mut self) -> Result<Option<DiffRow>> {
         loop {
             if let Some(row) = self.pending.next() {
                 return Ok(Some(row));
             }
-            let Some(rx) = &self.worker else {
+            let Some(w) = self.workers.front() else {
                 return Ok(None);
             };
-            match rx.recv() {
+            match w.rx.recv() {
                 Ok(Msg::Rows(rows)) => self.pending = rows.into_iter(),
-                Ok(Msg::Err(e)) => return Err(e),
+                Ok(Msg::Err(e)) => {
+                    self.stop_workers();
+                    return Err(e);
+                }
                 Ok(Msg::Done) => {
-                    self.worker = None;
-                    return Ok(None);
+                    if let Some(w) = self.workers.pop_front() {
+                        // The worker has sent its last message and is returning.
+                        let _ = w.handle.join();
+                    }
                 }
                 Err(_) => {
-                    self.worker = None;
-                    return Err(crate::Error::Storage(
-                        "the diff worker thread stopped".into(),
-                    ));
+                    self.stop_workers();
+                    return Err(crate::Error::Storage("a diff worker thread stopped".into()));
                 }
             }
         }
@@ -253,7 +375,7 @@ impl Diff {
             let (Some((na, ia)), Some((nb, ib))) = (a.leaf(), b.leaf()) else {
                 return Ok(None);
             };
-            match na.key(ia).cmp(nb.key(ib)) {
+            match cmp_keys(na.key(ia), nb.key(ib)) {
                 Ordering::Less => {
                     let old = a.row();
                     a.advance();
@@ -266,8 +388,12 @@ impl Diff {
                 }
                 Ordering::Equal => {
                     if na.value(ia) == nb.value(ib) {
-                        a.advance();
-                        b.advance();
+                        // Skip this and the following equal rows in bulk: changed leaves
+                        // usually differ in a row or two. (Checking this row first keeps
+                        // leaves whose rows all changed at one comparison per row.)
+                        let run = na.equal_run(ia, nb, ib).max(1);
+                        a.advance_in_leaf(run);
+                        b.advance_in_leaf(run);
                         continue;
                     }
                     let (old, new) = (a.row(), b.row());
@@ -280,27 +406,66 @@ impl Diff {
     }
 }
 
-/// Diffs the rows with keys above `split` and sends them to `tx` in batches.
+impl Drop for Diff {
+    fn drop(&mut self) {
+        self.cancel.store(true, AtomicOrdering::Relaxed);
+        self.stop_workers();
+    }
+}
+
+/// The last key of the leaf holding the row at `rank` (0-based, clamped to the last row) in
+/// the tree under `root`, and the index of the root child holding it.
+fn leaf_end_at_rank(ns: &NodeStore, root: &Arc<Node>, rank: u64) -> Result<(usize, Vec<u8>)> {
+    let mut node = Arc::clone(root);
+    let mut rank = rank;
+    let mut root_child = None;
+    loop {
+        // The child holding `rank`, or the last child.
+        let mut i = 0;
+        while i + 1 < node.len() && rank >= node.child_rows(i) {
+            rank -= node.child_rows(i);
+            i += 1;
+        }
+        let child_idx = *root_child.get_or_insert(i);
+        if node.level() == 1 {
+            return Ok((child_idx, node.key(i).to_vec()));
+        }
+        node = ns.load_child(&node, i)?.1;
+    }
+}
+
+/// Diffs the rows with keys in `(lo, hi]` (`hi` unbounded when `None`) and sends them to
+/// `tx` in batches.
 fn diff_worker(
     ns: NodeStore,
     old: NodeId,
     new: NodeId,
-    split: &[u8],
+    lo: &[u8],
+    hi: Option<&[u8]>,
+    cancel: &AtomicBool,
     tx: std::sync::mpsc::SyncSender<Msg>,
 ) {
     let run = || -> Result<bool> {
-        let a = Cursor::seek(&ns, old, split, false)?;
-        let b = Cursor::seek(&ns, new, split, false)?;
+        let a = Cursor::seek(&ns, old, lo, false)?;
+        let b = Cursor::seek(&ns, new, lo, false)?;
         let mut diff = Diff {
             ns: ns.clone(),
             state: State::Running(a, b),
             hi: None,
-            worker: None,
+            workers: Default::default(),
             pending: Vec::new().into_iter(),
-            parallel: false,
+            threads: 1,
+            min_split_rows: PARALLEL_MIN_ROWS,
+            cancel: Default::default(),
         };
         let mut batch = Vec::with_capacity(WORKER_BATCH);
         while let Some(row) = diff.step_local()? {
+            if hi.is_some_and(|hi| row.key() > hi) {
+                break;
+            }
+            if cancel.load(AtomicOrdering::Relaxed) {
+                return Ok(false);
+            }
             batch.push(row);
             if batch.len() == WORKER_BATCH {
                 let full = std::mem::replace(&mut batch, Vec::with_capacity(WORKER_BATCH));

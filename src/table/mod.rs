@@ -34,7 +34,12 @@ use chunk::{ChunkParams, DEFAULT_PARAMS};
 const PARALLEL_FRAME_MIN: usize = 64;
 
 /// Default budget of the decoded-node cache.
-pub const DEFAULT_CACHE_BYTES: usize = 64 << 20;
+///
+/// A decoded node takes about 1.25 times its canonical size, so a 1M-row table of ~35-byte
+/// rows is ~45 MB decoded. The cache keeps between half and all of its budget (two
+/// generations), so 256 MiB holds both versions of such a table across an `apply`, and the
+/// diff that follows reads nothing from the store.
+pub const DEFAULT_CACHE_BYTES: usize = 256 << 20;
 
 /// Reads and writes prolly trees in a [`Store`], with a bounded cache of decoded nodes.
 ///
@@ -112,7 +117,18 @@ impl NodeStore {
     }
 
     pub(crate) fn cache_insert(&self, id: NodeId, node: Node) {
-        self.cache().insert(id, Arc::new(node));
+        self.cache_insert_arc(id, Arc::new(node));
+    }
+
+    fn cache_insert_arc(&self, id: NodeId, node: Arc<Node>) {
+        let evicted = self.cache().insert(id, node);
+        // The guard is gone: the evicted generation is freed without holding the lock.
+        drop(evicted);
+    }
+
+    /// The node cache's byte budget.
+    pub(crate) fn cache_budget(&self) -> usize {
+        self.cache().budget()
     }
 
     /// Frames freshly encoded nodes (each id is the hash of its bytes) for the backend.
@@ -155,7 +171,7 @@ impl NodeStore {
         let node = Arc::new(
             Node::from_canonical(bytes).map_err(|source| Error::Decode { id: oid, source })?,
         );
-        self.cache().insert(id, Arc::clone(&node));
+        self.cache_insert_arc(id, Arc::clone(&node));
         Ok(node)
     }
 
@@ -367,6 +383,16 @@ impl Cursor {
             node: Arc::clone(node),
             idx,
         })
+    }
+
+    /// Moves past `n` rows of the current leaf (at most up to its end).
+    pub(crate) fn advance_in_leaf(&mut self, n: usize) {
+        if let Some(top) = self.frames.last_mut()
+            && top.node.is_leaf()
+        {
+            top.idx = (top.idx + n).min(top.node.len());
+        }
+        self.normalize();
     }
 
     /// Moves past the current row, or past the pending child.

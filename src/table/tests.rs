@@ -68,6 +68,21 @@ fn tree_diff(ns: &NodeStore, a: NodeId, b: NodeId) -> Changes {
         .collect()
 }
 
+fn diff_on(ns: &NodeStore, a: NodeId, b: NodeId, threads: usize) -> Changes {
+    ns.diff(a, b)
+        .with_threads(threads)
+        .split_small()
+        .map(|d| {
+            let d = d.unwrap();
+            (
+                d.key().to_vec(),
+                d.old_value().map(<[u8]>::to_vec),
+                d.new_value().map(<[u8]>::to_vec),
+            )
+        })
+        .collect()
+}
+
 fn apply_model(model: &mut Model, edits: &BTreeMap<Vec<u8>, Option<Vec<u8>>>) {
     for (k, v) in edits {
         match v {
@@ -180,6 +195,80 @@ proptest! {
         let b = ns.apply(a, ed(&edits)).unwrap();
         prop_assert_eq!(tree_diff(&ns, a, b), naive_diff(&model, &m2));
         prop_assert_eq!(tree_diff(&ns, b, a), naive_diff(&m2, &model));
+    }
+
+    #[test]
+    fn diff_on_many_threads_matches_naive(
+        model in arb_model(500, 400),
+        edits in arb_edits(520, 80),
+        threads in 2usize..5,
+    ) {
+        let (ns, _) = small_store();
+        let a = ns.build(&model).unwrap();
+        let mut m2 = model.clone();
+        apply_model(&mut m2, &edits);
+        let b = ns.apply(a, ed(&edits)).unwrap();
+        prop_assert_eq!(diff_on(&ns, a, b, threads), naive_diff(&model, &m2));
+        prop_assert_eq!(diff_on(&ns, b, a, threads), naive_diff(&m2, &model));
+    }
+
+    #[test]
+    fn equal_run_counts_equal_row_pairs(
+        a in prop::collection::btree_map(
+            prop::collection::vec(0u8..3, 0..4),
+            prop::collection::vec(0u8..2, 0..3),
+            0..60,
+        ),
+        flips in prop::collection::vec((any::<prop::sample::Index>(), any::<bool>()), 0..4),
+        i in any::<prop::sample::Index>(),
+        j in any::<prop::sample::Index>(),
+    ) {
+        // Leaves of up to 60 short rows (one node with these parameters), the second a
+        // copy of the first with a few rows removed or changed.
+        let params = ChunkParams { min_entries: 1, max_entries: 1024, max_bytes: 1 << 20, threshold: 0 };
+        let ns = NodeStore::with_params(Store::new(Arc::new(MemoryStore::new())), params);
+        let mut b = a.clone();
+        for (at, remove) in &flips {
+            if b.is_empty() {
+                break;
+            }
+            let k = b.keys().nth(at.index(b.len())).cloned().unwrap();
+            if *remove {
+                b.remove(&k);
+            } else {
+                b.get_mut(&k).unwrap().push(9);
+            }
+        }
+        let (na, nb) = (ns.load(ns.build(&a).unwrap()).unwrap(), ns.load(ns.build(&b).unwrap()).unwrap());
+        prop_assert!(na.is_leaf() && nb.is_leaf());
+        let (i, j) = (i.index(na.len() + 1), j.index(nb.len() + 1));
+        let naive = (0..)
+            .take_while(|&r| {
+                i + r < na.len()
+                    && j + r < nb.len()
+                    && na.key(i + r) == nb.key(j + r)
+                    && na.value(i + r) == nb.value(j + r)
+            })
+            .count();
+        prop_assert_eq!(na.equal_run(i, &nb, j), naive);
+        // Aligned positions exercise long runs.
+        let k = i.min(nb.len());
+        let naive_aligned = (k..na.len().min(nb.len()))
+            .take_while(|&r| na.key(r) == nb.key(r) && na.value(r) == nb.value(r))
+            .count();
+        prop_assert_eq!(na.equal_run(k, &nb, k), naive_aligned);
+    }
+
+    #[test]
+    fn cmp_keys_is_slice_order(
+        a in prop::collection::vec(0u8..4, 0..20),
+        b in prop::collection::vec(0u8..4, 0..20),
+    ) {
+        prop_assert_eq!(node::cmp_keys(&a, &b), a.cmp(&b));
+        let mut c = a.clone();
+        c.extend_from_slice(&b);
+        prop_assert_eq!(node::cmp_keys(&a, &c), a.cmp(&c));
+        prop_assert_eq!(node::cmp_keys(&c, &a), c.cmp(&a));
     }
 
     #[test]
@@ -511,8 +600,172 @@ fn diff_with_changes_on_both_halves() {
     let old = model.clone();
     apply_model(&mut model, &edits);
     assert_eq!(tree_diff(&ns, a, b), naive_diff(&old, &model));
-    // Dropping a diff early stops its worker without blocking.
-    let mut d = ns.diff(a, b);
+    for threads in 2..=4 {
+        let mut d = ns.diff(a, b).with_threads(threads).split_small();
+        assert!(d.next().is_some());
+        assert_eq!(d.workers(), threads - 1, "{threads} threads");
+        assert_eq!(diff_on(&ns, a, b, threads), naive_diff(&old, &model));
+        assert_eq!(diff_on(&ns, b, a, threads), naive_diff(&model, &old));
+        // Dropping a diff early stops and joins its workers: their node store clones
+        // (sharing the cache) are gone once it returns.
+        drop(d);
+        assert_eq!(Arc::strong_count(&ns.cache), 1);
+    }
+}
+
+#[test]
+fn diff_split_with_one_changed_range_stays_on_one_thread() {
+    let (ns, _) = small_store();
+    let model: Model = (0..3000u16).map(|i| (key(i), vec![1u8; 8])).collect();
+    let a = ns.build(&model).unwrap();
+    let b = ns.apply(a, [(key(10), Some(vec![2u8]))]).unwrap();
+    let mut d = ns.diff(a, b).with_threads(4).split_small();
+    assert_eq!(d.next().map(|r| r.unwrap().key().to_vec()), Some(key(10)));
+    assert_eq!(d.workers(), 0);
+    assert!(d.next().is_none());
+}
+
+#[test]
+fn diff_worker_error_is_reported_once() {
+    let (ns, mem) = small_store();
+    let model: Model = (0..3000u16).map(|i| (key(i), vec![1u8; 8])).collect();
+    let a = ns.build(&model).unwrap();
+    let edits: Edits = (0..3000u16)
+        .step_by(5)
+        .map(|i| (key(i), Some(vec![2u8; 8])))
+        .collect();
+    let b = ns.apply(a, ed(&edits)).unwrap();
+    // Damage the last leaf of the new tree: only the last worker reads it.
+    let mut node = ns.load(b).unwrap();
+    while !node.is_leaf() {
+        let last = node.len() - 1;
+        let child = node.child(last);
+        if node.level() == 1 {
+            mem.overwrite_stored(child.id(), vec![0, 2, 1, 0, 0]);
+        }
+        node = ns.load(child).unwrap();
+    }
+    let cold = NodeStore::with_params(ns.store().clone(), SMALL);
+    let results: Vec<_> = cold.diff(a, b).with_threads(3).split_small().collect();
+    assert!(results.len() > 1);
+    assert_eq!(results.iter().filter(|r| r.is_err()).count(), 1);
+    assert!(results.last().is_some_and(|r| r.is_err()));
+}
+
+/// Rows of [`wide_rows`] in the pipeline tests: about 7 MB, seven batches.
+const ROWS: u32 = 64_000;
+
+/// Rows large enough that builds and rewrites queue several batches to the node writer.
+fn wide_rows(n: u32, version: u8) -> Vec<(Vec<u8>, Vec<u8>)> {
+    (0..n)
+        .map(|i| (i.to_be_bytes().to_vec(), vec![version ^ (i as u8); 100]))
+        .collect()
+}
+
+#[test]
+fn pipelined_writes_reach_the_store() {
+    // Slow writes make the queue fill up, so the chunking thread writes batches too.
+    let mem = Arc::new(FailingStore {
+        inner: MemoryStore::new(),
+        batches_left: usize::MAX.into(),
+        delay: std::time::Duration::from_millis(30),
+    });
+    let ns = NodeStore::new(Store::new(mem.clone()));
+    // About 7 MB of leaves: the build and the rewrite go through the background writer.
+    let a = ns.build(wide_rows(ROWS, 0)).unwrap();
+    let edits: Vec<_> = wide_rows(ROWS, 1)
+        .into_iter()
+        .step_by(3)
+        .map(|(k, v)| (k, Some(v)))
+        .collect();
+    let b = ns
+        .apply(a, edits.iter().map(|(k, v)| (k, v.as_ref())))
+        .unwrap();
+    // A cold node store reads every node of both trees from the store.
+    let cold = NodeStore::new(Store::new(mem));
+    let got = scan_all(&cold, b);
+    assert_eq!(got.len(), ROWS as usize);
+    for (i, (k, v)) in wide_rows(ROWS, 0).into_iter().enumerate() {
+        let want = if i % 3 == 0 {
+            vec![1 ^ (i as u8); 100]
+        } else {
+            v
+        };
+        assert_eq!(got.get(&k), Some(&want), "row {i}");
+    }
+    assert_eq!(cold.diff(a, b).count(), (ROWS as usize).div_ceil(3));
+}
+
+/// A backend whose writes are slow, and fail after a number of batches.
+struct FailingStore {
+    inner: MemoryStore,
+    batches_left: std::sync::atomic::AtomicUsize,
+    delay: std::time::Duration,
+}
+
+impl crate::store::ObjectStore for FailingStore {
+    fn get_stored(&self, id: &crate::id::ObjectId) -> Result<Option<Vec<u8>>> {
+        self.inner.get_stored(id)
+    }
+    fn has(&self, id: &crate::id::ObjectId) -> Result<bool> {
+        self.inner.has(id)
+    }
+    fn put_stored_batch(&self, items: Vec<(crate::id::ObjectId, Vec<u8>)>) -> Result<()> {
+        std::thread::sleep(self.delay);
+        let left = self.batches_left.load(std::sync::atomic::Ordering::SeqCst);
+        if left == 0 {
+            return Err(crate::Error::Storage("disk full".into()));
+        }
+        self.batches_left
+            .store(left - 1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.put_stored_batch(items)
+    }
+    fn ids(&self) -> Box<dyn Iterator<Item = Result<crate::id::ObjectId>> + '_> {
+        self.inner.ids()
+    }
+    fn ids_with_prefix(
+        &self,
+        prefix: &[u8],
+    ) -> Box<dyn Iterator<Item = Result<crate::id::ObjectId>> + '_> {
+        self.inner.ids_with_prefix(prefix)
+    }
+    fn remove(&self, id: &crate::id::ObjectId) -> Result<()> {
+        self.inner.remove(id)
+    }
+    fn flush(&self) -> Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn write_errors_surface_from_pipelined_writes() {
+    for batches in [0, 1, 2] {
+        let store = Arc::new(FailingStore {
+            inner: MemoryStore::new(),
+            batches_left: batches.into(),
+            delay: std::time::Duration::ZERO,
+        });
+        let ns = NodeStore::new(Store::new(store));
+        let err = ns.build(wide_rows(ROWS, 0)).unwrap_err();
+        assert!(err.to_string().contains("disk full"), "{err}");
+        // Every writer thread is gone: only this node store holds the cache.
+        assert_eq!(Arc::strong_count(&ns.cache), 1);
+    }
+}
+
+#[test]
+fn small_diffs_stay_on_one_thread() {
+    let (ns, _) = small_store();
+    let model: Model = (0..3000u16).map(|i| (key(i), vec![1u8; 8])).collect();
+    let a = ns.build(&model).unwrap();
+    let edits: Edits = (0..3000u16)
+        .step_by(7)
+        .map(|i| (key(i), Some(vec![2u8; 8])))
+        .collect();
+    let b = ns.apply(a, ed(&edits)).unwrap();
+    // Changes everywhere, but in subtrees of far fewer rows than a split needs.
+    let mut d = ns.diff(a, b).with_threads(4);
     assert!(d.next().is_some());
-    drop(d);
+    assert_eq!(d.workers(), 0);
+    assert_eq!(d.count() + 1, edits.len());
 }
