@@ -5,6 +5,7 @@
 
 pub mod config;
 pub mod error;
+pub mod history;
 pub mod id;
 pub mod interchange;
 pub mod object;

@@ -73,7 +73,7 @@ impl WorkingSet {
                     return Err(malformed(format!("{} trailing bytes", tail.len())));
                 }
                 if let RefValue::Symbolic(target) = &ws.head
-                    && !target.is_branch()
+                    && !target.can_be_head()
                 {
                     return Err(malformed(format!(
                         "HEAD is symbolic to non-branch {target}"

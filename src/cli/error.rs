@@ -105,7 +105,12 @@ impl From<Error> for CliError {
             Error::RefConflict { .. } => {
                 CliError::user(message).with_hint("another kodiak process changed it first; run the command again")
             }
-            Error::UnknownPrefix(_) | Error::Io { .. } | Error::Invalid(_) => CliError::user(message),
+            // Library messages may carry their own hint after a "\nhint: " line.
+            Error::Invalid(_) => match message.split_once("\nhint: ") {
+                Some((m, h)) => CliError::user(m).with_hint(h),
+                None => CliError::user(message),
+            },
+            Error::UnknownPrefix(_) | Error::Io { .. } => CliError::user(message),
         }
     }
 }

@@ -3,6 +3,7 @@
 pub mod commands;
 pub mod error;
 pub mod format;
+pub mod history;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -83,6 +84,78 @@ pub enum Command {
     /// Each line reads `NAME@{N}: MESSAGE -> VALUE (WHO, DATE)`, where VALUE is what the update set
     /// (an id, `ref: <name>`, or `(deleted)`). REF defaults to HEAD of the current workspace.
     Reflog(commands::reflog::Args),
+    /// Show the working state: staged and unstaged table changes, merge state.
+    ///
+    /// Lists, per table, whether it is new, deleted, renamed or modified between HEAD and the
+    /// staged state ("Changes to be committed") and between the staged and the working state
+    /// ("Changes not staged for commit"), plus an unfinished merge. --format json gives the same
+    /// as one JSON object.
+    Status(commands::status::Args),
+    /// Stage tables for the next commit.
+    ///
+    /// The staged state takes each named table's working version (or its deletion). -A stages
+    /// every change.
+    Add(commands::add::Args),
+    /// Record the staged state as a new commit on the current branch.
+    ///
+    /// Prints `[BRANCH ID] SUBJECT` and the changed tables. Refuses an empty commit (nothing
+    /// staged) unless --allow-empty. -a commits the working state, staged or not. --amend replaces
+    /// the current commit, keeping its parents and change id.
+    Commit(commands::commit::Args),
+    /// Show commit history, newest first.
+    ///
+    /// Starts at REV (default HEAD) and follows every parent, ordered by commit time. The history
+    /// is read as it is printed, so -n N is fast on any history. --table T keeps only commits that
+    /// changed table T.
+    Log(commands::log::Args),
+    /// Show a commit: header, message and changed tables; REV:TABLE shows a table.
+    ///
+    /// With --stat, each changed table also shows its row counts before and after. An annotated
+    /// tag named as REV is shown before its commit.
+    Show(commands::show::Args),
+    /// List, create, delete, rename or copy branches.
+    ///
+    /// `branch` lists branches (* marks the current one); `branch NAME [START]` creates one;
+    /// -d deletes a branch whose commits HEAD contains, -D deletes any; the current branch (or one
+    /// checked out in another workspace) cannot be deleted; -m/-c [OLD] NEW rename or copy.
+    Branch(commands::branch::Args),
+    /// Switch to a branch, bringing uncommitted changes along.
+    ///
+    /// Uncommitted changes come along when the tables they touch are the same in both commits;
+    /// otherwise nothing changes and the colliding tables are listed. -c NEW [START] creates a
+    /// branch and switches to it.
+    Switch(commands::switch::Args),
+    /// List, create or delete tags.
+    ///
+    /// `tag` lists tags; `tag NAME [REV]` makes a lightweight tag; -a -m MESSAGE (or just -m)
+    /// makes an annotated tag object with tagger and message; -d deletes.
+    Tag(commands::tag::Args),
+    /// Unstage tables, or move the current branch to another commit.
+    ///
+    /// `reset TABLE…` unstages tables. `reset [--soft|--mixed|--hard] REV` moves the branch to
+    /// REV: --soft keeps staged and working changes, --mixed (default) unstages everything but
+    /// keeps the working state, --hard discards both.
+    Reset(commands::reset::Args),
+    /// Record a new commit whose database equals that of REV; history is not rewritten.
+    Rollback(commands::rollback::Args),
+    /// Restore tables from a revision into the working state: `checkout REV -- TABLE…`.
+    Checkout(commands::checkout::Args),
+    /// Manage workspaces, each with its own HEAD, staged and working state.
+    ///
+    /// A workspace's HEAD is its tip ref refs/workspaces/NAME, which its commits move. Switching
+    /// workspaces never mixes or loses uncommitted work.
+    Workspace(commands::workspace::Args),
+    /// Save, list, restore and delete snapshots of the working state.
+    ///
+    /// A snapshot is a commit of the working state (committed or not) whose parent is HEAD,
+    /// referenced by refs/snapshots/NAME.
+    Snapshot(commands::snapshot::Args),
+    /// Show the commit that last changed each row of a table.
+    ///
+    /// Follows first parents from HEAD (or --at REV, or TABLE given as REV:TABLE) and prints
+    /// each row with the commit, author and date of its last change. --where COLUMN=VALUE
+    /// (repeatable) keeps only matching rows.
+    Blame(commands::blame::Args),
 }
 
 /// Whether a command changes the repository; decides how long it waits for the lock.
@@ -159,6 +232,20 @@ fn run(cli: Cli, out: &mut dyn Write) -> CliResult {
         Command::ShowRef(a) => commands::show_ref::run(&ctx, a, out),
         Command::UpdateRef(a) => commands::update_ref::run(&ctx, a, out),
         Command::Reflog(a) => commands::reflog::run(&ctx, a, out),
+        Command::Status(a) => commands::status::run(&ctx, a, out),
+        Command::Add(a) => commands::add::run(&ctx, a, out),
+        Command::Commit(a) => commands::commit::run(&ctx, a, out),
+        Command::Log(a) => commands::log::run(&ctx, a, out),
+        Command::Show(a) => commands::show::run(&ctx, a, out),
+        Command::Branch(a) => commands::branch::run(&ctx, a, out),
+        Command::Switch(a) => commands::switch::run(&ctx, a, out),
+        Command::Tag(a) => commands::tag::run(&ctx, a, out),
+        Command::Reset(a) => commands::reset::run(&ctx, a, out),
+        Command::Rollback(a) => commands::rollback::run(&ctx, a, out),
+        Command::Checkout(a) => commands::checkout::run(&ctx, a, out),
+        Command::Workspace(a) => commands::workspace::run(&ctx, a, out),
+        Command::Snapshot(a) => commands::snapshot::run(&ctx, a, out),
+        Command::Blame(a) => commands::blame::run(&ctx, a, out),
     }
 }
 

@@ -68,6 +68,17 @@ impl RefName {
         self.0.starts_with("refs/heads/")
     }
 
+    /// Whether HEAD may be symbolic to this ref: a branch or a workspace tip
+    /// (`refs/workspaces/*`).
+    pub fn can_be_head(&self) -> bool {
+        self.is_branch() || self.0.starts_with("refs/workspaces/")
+    }
+
+    /// `refs/workspaces/<name>`: the tip of a workspace.
+    pub fn workspace_tip(workspace: &WorkspaceName) -> Self {
+        RefName(format!("refs/workspaces/{workspace}"))
+    }
+
     /// The full name.
     pub fn as_str(&self) -> &str {
         &self.0

@@ -58,7 +58,7 @@ pub(crate) fn needs(tx: &Transaction, current: &WorkspaceName) -> Result<Needs> 
         if u.name.is_head() {
             match &u.change {
                 Change::Delete => return Err(Error::Invalid("HEAD cannot be deleted".into())),
-                Change::Set(RefValue::Symbolic(t)) if !t.is_branch() => {
+                Change::Set(RefValue::Symbolic(t)) if !t.can_be_head() => {
                     return Err(Error::Invalid(format!(
                         "HEAD can only be symbolic to a branch, not {t}"
                     )));
@@ -79,6 +79,11 @@ pub(crate) fn needs(tx: &Transaction, current: &WorkspaceName) -> Result<Needs> 
         }
         needs.logs.insert(log_name(&u.name, current));
     }
+    // Moving the ref the current HEAD is symbolic to is logged in HEAD's reflog too.
+    if tx.refs.iter().any(|u| !u.name.is_head()) {
+        needs.worksets.insert(current.clone());
+        needs.logs.insert(head_log_name(current));
+    }
     let head_updated = tx.refs.iter().any(|u| u.name.is_head());
     let mut seen_ws = BTreeSet::new();
     for u in &tx.working_sets {
@@ -95,7 +100,7 @@ pub(crate) fn needs(tx: &Transaction, current: &WorkspaceName) -> Result<Needs> 
         }
         if let Change::Set(ws) = &u.change
             && let RefValue::Symbolic(t) = &ws.head
-            && !t.is_branch()
+            && !t.can_be_head()
         {
             return Err(Error::Invalid(format!(
                 "HEAD can only be symbolic to a branch, not {t}"
@@ -226,6 +231,35 @@ pub(crate) fn plan(
         writes.push(Write::WorkingSet(u.workspace.clone(), new));
         if old_head != new_head {
             log(&mut writes, head_log_name(&u.workspace), old_head, new_head);
+        }
+    }
+
+    // Like git, a move of the ref HEAD is symbolic to also appears in HEAD's reflog, unless
+    // this transaction already logged a HEAD change of the current workspace.
+    let head_log = head_log_name(current);
+    let head_logged = writes
+        .iter()
+        .any(|w| matches!(w, Write::Log(name, _, _) if *name == head_log));
+    if !head_logged {
+        let head_after = match tx.working_sets.iter().find(|u| u.workspace == *current) {
+            Some(u) => match &u.change {
+                Change::Set(w) => Some(w.head.clone()),
+                Change::Delete => None,
+            },
+            None => snap
+                .worksets
+                .get(current)
+                .and_then(|w| w.as_ref().map(|w| w.head.clone())),
+        };
+        if let Some(RefValue::Symbolic(target)) = head_after
+            && let Some(u) = tx.refs.iter().find(|u| u.name == target)
+        {
+            let old = snap.refs.get(&u.name).cloned().flatten();
+            let new = match &u.change {
+                Change::Set(v) => Some(v.clone()),
+                Change::Delete => None,
+            };
+            log(&mut writes, head_log, old, new);
         }
     }
 

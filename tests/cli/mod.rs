@@ -1,8 +1,12 @@
 //! CLI tests, one module per area.
 
+mod branches;
 mod cat_object;
 mod config;
 mod help;
+mod history;
 mod lock;
+mod loop_helpers;
 mod refs;
 mod repo;
+mod workspaces;

@@ -94,20 +94,25 @@ fn update_ref_show_ref_and_reflog() {
     env.ok(&["-C", "demo", "update-ref", "-d", "refs/tags/v1"]);
     assert_eq!(env.ok(&["-C", "demo", "show-ref", "refs/tags/"]), "");
     let head_log = env.ok(&["-C", "demo", "reflog"]);
-    assert_eq!(head_log.lines().count(), 2, "{head_log}");
+    // Moves of the branch HEAD is on are logged in HEAD's reflog too (like git).
+    assert_eq!(head_log.lines().count(), 4, "{head_log}");
+    assert!(
+        head_log.contains(&format!("HEAD@{{1}}: advance -> {b} ")),
+        "{head_log}"
+    );
     assert!(
         head_log.starts_with(&format!("HEAD@{{0}}: detach -> {a} ")),
         "{head_log}"
     );
     assert!(
-        head_log.contains("HEAD@{1}: init -> ref: refs/heads/main "),
+        head_log.contains("HEAD@{3}: init -> ref: refs/heads/main "),
         "{head_log}"
     );
     let json: serde_json::Value =
         serde_json::from_str(&env.ok(&["-C", "demo", "reflog", "--json"])).unwrap();
     assert_eq!(json[0]["new"]["id"], a.as_str());
-    assert_eq!(json[1]["new"]["symbolic"], "refs/heads/main");
-    assert!(json[1]["old"].is_null());
+    assert_eq!(json[3]["new"]["symbolic"], "refs/heads/main");
+    assert!(json[3]["old"].is_null());
 }
 
 #[test]

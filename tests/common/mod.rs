@@ -99,7 +99,17 @@ impl TestEnv {
     }
 
     /// Runs `kodiak args…` and collects its result.
+    ///
+    /// A library handle closed by the test just before may still hold sled's own database
+    /// lock for a moment (its background thread exits asynchronously); such a run is retried.
     pub fn run(&self, args: &[&str]) -> Run {
+        for _ in 0..300 {
+            let r: Run = self.std_cmd(args).output().expect("running kodiak").into();
+            if !r.stderr.contains("could not acquire lock on") {
+                return r;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
         self.std_cmd(args).output().expect("running kodiak").into()
     }
 

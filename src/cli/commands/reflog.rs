@@ -12,7 +12,7 @@ use crate::cli::{Access, Ctx};
 /// Arguments of `kodiak reflog`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Full ref name, or HEAD
+    /// A ref: HEAD, a full ref name, or a branch, tag, workspace or snapshot name
     #[arg(value_name = "REF", default_value = "HEAD")]
     pub name: String,
 
@@ -36,8 +36,13 @@ fn value_json(v: &Option<RefValue>) -> serde_json::Value {
 
 /// Runs `kodiak reflog`.
 pub fn run(ctx: &Ctx, args: Args, out: &mut dyn Write) -> CliResult {
-    let name = RefName::new(&args.name)?;
     let repo = ctx.open_repo(Access::Read)?;
+    // A short name means the first existing ref among refs/heads/, refs/tags/, … (a deleted
+    // ref's log is still reachable by its full name).
+    let name = match kodiak::history::revision::find_ref(&repo, &args.name)? {
+        Some(r) => r,
+        None => RefName::new(&args.name)?,
+    };
     let entries = repo.refs().reflog(&name)?;
     drop(repo);
     if args.json {
