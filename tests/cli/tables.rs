@@ -57,6 +57,9 @@ impl Repo {
     }
 }
 
+/// A bad-input case: file name, content, extra import arguments, expected error parts.
+type Case = (&'static str, Vec<u8>, Vec<&'static str>, Vec<&'static str>);
+
 const PEOPLE: &str = "id,name,age\n1,Ann,31\n2,Bob,\n3,\"Cy, Jr.\",40\n";
 
 #[test]
@@ -244,7 +247,7 @@ fn bad_input_is_reported_and_changes_nothing() {
     let mut bad_utf8 = b"id,name,age\n5,".to_vec();
     bad_utf8.extend_from_slice(&[0xff, 0xfe]);
     bad_utf8.extend_from_slice(b",3\n");
-    let cases: Vec<(&str, Vec<u8>, Vec<&str>, Vec<&str>)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "ragged.csv",
             b"id,name,age\n5,Eve,3\n6,Fay\n".to_vec(),
