@@ -438,3 +438,79 @@ fn rm_mv_cp_and_at_revision() {
     let err = r.fails(&["table", "show", "people"]);
     assert!(err.contains("does not exist"), "{err}");
 }
+
+/// Reads CLI exports with pyarrow (skipped, visibly, without python3 and pyarrow).
+#[test]
+fn pyarrow_reads_cli_exports() {
+    let have = std::process::Command::new("python3")
+        .args(["-c", "import pyarrow"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have {
+        eprintln!("SKIPPED: pyarrow check of CLI exports (python3/pyarrow not installed)");
+        return;
+    }
+    let r = Repo::new();
+    let schema = r.file(
+        "s.sql",
+        b"id INT NOT NULL\nname TEXT\nprice FLOAT\nday DATE\nat TIMESTAMPTZ\namount DECIMAL(10,2)\nPRIMARY KEY (id)\n",
+    );
+    let f = r.file(
+        "d.csv",
+        "id,name,price,day,at,amount\n1,\u{e9}t\u{e9},-0.0,2024-02-29,2024-02-29T13:45:00.5Z,12.30\n2,,1e-300,,,\n-9223372036854775808,x,inf,1970-01-01,1970-01-01T00:00:00Z,-99999999.99\n"
+            .as_bytes(),
+    );
+    r.ok(&["table", "import", "t", &f, "--schema", &schema]);
+    let script = r#"
+import sys, pyarrow as pa, pyarrow.ipc as ipc, pyarrow.parquet as pq
+for path in sys.argv[1:]:
+    if path.endswith(".parquet"):
+        t = pq.read_table(path)
+    elif path.endswith(".arrows"):
+        t = ipc.open_stream(path).read_all()
+    else:
+        t = ipc.open_file(path).read_all()
+    print(path.rsplit(".", 1)[1], [str(f.type) for f in t.schema])
+    for row in t.sort_by("id").to_pylist():
+        print(sorted((k, repr(v)) for k, v in row.items()))
+"#;
+    let mut outputs = Vec::new();
+    let mut args = vec!["-c".to_string(), script.to_string()];
+    for ext in ["arrow", "arrows", "parquet"] {
+        let p = r.path(&format!("t.{ext}"));
+        r.ok(&["table", "export", "t", &p]);
+        args.push(p);
+    }
+    let o = std::process::Command::new("python3")
+        .args(&args)
+        .output()
+        .unwrap_or_else(|e| panic!("python3: {e}"));
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for block in text.split_terminator("\n").collect::<Vec<_>>().chunks(4) {
+        outputs.push(block[1..].join("\n"));
+        assert!(
+            block[0].ends_with(
+                "['int64', 'string', 'double', 'date32[day]', 'timestamp[us, tz=UTC]', 'decimal128(10, 2)']"
+            ),
+            "{}",
+            block[0]
+        );
+    }
+    assert_eq!(outputs.len(), 3, "{text}");
+    assert!(outputs.iter().all(|o| *o == outputs[0]), "{text}");
+    let first = &outputs[0];
+    assert!(first.contains("('id', '-9223372036854775808')"), "{text}");
+    assert!(
+        first.contains("('price', '-0.0')") && first.contains("('price', 'inf')"),
+        "{text}"
+    );
+    assert!(
+        first.contains("Decimal('12.30')") && first.contains("'\u{e9}t\u{e9}'"),
+        "{text}"
+    );
+    assert!(
+        first.contains("('name', 'None')") && first.contains("datetime.date(2024, 2, 29)"),
+        "{text}"
+    );
+}
