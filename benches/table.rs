@@ -1,9 +1,10 @@
 //! Prolly tree benchmark: bulk build, spread and contiguous updates, diffs and point gets on
 //! rows of `items(id INT PK, name TEXT, qty INT, price FLOAT)` (encoded with the row codec)
-//! in a real sled store.
+//! in the store a repository uses (a `PackStore`: sled index + pack files).
 //!
 //! Run with `cargo bench --bench table`; add `-- 10m` (or set `KODIAK_BENCH_10M=1`) to also
-//! run the contiguous-update diff on 10 million rows.
+//! run the contiguous-update diff on 10 million rows, and set `KODIAK_BENCH_STORE=sled` to
+//! measure the pure-sled `SledStore` instead (for comparison).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -11,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use kodiak::id::NodeId;
 use kodiak::schema::{ColumnDef, RowCodec, Schema, Type, Value};
-use kodiak::store::{SledStore, Store};
+use kodiak::store::{ObjectStore, PackStore, SledStore, Store};
 use kodiak::table::NodeStore;
 
 const UPDATES: u64 = 10_000;
@@ -99,15 +100,22 @@ struct Db {
     store: Store,
 }
 
+/// A store laid out like a repository's: `db/` (sled, 64 MiB cache) and `packs/`.
 fn open_db() -> Db {
     let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("db");
+    let path = dir.path().to_path_buf();
     let db = sled::Config::new()
-        .path(&path)
+        .path(path.join("db"))
         .cache_capacity(64 << 20)
         .open()
         .expect("open sled");
-    let store = Store::new(Arc::new(SledStore::new(&db).expect("objects tree")));
+    let backend: Arc<dyn ObjectStore> =
+        if std::env::var("KODIAK_BENCH_STORE").is_ok_and(|s| s == "sled") {
+            Arc::new(SledStore::new(&db).expect("objects tree"))
+        } else {
+            Arc::new(PackStore::open(&db, &path.join("packs")).expect("pack store"))
+        };
+    let store = Store::new(backend);
     Db {
         _dir: dir,
         path,
@@ -169,7 +177,7 @@ fn contiguous(n: u64, label: &str) -> Duration {
     let built = t.elapsed();
     db.store.flush().expect("flush");
     println!(
-        "[{label}] bulk build of {n} rows: {} (height {}), sled dir after flush: {:.1} MB",
+        "[{label}] bulk build of {n} rows: {} (height {}), store dir (sled + packs) after flush: {:.1} MB",
         ms(built),
         height(&ns, root),
         dir_size(&db.path) as f64 / 1e6
@@ -239,15 +247,16 @@ fn load_breakdown(store: &Store) {
             .put_stored_batch(part.to_vec())
             .expect("put");
     }
+    fresh.store.flush().expect("flush");
     let put = t.elapsed();
     let per = |d: Duration| format!("{:.1} µs", d.as_secs_f64() * 1e6 / ids.len() as f64);
     println!(
-        "write per node: frame (zstd) {}, sled batch insert {}",
+        "write per node: frame (zstd) {}, store batch put + flush {}",
         per(frame),
         per(put)
     );
     println!(
-        "cold load per node: sled get {}, unframe (zstd) {}, blake3 check {}, decode {}",
+        "cold load per node: store get {}, unframe (zstd) {}, blake3 check {}, decode {}",
         per(get),
         per(unframe),
         per(hash),
@@ -288,11 +297,14 @@ fn main() {
         raw as f64 / 1e6
     );
     println!(
-        "bulk build of {n} rows: {} (+ flush {}), height {}, {nodes} nodes, sled dir {:.1} MB",
+        "bulk build of {n} rows: {} (+ flush {}), height {}, {nodes} nodes, store dir {:.1} MB \
+         (sled {:.1} MB, packs {:.1} MB)",
         ms(built),
         ms(flushed),
         height(&ns, root),
-        dir_size(&db.path) as f64 / 1e6
+        dir_size(&db.path) as f64 / 1e6,
+        dir_size(&db.path.join("db")) as f64 / 1e6,
+        dir_size(&db.path.join("packs")) as f64 / 1e6,
     );
     assert_eq!(ns.count(root).expect("count"), n);
     load_breakdown(&db.store);

@@ -7,7 +7,9 @@
 //!     FORMAT   "kodiak repository format 1\n", written last by `init`
 //!     config   repository configuration (git-config-like text)
 //!     lock     exclusive OS file lock, holder's pid inside
-//!     db/      sled database: trees objects, refs, reflog, worksets, meta
+//!     db/      sled database: trees objects (the object index), packs, refs, reflog,
+//!              worksets, meta
+//!     packs/   append-only pack files pack-NNNNNN.kpk holding large objects
 //! ```
 
 mod lock;
@@ -24,7 +26,7 @@ use crate::refs::{
     Change, Expected, RefName, RefStore, RefValue, ReflogMeta, SledRefStore, Transaction,
     WorkspaceName,
 };
-use crate::store::{SledStore, Store};
+use crate::store::{PackStore, Store};
 use crate::workingset::WorkingSet;
 
 /// Name of the repository directory inside the work directory.
@@ -35,6 +37,8 @@ pub const FORMAT_FILE: &str = "FORMAT";
 pub const FORMAT_CONTENTS: &str = "kodiak repository format 1\n";
 /// sled database directory inside [`DOT_DIR`].
 pub const DB_DIR: &str = "db";
+/// Pack file directory inside [`DOT_DIR`].
+pub const PACKS_DIR: &str = "packs";
 /// Repository configuration file inside [`DOT_DIR`].
 pub const CONFIG_FILE: &str = "config";
 /// Lock file inside [`DOT_DIR`].
@@ -103,6 +107,11 @@ impl RepoPaths {
         self.dot_dir.join(DB_DIR)
     }
 
+    /// `.kodiak/packs`.
+    pub fn packs_path(&self) -> PathBuf {
+        self.dot_dir.join(PACKS_DIR)
+    }
+
     /// `.kodiak/FORMAT`.
     pub fn format_path(&self) -> PathBuf {
         self.dot_dir.join(FORMAT_FILE)
@@ -140,12 +149,37 @@ pub struct Repo {
     _lock: RepoLock,
 }
 
+/// How long opening the database waits for sled's own file lock (see [`open_db`]).
+const DB_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Opens the sled database; the caller holds the repository lock.
+///
+/// sled releases its file lock only when its last background reference is gone, which can be
+/// a moment after the previous holder (in this or another process) closed the repository, so
+/// a lock conflict is retried briefly: the repository lock already excludes live holders.
 fn open_db(path: &Path) -> Result<sled::Db> {
-    sled::Config::new()
-        .path(path)
-        .cache_capacity(DB_CACHE_CAPACITY)
-        .open()
-        .map_err(|e| Error::Storage(format!("opening the database {}: {e}", path.display())))
+    let start = std::time::Instant::now();
+    loop {
+        match sled::Config::new()
+            .path(path)
+            .cache_capacity(DB_CACHE_CAPACITY)
+            .open()
+        {
+            Ok(db) => return Ok(db),
+            Err(sled::Error::Io(e))
+                if e.to_string().contains("could not acquire lock")
+                    && start.elapsed() < DB_LOCK_WAIT =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(e) => {
+                return Err(Error::Storage(format!(
+                    "opening the database {}: {e}",
+                    path.display()
+                )));
+            }
+        }
+    }
 }
 
 impl Repo {
@@ -177,7 +211,7 @@ impl Repo {
         crate::config::ConfigFile::default().save(&paths.config_path())?;
         let db = open_db(&paths.db_path())?;
         let repo = Repo {
-            store: Store::new(Arc::new(SledStore::new(&db)?)),
+            store: Store::new(Arc::new(PackStore::open(&db, &paths.packs_path())?)),
             refs: SledRefStore::new(&db)?,
             db,
             config: Config::load(Some(&paths.config_path()))?,
@@ -226,8 +260,9 @@ impl Repo {
         }
         let lock = RepoLock::acquire(&paths.lock_path(), wait)?;
         let db = open_db(&db_path)?;
+        // Repositories made before pack files get their `packs` directory here.
         Ok(Repo {
-            store: Store::new(Arc::new(SledStore::new(&db)?)),
+            store: Store::new(Arc::new(PackStore::open(&db, &paths.packs_path())?)),
             refs: SledRefStore::new(&db)?,
             db,
             config: Config::load(Some(&paths.config_path()))?,
@@ -315,12 +350,17 @@ impl Repo {
     }
 
     /// Applies a ref/working-set transaction with reflog message `message`.
+    ///
+    /// Objects are flushed first, so a durable ref never names an object that a crash could
+    /// still take away.
     pub fn transaction(&self, tx: &Transaction, message: &str) -> Result<()> {
+        self.store.flush()?;
         self.refs.transaction(tx, &self.reflog_meta(message)?)
     }
 
     /// Makes every write so far durable.
     pub fn flush(&self) -> Result<()> {
+        self.store.flush()?;
         self.db.flush()?;
         Ok(())
     }
@@ -369,6 +409,34 @@ mod tests {
             RepoPaths::discover(tmp.path()),
             Err(Error::NotARepository(_))
         ));
+    }
+
+    #[test]
+    fn objects_go_to_packs_and_older_repos_get_a_packs_dir() {
+        use crate::object::Blob;
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("demo");
+        let repo = Repo::init(&dir, &InitOptions::default()).unwrap();
+        let packs = repo.paths().packs_path();
+        assert!(packs.is_dir());
+        let mut data = vec![0u8; 4000];
+        blake3::Hasher::new()
+            .update(b"noise")
+            .finalize_xof()
+            .fill(&mut data);
+        let big = Blob { data };
+        let id = repo.store().put(&big).unwrap();
+        repo.close().unwrap();
+        assert!(packs.join(crate::store::pack_file_name(1)).is_file());
+        std::fs::rename(&packs, tmp.path().join("moved")).unwrap();
+        let repo = Repo::open(RepoPaths::new(&dir), LockWait::No).unwrap();
+        assert!(packs.is_dir());
+        assert!(repo.store().get::<Blob>(&id).is_err());
+        drop(repo);
+        std::fs::remove_dir(&packs).unwrap();
+        std::fs::rename(tmp.path().join("moved"), &packs).unwrap();
+        let repo = Repo::open(RepoPaths::new(&dir), LockWait::No).unwrap();
+        assert_eq!(repo.store().get::<Blob>(&id).unwrap(), big);
     }
 
     #[test]

@@ -6,11 +6,16 @@
 
 mod frame;
 mod memory;
+mod pack;
 mod sled_store;
 
 pub use frame::{MAX_OBJECT_SIZE, frame, unframe};
 pub use memory::MemoryStore;
-pub use sled_store::SledStore;
+pub use pack::{
+    INLINE_MAX, LOCATION_LEN, LOCATION_TAG, Location, MAX_PACK_BYTES, PACK_HEADER_LEN, PACK_MAGIC,
+    PACK_VERSION, PACKS_TREE, PackStore, RECORD_HEADER_LEN, pack_file_name,
+};
+pub use sled_store::{OBJECTS_TREE, SledStore};
 
 use std::sync::Arc;
 

@@ -12,7 +12,18 @@ fn stores() -> Vec<(Store, Option<tempfile::TempDir>)> {
         .open()
         .expect("open sled");
     let sled = Store::new(Arc::new(SledStore::new(&db).expect("tree")));
-    vec![(Store::memory(), None), (sled, Some(dir))]
+    let pack_dir = tempfile::tempdir().expect("tempdir");
+    let pack_db = sled::Config::new()
+        .path(pack_dir.path().join("db"))
+        .cache_capacity(8 << 20)
+        .open()
+        .expect("open sled");
+    let pack = PackStore::open(&pack_db, &pack_dir.path().join("packs")).expect("pack store");
+    vec![
+        (Store::memory(), None),
+        (sled, Some(dir)),
+        (Store::new(Arc::new(pack)), Some(pack_dir)),
+    ]
 }
 
 #[test]
@@ -127,8 +138,21 @@ fn prefixes_resolve_or_report_ambiguity() {
 #[test]
 fn batch_put_skips_existing() {
     for (store, _dir) in stores() {
+        // Half compress to inline size, half are incompressible (packed in a PackStore).
         let objs: Vec<Vec<u8>> = (0..50u8)
-            .map(|i| crate::object::encode(&Blob { data: vec![i; 200] }))
+            .map(|i| {
+                let data = if i % 2 == 0 {
+                    vec![i; 200]
+                } else {
+                    let mut d = vec![0u8; 600];
+                    blake3::Hasher::new()
+                        .update(&[i])
+                        .finalize_xof()
+                        .fill(&mut d);
+                    d
+                };
+                crate::object::encode(&Blob { data })
+            })
             .collect();
         let ids = store.put_canonical_batch(&objs).unwrap();
         let again = store.put_canonical_batch(&objs).unwrap();

@@ -1,0 +1,408 @@
+use std::sync::Arc;
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::object::Blob;
+use crate::store::Store;
+
+/// `n` bytes that zstd cannot shrink, determined by `seed`.
+fn noise(seed: u64, n: usize) -> Vec<u8> {
+    let mut out = vec![0u8; n];
+    blake3::Hasher::new()
+        .update(&seed.to_le_bytes())
+        .finalize_xof()
+        .fill(&mut out);
+    out
+}
+
+/// Opens the store in `dir`, retrying while sled's background threads of a just-dropped
+/// instance still hold the database's file lock.
+fn open(dir: &Path) -> PackStore {
+    let mut tries = 0;
+    let db = loop {
+        match sled::Config::new()
+            .path(dir.join("db"))
+            .cache_capacity(1 << 20)
+            .open()
+        {
+            Ok(db) => break db,
+            Err(e) if tries < 200 && e.to_string().contains("lock") => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(e) => panic!("open sled: {e}"),
+        }
+    };
+    PackStore::open(&db, &dir.join("packs")).expect("open pack store")
+}
+
+fn big_blob(seed: u64) -> Blob {
+    Blob {
+        data: noise(seed, 1000 + (seed as usize % 7) * 300),
+    }
+}
+
+#[test]
+fn large_objects_go_to_packs_small_ones_inline() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pack = Arc::new(open(tmp.path()));
+    let store = Store::new(pack.clone());
+    let big: Vec<_> = (0..40).map(|i| store.put(&big_blob(i)).unwrap()).collect();
+    let small = store.put(&Blob { data: vec![9; 50] }).unwrap();
+    for id in &big {
+        assert!(pack.location(&id.id()).unwrap().is_some());
+    }
+    assert_eq!(pack.location(&small.id()).unwrap(), None);
+    let mut expected: Vec<ObjectId> = big.iter().map(|b| b.id()).collect();
+    expected.push(small.id());
+    expected.sort();
+    // Before the flush everything is pending, after it everything is indexed.
+    for _ in 0..2 {
+        let ids: Vec<_> = pack.ids().collect::<Result<_>>().unwrap();
+        assert_eq!(ids, expected);
+        let first = expected[0].as_bytes()[0];
+        let with_prefix: Vec<_> = pack
+            .ids_with_prefix(&[first])
+            .collect::<Result<_>>()
+            .unwrap();
+        let want: Vec<_> = expected
+            .iter()
+            .filter(|id| id.as_bytes()[0] == first)
+            .copied()
+            .collect();
+        assert_eq!(with_prefix, want);
+        for (i, id) in big.iter().enumerate() {
+            assert_eq!(store.get::<Blob>(id).unwrap(), big_blob(i as u64));
+        }
+        pack.flush().unwrap();
+    }
+    // The small object's index value is its stored value, exactly as in a SledStore.
+    let inline = pack
+        .index_tree()
+        .get(small.id().as_bytes())
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        crate::store::unframe(&inline).unwrap(),
+        crate::object::encode(&Blob { data: vec![9; 50] })
+    );
+    drop(store);
+    drop(pack);
+    let pack = Arc::new(open(tmp.path()));
+    let store = Store::new(pack.clone());
+    for (i, id) in big.iter().enumerate() {
+        assert_eq!(store.get::<Blob>(id).unwrap(), big_blob(i as u64));
+    }
+    assert_eq!(pack.ids().count(), 41);
+    // Idempotent: a second put of a stored object appends nothing.
+    let len = std::fs::metadata(pack.pack_path(1)).unwrap().len();
+    pack.put_stored_batch(vec![(big[0].id(), vec![0; 1000])])
+        .unwrap();
+    assert_eq!(std::fs::metadata(pack.pack_path(1)).unwrap().len(), len);
+    assert_eq!(store.get::<Blob>(&big[0]).unwrap(), big_blob(0));
+    pack.remove(&big[0].id()).unwrap();
+    assert!(!pack.has(&big[0].id()).unwrap());
+    assert_eq!(pack.ids().count(), 40);
+}
+
+#[test]
+fn flipped_byte_in_a_pack_record_is_reported_with_the_id() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pack = Arc::new(open(tmp.path()));
+    let store = Store::new(pack.clone());
+    let a = store.put(&big_blob(1)).unwrap();
+    let b = store.put(&big_blob(2)).unwrap();
+    pack.flush().unwrap();
+    let path = pack.pack_path(1);
+    let mut bytes = std::fs::read(&path).unwrap();
+    assert_eq!(&bytes[..8], b"KODIAKPK");
+    let la = pack.location(&a.id()).unwrap().unwrap();
+    let lb = pack.location(&b.id()).unwrap().unwrap();
+    // One byte of a's value, one byte of b's record header (its id).
+    bytes[la.offset as usize + RECORD_HEADER_LEN + 100] ^= 0x10;
+    bytes[lb.offset as usize + 3] ^= 0x01;
+    std::fs::write(&path, &bytes).unwrap();
+    drop(store);
+    drop(pack);
+    let store = Store::new(Arc::new(open(tmp.path())));
+    let err = store.get::<Blob>(&a).unwrap_err();
+    assert!(matches!(err, Error::Corrupt { .. }), "{err}");
+    assert!(err.to_string().contains(&a.to_hex()), "{err}");
+    let err = store.get::<Blob>(&b).unwrap_err();
+    assert!(err.to_string().contains(&b.to_hex()), "{err}");
+    assert!(err.to_string().contains("another id"), "{err}");
+}
+
+#[test]
+fn truncated_pack_is_an_error_naming_the_id() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pack = Arc::new(open(tmp.path()));
+    let store = Store::new(pack.clone());
+    let a = store.put(&big_blob(1)).unwrap();
+    let b = store.put(&big_blob(2)).unwrap();
+    pack.flush().unwrap();
+    let lb = pack.location(&b.id()).unwrap().unwrap();
+    drop(store);
+    drop(pack);
+    let file = OpenOptions::new()
+        .write(true)
+        .open(tmp.path().join("packs").join(pack_file_name(1)))
+        .unwrap();
+    file.set_len(lb.offset + 50).unwrap();
+    drop(file);
+    let store = Store::new(Arc::new(open(tmp.path())));
+    assert_eq!(store.get::<Blob>(&a).unwrap(), big_blob(1));
+    let err = store.get::<Blob>(&b).unwrap_err();
+    assert!(matches!(err, Error::Corrupt { .. }), "{err}");
+    assert!(err.to_string().contains(&b.to_hex()), "{err}");
+    assert!(err.to_string().contains("ends inside"), "{err}");
+    // A missing pack file is reported the same way.
+    std::fs::remove_file(tmp.path().join("packs").join(pack_file_name(1))).unwrap();
+    let store = Store::new(Arc::new(open(&{
+        drop(store);
+        tmp.path().to_path_buf()
+    })));
+    let err = store.get::<Blob>(&a).unwrap_err();
+    assert!(err.to_string().contains(&a.to_hex()), "{err}");
+}
+
+#[test]
+fn crash_before_flush_leaves_objects_absent_and_re_storable() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pack = Arc::new(open(tmp.path()));
+    let store = Store::new(pack.clone());
+    let kept = store.put(&big_blob(1)).unwrap();
+    let small_kept = store.put(&Blob { data: vec![1; 20] }).unwrap();
+    pack.flush().unwrap();
+    let durable = std::fs::metadata(pack.pack_path(1)).unwrap().len();
+    let lost: Vec<_> = (2..6).map(|i| store.put(&big_blob(i)).unwrap()).collect();
+    let small_lost = store.put(&Blob { data: vec![2; 20] }).unwrap();
+    drop(store);
+    let pack = Arc::into_inner(pack).unwrap();
+    pack.abandon();
+    // The unflushed records reached the file; tear the last one.
+    let path = tmp.path().join("packs").join(pack_file_name(1));
+    let len = std::fs::metadata(&path).unwrap().len();
+    assert!(len > durable);
+    OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(len - 100)
+        .unwrap();
+
+    let pack = Arc::new(open(tmp.path()));
+    let store = Store::new(pack.clone());
+    assert_eq!(store.get::<Blob>(&kept).unwrap(), big_blob(1));
+    assert!(store.has(&small_kept.id()).unwrap());
+    for id in lost.iter().map(|b| b.id()).chain([small_lost.id()]) {
+        assert!(!pack.has(&id).unwrap());
+        assert_eq!(pack.get_stored(&id).unwrap(), None);
+    }
+    assert_eq!(pack.ids().count(), 2);
+    // Re-putting stores them again; appending resumed at the durable length.
+    for (i, id) in lost.iter().enumerate() {
+        assert_eq!(store.put(&big_blob(i as u64 + 2)).unwrap(), *id);
+    }
+    assert_eq!(
+        pack.location(&lost[0].id()).unwrap().unwrap().offset,
+        durable
+    );
+    store.put(&Blob { data: vec![2; 20] }).unwrap();
+    drop(store);
+    drop(pack);
+    let store = Store::new(Arc::new(open(tmp.path())));
+    for (i, id) in lost.iter().enumerate() {
+        assert_eq!(store.get::<Blob>(id).unwrap(), big_blob(i as u64 + 2));
+    }
+    assert!(store.has(&small_lost.id()).unwrap());
+}
+
+#[test]
+fn unknown_newest_pack_is_left_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pack = Arc::new(open(tmp.path()));
+    let store = Store::new(pack.clone());
+    let a = store.put(&big_blob(1)).unwrap();
+    drop(store);
+    drop(pack);
+    let foreign = tmp.path().join("packs").join(pack_file_name(7));
+    std::fs::write(&foreign, b"not a pack file at all").unwrap();
+    let pack = Arc::new(open(tmp.path()));
+    let store = Store::new(pack.clone());
+    let b = store.put(&big_blob(2)).unwrap();
+    assert_eq!(pack.location(&b.id()).unwrap().unwrap().pack, 8);
+    assert_eq!(std::fs::read(&foreign).unwrap(), b"not a pack file at all");
+    assert_eq!(store.get::<Blob>(&a).unwrap(), big_blob(1));
+    assert_eq!(store.get::<Blob>(&b).unwrap(), big_blob(2));
+}
+
+#[test]
+fn packs_rotate_and_all_stay_readable_across_reopen_and_crash() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut store = open(tmp.path());
+    store.set_max_pack_bytes(8 << 10);
+    let items: Vec<_> = (0..30u64)
+        .map(|i| (ObjectId::hash(&i.to_le_bytes()), noise(i, 1500)))
+        .collect();
+    for chunk in items[..20].chunks(3) {
+        store.put_stored_batch(chunk.to_vec()).unwrap();
+    }
+    store.flush().unwrap();
+    store.put_stored_batch(items[20..].to_vec()).unwrap();
+    let packs = |dir: &Path| std::fs::read_dir(dir.join("packs")).unwrap().count();
+    // 3 records of ~1.5 KB per batch, at most one batch past 8 KB per pack.
+    assert!(packs(tmp.path()) >= 4, "{}", packs(tmp.path()));
+    for (id, v) in &items {
+        assert_eq!(store.get_stored(id).unwrap().as_ref(), Some(v));
+    }
+    store.abandon();
+    let mut store = open(tmp.path());
+    store.set_max_pack_bytes(8 << 10);
+    for (i, (id, v)) in items.iter().enumerate() {
+        let want = (i < 20).then_some(v);
+        assert_eq!(store.get_stored(id).unwrap().as_ref(), want);
+    }
+    store.put_stored_batch(items[20..].to_vec()).unwrap();
+    drop(store);
+    let store = open(tmp.path());
+    for (id, v) in &items {
+        assert_eq!(store.get_stored(id).unwrap().as_ref(), Some(v));
+    }
+}
+
+#[test]
+fn reads_run_while_another_thread_writes_and_flushes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Arc::new(open(tmp.path()));
+    let items: Vec<_> = (0..400u64)
+        .map(|i| {
+            let len = if i % 4 == 0 { 100 } else { 900 + i as usize };
+            (ObjectId::hash(&i.to_le_bytes()), noise(i, len))
+        })
+        .collect();
+    let items = Arc::new(items);
+    let writer = {
+        let (store, items) = (Arc::clone(&store), Arc::clone(&items));
+        std::thread::spawn(move || {
+            for (n, chunk) in items.chunks(20).enumerate() {
+                store.put_stored_batch(chunk.to_vec()).unwrap();
+                if n % 5 == 4 {
+                    store.flush().unwrap();
+                }
+            }
+        })
+    };
+    // Whatever a reader finds must be whole; once found, an object stays found.
+    let mut found = vec![false; items.len()];
+    while found.iter().any(|f| !f) {
+        for (i, (id, v)) in items.iter().enumerate() {
+            match store.get_stored(id).unwrap() {
+                Some(got) => {
+                    assert_eq!(&got, v);
+                    found[i] = true;
+                }
+                None => assert!(!found[i], "object {i} disappeared"),
+            }
+        }
+    }
+    writer.join().unwrap();
+    assert_eq!(store.ids().count(), items.len());
+}
+
+#[test]
+fn location_round_trips() {
+    let loc = Location {
+        pack: 3,
+        offset: 1 << 33,
+        len: 4096,
+    };
+    let v = loc.encode();
+    assert_eq!(v[0], LOCATION_TAG);
+    assert_eq!(Location::decode(&v), Some(loc));
+    assert_eq!(Location::decode(&v[..16]), None);
+    assert_eq!(parse_pack_file_name("pack-000012.kpk"), Some(12));
+    assert_eq!(parse_pack_file_name("pack-12.kpk"), None);
+    assert_eq!(parse_pack_file_name("pack-00001x.kpk"), None);
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Put(Vec<u8>),
+    Flush,
+    Reopen,
+    Crash,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => prop::collection::vec(0u8..40, 1..8).prop_map(Op::Put),
+        1 => Just(Op::Flush),
+        1 => Just(Op::Reopen),
+        1 => Just(Op::Crash),
+    ]
+}
+
+/// Key `k`'s id and value: a third are inline-sized, some of those start with a byte that
+/// must not be inlined, the rest go to packs.
+fn entry(k: u8) -> (ObjectId, Vec<u8>) {
+    let id = ObjectId::hash(&[k]);
+    let len = match k % 3 {
+        0 => 1 + (k as usize * 7) % 250,
+        _ => 300 + (k as usize * 97) % 3000,
+    };
+    (id, noise(u64::from(k), len))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    #[test]
+    fn model_of_puts_flushes_reopens_and_crashes(ops in prop::collection::vec(op(), 1..24)) {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut store = open(tmp.path());
+        let mut durable: BTreeMap<ObjectId, Vec<u8>> = BTreeMap::new();
+        let mut unflushed: BTreeMap<ObjectId, Vec<u8>> = BTreeMap::new();
+        for op in ops {
+            match op {
+                Op::Put(keys) => {
+                    let items: Vec<_> = keys.iter().map(|k| entry(*k)).collect();
+                    for (id, v) in &items {
+                        if !durable.contains_key(id) {
+                            unflushed.insert(*id, v.clone());
+                        }
+                    }
+                    store.put_stored_batch(items).unwrap();
+                }
+                Op::Flush => {
+                    store.flush().unwrap();
+                    durable.append(&mut unflushed);
+                }
+                Op::Reopen => {
+                    drop(store);
+                    store = open(tmp.path());
+                    durable.append(&mut unflushed);
+                }
+                Op::Crash => {
+                    store.abandon();
+                    store = open(tmp.path());
+                    unflushed.clear();
+                }
+            }
+            let mut model = durable.clone();
+            model.extend(unflushed.clone());
+            let ids: Vec<ObjectId> = store.ids().collect::<Result<_>>().unwrap();
+            prop_assert_eq!(&ids, &model.keys().copied().collect::<Vec<_>>());
+            for k in 0..40u8 {
+                let (id, v) = entry(k);
+                let got = store.get_stored(&id).unwrap();
+                prop_assert_eq!(got.as_ref(), model.get(&id));
+                prop_assert_eq!(store.has(&id).unwrap(), model.contains_key(&id));
+                if model.contains_key(&id) {
+                    prop_assert_eq!(got, Some(v));
+                }
+            }
+        }
+    }
+}
