@@ -257,7 +257,26 @@ fn import(ctx: &Ctx, a: ImportArgs, out: &mut dyn Write) -> CliResult {
         },
         sort_memory: 0,
     };
-    let outcome = tables::import(&repo, &a.table, &a.file, &options, &mut |_| {})?;
+    // A progress line only for a person watching: never on a pipe or in a log.
+    let bar = std::io::IsTerminal::is_terminal(&std::io::stderr()).then(|| {
+        let b = indicatif::ProgressBar::new_spinner();
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{spinner} importing {msg}: {human_pos} rows ({per_sec}, {elapsed})",
+        ) {
+            b.set_style(style);
+        }
+        b.set_message(a.table.clone());
+        b
+    });
+    let result = tables::import(&repo, &a.table, &a.file, &options, &mut |rows| {
+        if let Some(b) = &bar {
+            b.set_position(rows);
+        }
+    });
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let outcome = result?;
     writeln!(
         out,
         "{} {} rows into {} ({} rows)",
