@@ -496,33 +496,36 @@ pub fn import(
     let ns = NodeStore::new(store.clone());
     let mut merged = pairs.finish()?;
     // Runs of equal keys: an error for keyed tables, a duplicate count for keyless ones.
-    let next = |merged: &mut sort::Merged| -> Result<Option<sort::Item>> {
-        let Some((k, v, r)) = merged.next()? else {
-            return Ok(None);
-        };
-        if !keyless {
-            if let Some(r2) = merged.peek_equal(&k)? {
-                return Err(Error::Invalid(format!(
-                    "{file}: duplicate primary key ({}) in rows {r} and {r2}",
-                    describe_key(&k)
-                )));
+    let (mut k, mut v) = (Vec::new(), Vec::new());
+    let next =
+        |merged: &mut sort::Merged, k: &mut Vec<u8>, v: &mut Vec<u8>| -> Result<Option<u64>> {
+            let Some(r) = merged.next_into(k, v)? else {
+                return Ok(None);
+            };
+            if !keyless {
+                if let Some(r2) = merged.peek_equal(k)? {
+                    return Err(Error::Invalid(format!(
+                        "{file}: duplicate primary key ({}) in rows {r} and {r2}",
+                        describe_key(k)
+                    )));
+                }
+                return Ok(Some(1));
             }
-            return Ok(Some((k, v, 1)));
-        }
-        let mut count = 1u64;
-        while merged.peek_equal(&k)?.is_some() {
-            merged.next()?;
-            count += 1;
-        }
-        let (_, row_value) = RowCodec::keyless_split(&v)?;
-        Ok(Some((k, RowCodec::keyless_join(count, row_value), count)))
-    };
+            let mut count = 1u64;
+            while merged.peek_equal(k)?.is_some() {
+                merged.next()?;
+                count += 1;
+            }
+            let joined = RowCodec::keyless_join(count, RowCodec::keyless_split(v)?.1);
+            *v = joined;
+            Ok(Some(count))
+        };
 
     let (rows_root, row_count) = match mode {
         ImportMode::Create | ImportMode::Replace => {
             let mut b = ns.builder();
             let mut count = 0u64;
-            while let Some((k, v, c)) = next(&mut merged)? {
+            while let Some(c) = next(&mut merged, &mut k, &mut v)? {
                 b.push(&k, &v)?;
                 count += c;
             }
@@ -539,8 +542,9 @@ pub fn import(
             }
             let mut edits: Vec<(Vec<u8>, Option<Vec<u8>>)> = Vec::new();
             let mut added = 0u64;
-            while let Some((k, v, c)) = next(&mut merged)? {
+            while let Some(c) = next(&mut merged, &mut k, &mut v)? {
                 let current = ns.get(old.rows, &k)?;
+                let (k, v) = (k.clone(), v.clone());
                 match (mode, current, keyless) {
                     (ImportMode::Append, Some(cur), true) => {
                         let (have, row_value) = RowCodec::keyless_split(cur.value())?;
@@ -1007,7 +1011,7 @@ pub fn delete_row(store: &Store, root: &mut Root, name: &str, key: &[String]) ->
     let rows = ns.apply(t.rows, [(k, None::<Vec<u8>>)])?;
     root.tables.insert(
         name.to_string(),
-        put_table(store, &schema, rows, t.row_count - 1)?,
+        put_table(store, &schema, rows, t.row_count.saturating_sub(1))?,
     );
     Ok(())
 }

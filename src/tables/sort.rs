@@ -219,6 +219,39 @@ impl Merged {
         }
     }
 
+    /// Moves to the next pair, copying its key and value into the caller's buffers; returns
+    /// its row number.
+    pub(crate) fn next_into(
+        &mut self,
+        key: &mut Vec<u8>,
+        value: &mut Vec<u8>,
+    ) -> Result<Option<u64>> {
+        match self {
+            Merged::Memory {
+                arena,
+                entries,
+                pos,
+            } => {
+                let Some(e) = entries.get(*pos) else {
+                    return Ok(None);
+                };
+                *pos += 1;
+                let k = e.off + e.klen as usize;
+                let v = k + e.vlen as usize;
+                key.clear();
+                key.extend_from_slice(&arena[e.off..k]);
+                value.clear();
+                value.extend_from_slice(&arena[k..v]);
+                Ok(Some(e.row))
+            }
+            Merged::Runs(_) => Ok(self.next()?.map(|(k, v, r)| {
+                *key = k;
+                *value = v;
+                r
+            })),
+        }
+    }
+
     /// The row number of the next pair if its key equals `key` (nothing is consumed).
     pub(crate) fn peek_equal(&self, key: &[u8]) -> Result<Option<u64>> {
         let found = match self {
