@@ -391,6 +391,11 @@ fn schema_alter_and_rows() {
         r.csv("people"),
         "id,years,city\n2,7,Oslo\n3,40,Oslo\n6,99,Bergen\n"
     );
+    // An empty key makes the table keyless.
+    r.ok(&["schema", "alter", "people", "--set-pk", ""]);
+    let ddl = r.ok(&["schema", "show", "people"]);
+    assert!(!ddl.contains("PRIMARY KEY"), "{ddl}");
+    assert_eq!(r.csv("people").lines().count(), 4);
 }
 
 #[test]
