@@ -436,50 +436,69 @@ pub fn import(
     let mut row_buf = defaults.clone();
     let (mut key, mut value) = (Vec::new(), Vec::new());
     let mut row_no: u64 = 0;
-    for batch in batches {
-        let batch = batch.map_err(ix)?;
-        let readers: Vec<Option<ColumnReader>> = map
-            .iter()
-            .enumerate()
-            .map(|(ti, fi)| {
-                fi.map(|fi| {
-                    ColumnReader::new(
-                        batch.column(fi).clone(),
-                        schema.columns()[ti].ty,
-                        &format!("{file}: {}", schema.columns()[ti].name),
-                    )
-                })
-                .transpose()
-            })
-            .collect::<Result<_>>()?;
-        for i in 0..batch.num_rows() {
-            for (ti, r) in readers.iter().enumerate() {
-                row_buf[ti] = match r {
-                    Some(r) => r.value(i).map_err(|e| {
-                        Error::Invalid(format!(
-                            "{file} row {row_no}, column {}: {e}",
-                            schema.columns()[ti].name
-                        ))
-                    })?,
-                    None => defaults[ti].clone(),
-                };
+    // Decoding the file runs on its own thread, overlapping with conversion and encoding here.
+    let (tx, rx) = std::sync::mpsc::sync_channel(4);
+    let reader = std::thread::spawn(move || {
+        for b in batches {
+            let failed = b.is_err();
+            if tx.send(b).is_err() || failed {
+                break;
             }
-            for &k in &key_cols {
-                if row_buf[k].is_null() {
-                    return Err(Error::Invalid(format!(
-                        "{file} row {row_no}, column {}: NULL in a primary key column",
-                        schema.columns()[k].name
-                    )));
-                }
-            }
-            codec
-                .encode_row_into(&row_buf[..ncols], &mut key, &mut value)
-                .map_err(|e| Error::Invalid(format!("{file} row {row_no}: {e}")))?;
-            pairs.push(&key, &value, row_no)?;
-            row_no += 1;
         }
-        progress(row_no);
+    });
+    let encode_all = || -> Result<()> {
+        for batch in rx {
+            let batch = batch.map_err(ix)?;
+            let readers: Vec<Option<ColumnReader>> = map
+                .iter()
+                .enumerate()
+                .map(|(ti, fi)| {
+                    fi.map(|fi| {
+                        ColumnReader::new(
+                            batch.column(fi).clone(),
+                            schema.columns()[ti].ty,
+                            &format!("{file}: {}", schema.columns()[ti].name),
+                        )
+                    })
+                    .transpose()
+                })
+                .collect::<Result<_>>()?;
+            for i in 0..batch.num_rows() {
+                for (ti, r) in readers.iter().enumerate() {
+                    row_buf[ti] = match r {
+                        Some(r) => r.value(i).map_err(|e| {
+                            Error::Invalid(format!(
+                                "{file} row {row_no}, column {}: {e}",
+                                schema.columns()[ti].name
+                            ))
+                        })?,
+                        None => defaults[ti].clone(),
+                    };
+                }
+                for &k in &key_cols {
+                    if row_buf[k].is_null() {
+                        return Err(Error::Invalid(format!(
+                            "{file} row {row_no}, column {}: NULL in a primary key column",
+                            schema.columns()[k].name
+                        )));
+                    }
+                }
+                codec
+                    .encode_row_into(&row_buf[..ncols], &mut key, &mut value)
+                    .map_err(|e| Error::Invalid(format!("{file} row {row_no}: {e}")))?;
+                pairs.push(&key, &value, row_no)?;
+                row_no += 1;
+            }
+            progress(row_no);
+        }
+        Ok(())
+    };
+    let encoded = encode_all();
+    // The receiver is gone once `encode_all` returns, so the reader thread stops soon.
+    if reader.join().is_err() {
+        return Err(Error::Invalid(format!("{file}: the reader thread failed")));
     }
+    encoded?;
 
     let keyless = codec.is_keyless();
     let describe_key = |k: &[u8]| -> String {
