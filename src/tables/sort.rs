@@ -15,6 +15,9 @@ const ENTRY_OVERHEAD: usize = std::mem::size_of::<Entry>();
 /// One collected pair: where its bytes are in the arena, and its row number.
 #[derive(Clone, Copy)]
 pub(crate) struct Entry {
+    /// The key's first 8 bytes, big-endian, zero-padded: comparing these first orders most
+    /// pairs without touching the arena (equal prefixes fall back to the full keys).
+    prefix: u64,
     off: usize,
     klen: u32,
     vlen: u32,
@@ -51,7 +54,11 @@ impl SortedPairs {
     /// Adds a pair.
     pub(crate) fn push(&mut self, key: &[u8], value: &[u8], row: u64) -> Result<()> {
         let too_long = || Error::Invalid(format!("row {row}: a key or value is over 4 GiB"));
+        let mut p = [0u8; 8];
+        let n = key.len().min(8);
+        p[..n].copy_from_slice(&key[..n]);
         self.entries.push(Entry {
+            prefix: u64::from_be_bytes(p),
             off: self.arena.len(),
             klen: u32::try_from(key.len()).map_err(|_| too_long())?,
             vlen: u32::try_from(value.len()).map_err(|_| too_long())?,
@@ -68,8 +75,12 @@ impl SortedPairs {
     fn sort(&mut self) {
         let arena = &self.arena;
         let key = |e: &Entry| &arena[e.off..e.off + e.klen as usize];
-        self.entries
-            .sort_unstable_by(|a, b| key(a).cmp(key(b)).then(a.row.cmp(&b.row)));
+        self.entries.sort_unstable_by(|a, b| {
+            a.prefix
+                .cmp(&b.prefix)
+                .then_with(|| key(a).cmp(key(b)))
+                .then(a.row.cmp(&b.row))
+        });
     }
 
     fn spill(&mut self) -> Result<()> {
