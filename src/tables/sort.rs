@@ -24,6 +24,14 @@ pub(crate) struct Entry {
     row: u64,
 }
 
+/// A key's first 8 bytes as a big-endian number, zero-padded.
+fn prefix(key: &[u8]) -> u64 {
+    let mut p = [0u8; 8];
+    let n = key.len().min(8);
+    p[..n].copy_from_slice(&key[..n]);
+    u64::from_be_bytes(p)
+}
+
 fn io_err(e: std::io::Error) -> Error {
     Error::Io {
         op: "sorting rows in a temporary file",
@@ -54,11 +62,8 @@ impl SortedPairs {
     /// Adds a pair.
     pub(crate) fn push(&mut self, key: &[u8], value: &[u8], row: u64) -> Result<()> {
         let too_long = || Error::Invalid(format!("row {row}: a key or value is over 4 GiB"));
-        let mut p = [0u8; 8];
-        let n = key.len().min(8);
-        p[..n].copy_from_slice(&key[..n]);
         self.entries.push(Entry {
-            prefix: u64::from_be_bytes(p),
+            prefix: prefix(key),
             off: self.arena.len(),
             klen: u32::try_from(key.len()).map_err(|_| too_long())?,
             vlen: u32::try_from(value.len()).map_err(|_| too_long())?,
@@ -272,7 +277,9 @@ impl Merged {
                 pos,
             } => entries
                 .get(*pos)
-                .filter(|e| &arena[e.off..e.off + e.klen as usize] == key)
+                .filter(|e| {
+                    e.prefix == prefix(key) && &arena[e.off..e.off + e.klen as usize] == key
+                })
                 .map(|e| e.row),
             Merged::Runs(runs) => Self::min_run(runs)
                 .and_then(|i| runs[i].head.as_ref())
