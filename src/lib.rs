@@ -15,6 +15,7 @@ pub mod revspec;
 pub mod schema;
 pub mod store;
 pub mod table;
+pub mod tables;
 pub mod workingset;
 
 pub use error::{Error, Result};

@@ -156,6 +156,12 @@ pub enum Command {
     /// each row with the commit, author and date of its last change. --where COLUMN=VALUE
     /// (repeatable) keeps only matching rows.
     Blame(commands::blame::Args),
+    /// Import, export, list, show, remove, rename and copy tables of the working state.
+    Table(commands::table::Args),
+    /// Show tables' CREATE TABLE DDL, or change a table's schema.
+    Schema(commands::schema::Args),
+    /// Put or delete single rows of a table in the working state.
+    Row(commands::row::Args),
 }
 
 /// Whether a command changes the repository; decides how long it waits for the lock.
@@ -246,6 +252,9 @@ fn run(cli: Cli, out: &mut dyn Write) -> CliResult {
         Command::Workspace(a) => commands::workspace::run(&ctx, a, out),
         Command::Snapshot(a) => commands::snapshot::run(&ctx, a, out),
         Command::Blame(a) => commands::blame::run(&ctx, a, out),
+        Command::Table(a) => commands::table::run(&ctx, a, out),
+        Command::Schema(a) => commands::schema::run(&ctx, a, out),
+        Command::Row(a) => commands::row::run(&ctx, a, out),
     }
 }
 

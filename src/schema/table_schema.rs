@@ -374,6 +374,22 @@ impl Schema {
         Ok(())
     }
 
+    /// Sets whether a column may hold NULL. Key columns stay NOT NULL; making a column NOT
+    /// NULL does not check existing rows (the caller must).
+    pub fn set_nullable(&mut self, name: &str, nullable: bool) -> Result<()> {
+        let (i, c) = self
+            .column(name)
+            .ok_or_else(|| Error::Invalid(format!("no column named '{name}'")))?;
+        if nullable && self.primary_key.contains(&c.tag) {
+            return Err(Error::Invalid(format!(
+                "primary key column '{}' must stay NOT NULL",
+                c.name
+            )));
+        }
+        self.columns[i].nullable = nullable;
+        Ok(())
+    }
+
     /// Replaces the primary key (empty = keyless). Rows are keyed differently afterwards, so
     /// the table's rows must be re-encoded with the new schema.
     pub fn set_primary_key(&mut self, names: &[&str]) -> Result<()> {

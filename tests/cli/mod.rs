@@ -9,4 +9,5 @@ mod lock;
 mod loop_helpers;
 mod refs;
 mod repo;
+mod tables;
 mod workspaces;

@@ -1,0 +1,326 @@
+//! Sorting encoded `(key, value)` pairs in bounded memory: sorted runs spill to temporary
+//! files once the in-memory budget is reached, and are merged on the way out.
+
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+
+use crate::error::{Error, Result};
+
+/// Default in-memory budget (bytes of keys, values and bookkeeping).
+const DEFAULT_BUDGET: usize = 256 << 20;
+
+/// Bytes of bookkeeping per pair, counted against the budget.
+const ENTRY_OVERHEAD: usize = std::mem::size_of::<Entry>();
+
+/// One collected pair: where its bytes are in the arena, and its row number.
+#[derive(Clone, Copy)]
+pub(crate) struct Entry {
+    /// The key's first 8 bytes, big-endian, zero-padded: comparing these first orders most
+    /// pairs without touching the arena (equal prefixes fall back to the full keys).
+    prefix: u64,
+    off: usize,
+    klen: u32,
+    vlen: u32,
+    row: u64,
+}
+
+/// A key's first 8 bytes as a big-endian number, zero-padded.
+fn prefix(key: &[u8]) -> u64 {
+    let mut p = [0u8; 8];
+    let n = key.len().min(8);
+    p[..n].copy_from_slice(&key[..n]);
+    u64::from_be_bytes(p)
+}
+
+fn io_err(e: std::io::Error) -> Error {
+    Error::Io {
+        op: "sorting rows in a temporary file",
+        path: std::env::temp_dir(),
+        source: e,
+    }
+}
+
+/// Collects pairs with the row number they came from; yields them ordered by key, then row.
+pub(crate) struct SortedPairs {
+    budget: usize,
+    arena: Vec<u8>,
+    entries: Vec<Entry>,
+    runs: Vec<File>,
+}
+
+impl SortedPairs {
+    /// A collector with `budget` bytes of memory (0: the default).
+    pub(crate) fn new(budget: usize) -> Self {
+        SortedPairs {
+            budget: if budget == 0 { DEFAULT_BUDGET } else { budget },
+            arena: Vec::new(),
+            entries: Vec::new(),
+            runs: Vec::new(),
+        }
+    }
+
+    /// Adds a pair.
+    pub(crate) fn push(&mut self, key: &[u8], value: &[u8], row: u64) -> Result<()> {
+        let too_long = || Error::Invalid(format!("row {row}: a key or value is over 4 GiB"));
+        self.entries.push(Entry {
+            prefix: prefix(key),
+            off: self.arena.len(),
+            klen: u32::try_from(key.len()).map_err(|_| too_long())?,
+            vlen: u32::try_from(value.len()).map_err(|_| too_long())?,
+            row,
+        });
+        self.arena.extend_from_slice(key);
+        self.arena.extend_from_slice(value);
+        if self.arena.len() + self.entries.len() * ENTRY_OVERHEAD >= self.budget {
+            self.spill()?;
+        }
+        Ok(())
+    }
+
+    fn sort(&mut self) {
+        let arena = &self.arena;
+        let key = |e: &Entry| &arena[e.off..e.off + e.klen as usize];
+        self.entries.sort_unstable_by(|a, b| {
+            a.prefix
+                .cmp(&b.prefix)
+                .then_with(|| key(a).cmp(key(b)))
+                .then(a.row.cmp(&b.row))
+        });
+    }
+
+    fn spill(&mut self) -> Result<()> {
+        self.sort();
+        let file = tempfile::tempfile().map_err(io_err)?;
+        let mut w = BufWriter::with_capacity(1 << 20, file);
+        for e in &self.entries {
+            w.write_all(&e.klen.to_le_bytes()).map_err(io_err)?;
+            w.write_all(&e.vlen.to_le_bytes()).map_err(io_err)?;
+            w.write_all(&e.row.to_le_bytes()).map_err(io_err)?;
+            let end = e.off + e.klen as usize + e.vlen as usize;
+            w.write_all(&self.arena[e.off..end]).map_err(io_err)?;
+        }
+        let mut file = w.into_inner().map_err(|e| io_err(e.into_error()))?;
+        file.seek(SeekFrom::Start(0)).map_err(io_err)?;
+        self.runs.push(file);
+        self.arena.clear();
+        self.entries.clear();
+        Ok(())
+    }
+
+    /// Every pair in order.
+    pub(crate) fn finish(mut self) -> Result<Merged> {
+        if self.runs.is_empty() {
+            self.sort();
+            return Ok(Merged::Memory {
+                arena: self.arena,
+                entries: self.entries,
+                pos: 0,
+            });
+        }
+        if !self.entries.is_empty() {
+            self.spill()?;
+        }
+        let mut runs = Vec::with_capacity(self.runs.len());
+        for f in self.runs {
+            let mut r = Run {
+                reader: BufReader::with_capacity(1 << 20, f),
+                head: None,
+            };
+            r.advance()?;
+            runs.push(r);
+        }
+        Ok(Merged::Runs(runs))
+    }
+}
+
+/// A pair and the row number it came from.
+pub(crate) type Item = (Vec<u8>, Vec<u8>, u64);
+
+/// One spilled sorted run and its next pair.
+pub(crate) struct Run {
+    reader: BufReader<File>,
+    head: Option<Item>,
+}
+
+impl Run {
+    fn advance(&mut self) -> Result<()> {
+        let mut hdr = [0u8; 16];
+        match self.reader.read_exact(&mut hdr) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                self.head = None;
+                return Ok(());
+            }
+            Err(e) => return Err(io_err(e)),
+        }
+        let word = |i: usize| {
+            let mut b = [0u8; 4];
+            b.copy_from_slice(&hdr[i..i + 4]);
+            u32::from_le_bytes(b) as usize
+        };
+        let mut rb = [0u8; 8];
+        rb.copy_from_slice(&hdr[8..16]);
+        let mut k = vec![0u8; word(0)];
+        let mut v = vec![0u8; word(4)];
+        self.reader.read_exact(&mut k).map_err(io_err)?;
+        self.reader.read_exact(&mut v).map_err(io_err)?;
+        self.head = Some((k, v, u64::from_le_bytes(rb)));
+        Ok(())
+    }
+}
+
+/// Sorted pairs, from memory or merged from spilled runs.
+pub(crate) enum Merged {
+    /// Everything fitted in memory.
+    Memory {
+        /// Keys and values back to back.
+        arena: Vec<u8>,
+        /// Sorted entries.
+        entries: Vec<Entry>,
+        /// Next entry.
+        pos: usize,
+    },
+    /// Sorted runs on disk.
+    Runs(Vec<Run>),
+}
+
+impl Merged {
+    fn min_run(runs: &[Run]) -> Option<usize> {
+        let mut best: Option<usize> = None;
+        for (i, r) in runs.iter().enumerate() {
+            let Some((k, _, row)) = &r.head else { continue };
+            best = match best {
+                Some(b) => {
+                    let (bk, _, brow) = runs[b].head.as_ref()?;
+                    if (k.as_slice(), row) < (bk.as_slice(), brow) {
+                        Some(i)
+                    } else {
+                        Some(b)
+                    }
+                }
+                None => Some(i),
+            };
+        }
+        best
+    }
+
+    /// The next pair and its row number.
+    pub(crate) fn next(&mut self) -> Result<Option<Item>> {
+        match self {
+            Merged::Memory {
+                arena,
+                entries,
+                pos,
+            } => {
+                let Some(e) = entries.get(*pos) else {
+                    return Ok(None);
+                };
+                *pos += 1;
+                let k = e.off + e.klen as usize;
+                let v = k + e.vlen as usize;
+                Ok(Some((
+                    arena[e.off..k].to_vec(),
+                    arena[k..v].to_vec(),
+                    e.row,
+                )))
+            }
+            Merged::Runs(runs) => {
+                let Some(i) = Self::min_run(runs) else {
+                    return Ok(None);
+                };
+                let item = runs[i].head.take();
+                runs[i].advance()?;
+                Ok(item)
+            }
+        }
+    }
+
+    /// Moves to the next pair, copying its key and value into the caller's buffers; returns
+    /// its row number.
+    pub(crate) fn next_into(
+        &mut self,
+        key: &mut Vec<u8>,
+        value: &mut Vec<u8>,
+    ) -> Result<Option<u64>> {
+        match self {
+            Merged::Memory {
+                arena,
+                entries,
+                pos,
+            } => {
+                let Some(e) = entries.get(*pos) else {
+                    return Ok(None);
+                };
+                *pos += 1;
+                let k = e.off + e.klen as usize;
+                let v = k + e.vlen as usize;
+                key.clear();
+                key.extend_from_slice(&arena[e.off..k]);
+                value.clear();
+                value.extend_from_slice(&arena[k..v]);
+                Ok(Some(e.row))
+            }
+            Merged::Runs(_) => Ok(self.next()?.map(|(k, v, r)| {
+                *key = k;
+                *value = v;
+                r
+            })),
+        }
+    }
+
+    /// The row number of the next pair if its key equals `key` (nothing is consumed).
+    pub(crate) fn peek_equal(&self, key: &[u8]) -> Result<Option<u64>> {
+        let found = match self {
+            Merged::Memory {
+                arena,
+                entries,
+                pos,
+            } => entries
+                .get(*pos)
+                .filter(|e| {
+                    e.prefix == prefix(key) && &arena[e.off..e.off + e.klen as usize] == key
+                })
+                .map(|e| e.row),
+            Merged::Runs(runs) => Self::min_run(runs)
+                .and_then(|i| runs[i].head.as_ref())
+                .filter(|(k, _, _)| k.as_slice() == key)
+                .map(|(_, _, r)| *r),
+        };
+        Ok(found)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn drain(mut m: Merged) -> Vec<Item> {
+        let mut out = Vec::new();
+        while let Some(i) = m.next().unwrap_or_else(|e| panic!("{e}")) {
+            out.push(i);
+        }
+        out
+    }
+
+    #[test]
+    fn spilled_runs_merge_like_memory() {
+        let pairs: Vec<(Vec<u8>, Vec<u8>)> = (0..2000u32)
+            .map(|i| {
+                let k = (i.wrapping_mul(2_654_435_761) % 500).to_be_bytes().to_vec();
+                (k, i.to_le_bytes().to_vec())
+            })
+            .collect();
+        let mut small = SortedPairs::new(1000);
+        let mut big = SortedPairs::new(0);
+        for (n, (k, v)) in pairs.iter().enumerate() {
+            small.push(k, v, n as u64).unwrap_or_else(|e| panic!("{e}"));
+            big.push(k, v, n as u64).unwrap_or_else(|e| panic!("{e}"));
+        }
+        assert!(small.runs.len() > 3);
+        let a = drain(small.finish().unwrap_or_else(|e| panic!("{e}")));
+        let b = drain(big.finish().unwrap_or_else(|e| panic!("{e}")));
+        assert_eq!(a.len(), 2000);
+        assert_eq!(a, b);
+        assert!(a.windows(2).all(|w| (&w[0].0, w[0].2) < (&w[1].0, w[1].2)));
+    }
+}
