@@ -277,19 +277,15 @@ fn import(ctx: &Ctx, a: ImportArgs, out: &mut dyn Write) -> CliResult {
         b.finish_and_clear();
     }
     let outcome = result?;
-    writeln!(
-        out,
-        "{} {} rows into {} ({} rows)",
-        match outcome.mode {
-            ImportMode::Create => "created table with",
-            ImportMode::Replace => "replaced with",
-            ImportMode::Update => "updated with",
-            ImportMode::Append => "appended",
-        },
-        outcome.rows_read,
-        a.table,
-        outcome.row_count
-    )?;
+    let (read, table, total) = (outcome.rows_read, &a.table, outcome.row_count);
+    match outcome.mode {
+        ImportMode::Create => writeln!(out, "created table {table} with {read} rows")?,
+        ImportMode::Replace => writeln!(out, "replaced the rows of {table} with {read} rows")?,
+        ImportMode::Update => {
+            writeln!(out, "upserted {read} rows into {table} (now {total} rows)")?
+        }
+        ImportMode::Append => writeln!(out, "appended {read} rows to {table} (now {total} rows)")?,
+    }
     Ok(())
 }
 
