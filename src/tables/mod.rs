@@ -930,8 +930,11 @@ fn rekey(
 }
 
 /// Parses `col=value` assignments into a full row of `schema` (missing columns get their
-/// default or NULL).
-pub fn row_from_assignments(schema: &Schema, assignments: &[String]) -> Result<Vec<Value>> {
+/// default or NULL), with a flag per column telling whether it was assigned.
+pub fn row_from_assignments(
+    schema: &Schema,
+    assignments: &[String],
+) -> Result<(Vec<Value>, Vec<bool>)> {
     let mut row: Vec<Value> = schema
         .columns()
         .iter()
@@ -963,16 +966,36 @@ pub fn row_from_assignments(schema: &Schema, assignments: &[String]) -> Result<V
             )));
         }
     }
-    Ok(row)
+    Ok((row, seen))
 }
 
-/// Inserts or replaces one row of table `name` (keyless tables: adds one copy).
+/// Inserts one row of table `name`, or updates the given columns of the row with its key.
+///
+/// New rows get defaults (or NULL) for columns not given; keyless tables add one copy.
 pub fn put_row(store: &Store, root: &mut Root, name: &str, assignments: &[String]) -> Result<()> {
     let (t, schema) = table_of(store, root, name)?;
-    let row = row_from_assignments(&schema, assignments)?;
+    let (mut row, assigned) = row_from_assignments(&schema, assignments)?;
     let codec = RowCodec::new(&schema);
-    let (k, mut v) = codec.encode_row(&row)?;
     let ns = NodeStore::new(store.clone());
+    // Updating an existing keyed row changes only the columns given; the others keep their
+    // current values (defaults apply to new rows only).
+    if !codec.is_keyless() {
+        let key: Vec<Value> = schema
+            .primary_key()
+            .iter()
+            .map(|&i| row[i].clone())
+            .collect();
+        let k = codec.encode_key(&key)?;
+        if let Some(cur) = ns.get(t.rows, &k)? {
+            let existing = codec.decode_row(&k, cur.value())?;
+            for (i, old) in existing.into_iter().enumerate() {
+                if !assigned[i] {
+                    row[i] = old;
+                }
+            }
+        }
+    }
+    let (k, mut v) = codec.encode_row(&row)?;
     let current = ns.get(t.rows, &k)?;
     let mut row_count = t.row_count;
     match (&current, codec.is_keyless()) {

@@ -391,6 +391,12 @@ fn schema_alter_and_rows() {
         r.csv("people"),
         "id,years,city\n2,7,Oslo\n3,40,Oslo\n6,99,Bergen\n"
     );
+    // Updating an existing row changes only the columns given.
+    r.ok(&["row", "put", "people", "years=7", "city=Rome"]);
+    assert_eq!(
+        r.csv("people"),
+        "id,years,city\n2,7,Rome\n3,40,Oslo\n6,99,Bergen\n"
+    );
     // An empty key makes the table keyless.
     r.ok(&["schema", "alter", "people", "--set-pk", ""]);
     let ddl = r.ok(&["schema", "show", "people"]);
