@@ -838,6 +838,25 @@ pub(crate) enum View<'a> {
 }
 
 impl<'a> View<'a> {
+    /// Views of every column of `batch`; `format` names the target in the error for a column
+    /// type it cannot hold.
+    pub(crate) fn columns(batch: &'a RecordBatch, format: &str) -> Result<Vec<View<'a>>, String> {
+        batch
+            .columns()
+            .iter()
+            .zip(batch.schema().fields())
+            .map(|(a, f)| {
+                View::of(a.as_ref()).ok_or_else(|| {
+                    format!(
+                        "column {}: {format} cannot hold {}",
+                        f.name(),
+                        f.data_type()
+                    )
+                })
+            })
+            .collect()
+    }
+
     /// Views a canonical array; `None` for other types.
     pub(crate) fn of(a: &'a dyn Array) -> Option<View<'a>> {
         Some(match a.data_type() {
@@ -968,16 +987,7 @@ impl<W: Write> CsvWriter<W> {
 
     /// Writes every row of a canonical batch.
     pub(crate) fn write(&mut self, batch: &RecordBatch) -> Result<(), String> {
-        let views: Vec<View<'_>> = batch
-            .columns()
-            .iter()
-            .zip(batch.schema().fields())
-            .map(|(a, f)| {
-                View::of(a.as_ref()).ok_or_else(|| {
-                    format!("column {}: CSV cannot hold {}", f.name(), f.data_type())
-                })
-            })
-            .collect::<Result<_, _>>()?;
+        let views = View::columns(batch, "CSV")?;
         let null = self.null_token.clone().unwrap_or_default();
         for row in 0..batch.num_rows() {
             for (c, v) in views.iter().enumerate() {

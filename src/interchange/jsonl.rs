@@ -180,16 +180,7 @@ impl<W: Write> JsonlWriter<W> {
     /// floats as the strings `"NaN"`, `"inf"`, `"-inf"`; decimals, dates, timestamps and hex
     /// bytes as strings (exact, and parsed back by arrow-json given the schema).
     pub(crate) fn write(&mut self, batch: &RecordBatch) -> Result<(), String> {
-        let views: Vec<View<'_>> = batch
-            .columns()
-            .iter()
-            .zip(batch.schema().fields())
-            .map(|(a, f)| {
-                View::of(a.as_ref()).ok_or_else(|| {
-                    format!("column {}: JSONL cannot hold {}", f.name(), f.data_type())
-                })
-            })
-            .collect::<Result<_, _>>()?;
+        let views = View::columns(batch, "JSONL")?;
         for row in 0..batch.num_rows() {
             self.line.push(b'{');
             for (c, v) in views.iter().enumerate() {
