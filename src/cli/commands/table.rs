@@ -277,14 +277,17 @@ fn import(ctx: &Ctx, a: ImportArgs, out: &mut dyn Write) -> CliResult {
         b.finish_and_clear();
     }
     let outcome = result?;
+    let plural = |n: u64| if n == 1 { "row" } else { "rows" };
     let (read, table, total) = (outcome.rows_read, &a.table, outcome.row_count);
+    let (read, total) = (
+        format!("{read} {}", plural(read)),
+        format!("{total} {}", plural(total)),
+    );
     match outcome.mode {
-        ImportMode::Create => writeln!(out, "created table {table} with {read} rows")?,
-        ImportMode::Replace => writeln!(out, "replaced the rows of {table} with {read} rows")?,
-        ImportMode::Update => {
-            writeln!(out, "upserted {read} rows into {table} (now {total} rows)")?
-        }
-        ImportMode::Append => writeln!(out, "appended {read} rows to {table} (now {total} rows)")?,
+        ImportMode::Create => writeln!(out, "created table {table} with {read}")?,
+        ImportMode::Replace => writeln!(out, "replaced the rows of {table} with {read}")?,
+        ImportMode::Update => writeln!(out, "upserted {read} into {table} (now {total})")?,
+        ImportMode::Append => writeln!(out, "appended {read} to {table} (now {total})")?,
     }
     Ok(())
 }
