@@ -206,33 +206,18 @@ impl Merged {
 
     /// The next pair and its row number.
     pub(crate) fn next(&mut self) -> Result<Option<Item>> {
-        match self {
-            Merged::Memory {
-                arena,
-                entries,
-                pos,
-            } => {
-                let Some(e) = entries.get(*pos) else {
-                    return Ok(None);
-                };
-                *pos += 1;
-                let k = e.off + e.klen as usize;
-                let v = k + e.vlen as usize;
-                Ok(Some((
-                    arena[e.off..k].to_vec(),
-                    arena[k..v].to_vec(),
-                    e.row,
-                )))
-            }
-            Merged::Runs(runs) => {
-                let Some(i) = Self::min_run(runs) else {
-                    return Ok(None);
-                };
-                let item = runs[i].head.take();
-                runs[i].advance()?;
-                Ok(item)
-            }
+        if let Merged::Runs(runs) = self {
+            let Some(i) = Self::min_run(runs) else {
+                return Ok(None);
+            };
+            let item = runs[i].head.take();
+            runs[i].advance()?;
+            return Ok(item);
         }
+        let (mut key, mut value) = (Vec::new(), Vec::new());
+        Ok(self
+            .next_into(&mut key, &mut value)?
+            .map(|r| (key, value, r)))
     }
 
     /// Moves to the next pair, copying its key and value into the caller's buffers; returns
