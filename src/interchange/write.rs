@@ -80,6 +80,23 @@ pub fn write<W: Write + Send>(
             .map_err(|m| refuse_message(name, format, schema, m))
     };
     let mut rows = 0u64;
+    // The IPC file and stream writers share no trait but have the same methods; the macro
+    // takes the constructor.
+    macro_rules! write_ipc {
+        ($writer:path) => {{
+            let mut w = $writer(out, schema).map_err(|e| fail(e.to_string()))?;
+            for b in batches {
+                let b = b?;
+                w.write(&b).map_err(|e| fail(e.to_string()))?;
+                rows += b.num_rows() as u64;
+            }
+            w.finish().map_err(|e| fail(e.to_string()))?;
+            w.into_inner()
+                .map_err(|e| fail(e.to_string()))?
+                .flush()
+                .map_err(io_fail)?;
+        }};
+    }
     match format {
         Format::Csv | Format::Tsv => {
             let target = canonical()?;
@@ -103,32 +120,10 @@ pub fn write<W: Write + Send>(
             w.finish().map_err(io_fail)?;
         }
         Format::Arrow => {
-            let mut w = arrow_ipc::writer::FileWriter::try_new(out, schema)
-                .map_err(|e| fail(e.to_string()))?;
-            for b in batches {
-                let b = b?;
-                w.write(&b).map_err(|e| fail(e.to_string()))?;
-                rows += b.num_rows() as u64;
-            }
-            w.finish().map_err(|e| fail(e.to_string()))?;
-            w.into_inner()
-                .map_err(|e| fail(e.to_string()))?
-                .flush()
-                .map_err(io_fail)?;
+            write_ipc!(arrow_ipc::writer::FileWriter::try_new);
         }
         Format::ArrowStream => {
-            let mut w = arrow_ipc::writer::StreamWriter::try_new(out, schema)
-                .map_err(|e| fail(e.to_string()))?;
-            for b in batches {
-                let b = b?;
-                w.write(&b).map_err(|e| fail(e.to_string()))?;
-                rows += b.num_rows() as u64;
-            }
-            w.finish().map_err(|e| fail(e.to_string()))?;
-            w.into_inner()
-                .map_err(|e| fail(e.to_string()))?
-                .flush()
-                .map_err(io_fail)?;
+            write_ipc!(arrow_ipc::writer::StreamWriter::try_new);
         }
         Format::Parquet => {
             use parquet::basic::{Compression, ZstdLevel};
