@@ -4,42 +4,18 @@
 //! Run with `cargo bench --bench interchange` (set `KODIAK_BENCH_ROWS` for another size and
 //! `KODIAK_BENCH_FORMATS=csv,arrow` to time only some formats).
 
+mod common;
+
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Instant;
 
-use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
-use arrow_schema::{DataType, Field, Schema, SchemaRef};
-use kodiak::interchange::{
-    DEFAULT_BATCH_SIZE, Format, ReadOptions, WriteOptions, read, write_path,
-};
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
+use kodiak::interchange::{Format, ReadOptions, WriteOptions, read, write_path};
 
 /// The benchmark table, in batches of the default size.
 fn batches(rows: usize) -> (SchemaRef, Vec<RecordBatch>) {
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("id", DataType::Int64, true),
-        Field::new("name", DataType::Utf8, true),
-        Field::new("qty", DataType::Int64, true),
-        Field::new("price", DataType::Float64, true),
-    ]));
-    let mut out = Vec::new();
-    let mut start = 0;
-    while start < rows {
-        let n = DEFAULT_BATCH_SIZE.min(rows - start);
-        let ids: Vec<i64> = (start..start + n).map(|i| i as i64).collect();
-        let names: Vec<String> = ids.iter().map(|i| format!("name {i}")).collect();
-        let qty: Vec<i64> = ids.iter().map(|i| (i * 7919) % 1000).collect();
-        let price: Vec<f64> = ids.iter().map(|i| (*i as f64) * 0.37 + 0.01).collect();
-        let cols: Vec<ArrayRef> = vec![
-            Arc::new(Int64Array::from(ids)),
-            Arc::new(StringArray::from(names)),
-            Arc::new(Int64Array::from(qty)),
-            Arc::new(Float64Array::from(price)),
-        ];
-        out.push(RecordBatch::try_new(schema.clone(), cols).expect("batch"));
-        start += n;
-    }
-    (schema, out)
+    common::items_batches(rows, |i| i as i64, 7919)
 }
 
 /// Reads a whole file, returning the row count.
