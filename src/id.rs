@@ -156,6 +156,14 @@ fn hex_decode_prefix(s: &str) -> Result<Vec<u8>, IdParseError> {
     Ok(out)
 }
 
+/// Decodes hex text (either case) into bytes; `None` for an odd length or a non-hex digit.
+pub fn hex_decode(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    hex_decode_prefix(s).ok()
+}
+
 /// Lowercase hex encoding of arbitrary bytes.
 pub fn hex_encode(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
@@ -268,6 +276,18 @@ mod tests {
         assert_eq!(
             id.to_hex(),
             "6437b3ac38465133ffb63b75273a8db548c558465d79db03fd359c6cd5bd9d85"
+        );
+    }
+
+    #[test]
+    fn hex_decode_accepts_either_case_and_rejects_the_rest() {
+        assert_eq!(hex_decode("00aBff"), Some(vec![0, 0xab, 0xff]));
+        assert_eq!(hex_decode(""), Some(vec![]));
+        assert_eq!(hex_decode("abc"), None);
+        assert_eq!(hex_decode("zz"), None);
+        assert_eq!(
+            hex_encode(&hex_decode("0123456789abcdef").unwrap()),
+            "0123456789abcdef"
         );
     }
 

@@ -268,14 +268,4 @@ pub(crate) fn push_hex(bytes: &[u8], out: &mut String) {
     }
 }
 
-/// Decodes hex text (either case) into bytes.
-pub(crate) fn parse_hex(s: &str) -> Option<Vec<u8>> {
-    let b = s.as_bytes();
-    if !b.len().is_multiple_of(2) {
-        return None;
-    }
-    let nib = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
-    b.chunks_exact(2)
-        .map(|p| Some(nib(p[0])? << 4 | nib(p[1])?))
-        .collect()
-}
+pub(crate) use crate::id::hex_decode as parse_hex;

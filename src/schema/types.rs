@@ -477,7 +477,10 @@ impl Value {
                     .strip_prefix("\\x")
                     .or_else(|| text.strip_prefix("0x"))
                     .unwrap_or(text);
-                Value::Bytes(hex_decode(h).ok_or_else(|| bad(Some("expected hex digits".into())))?)
+                Value::Bytes(
+                    crate::id::hex_decode(h)
+                        .ok_or_else(|| bad(Some("expected hex digits".into())))?,
+                )
             }
             Type::Date => Value::Date(
                 civil::parse_date(t).ok_or_else(|| bad(Some("expected YYYY-MM-DD".into())))?,
@@ -629,17 +632,6 @@ fn parse_float(t: &str) -> Option<f64> {
         return None;
     }
     t.parse().ok()
-}
-
-fn hex_decode(s: &str) -> Option<Vec<u8>> {
-    let b = s.as_bytes();
-    if !b.len().is_multiple_of(2) {
-        return None;
-    }
-    let nib = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
-    b.chunks_exact(2)
-        .map(|p| Some(nib(p[0])? << 4 | nib(p[1])?))
-        .collect()
 }
 
 #[cfg(test)]

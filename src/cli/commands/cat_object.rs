@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use crate::cli::error::{CliError, CliResult};
 use crate::cli::format::{hex_dump, rfc3339};
+use crate::cli::history::sig_json;
 use crate::cli::{Access, Ctx};
 
 /// Arguments of `kodiak cat-object`.
@@ -26,16 +27,6 @@ pub struct Args {
 
 fn decode<T: object::Object>(id: ObjectId, bytes: &[u8]) -> CliResult<T> {
     object::decode::<T>(bytes).map_err(|source| kodiak::Error::Decode { id, source }.into())
-}
-
-fn sig_json(s: &Signature) -> Value {
-    json!({
-        "name": s.name,
-        "email": s.email,
-        "time": s.time,
-        "tz_offset_min": s.tz_offset_min,
-        "date": rfc3339(s.time, s.tz_offset_min),
-    })
 }
 
 fn sig_text(s: &Signature) -> String {
