@@ -19,7 +19,7 @@ pub use diff::{TableChange, diff_roots};
 pub use ops::{CommitOptions, CommitOutcome, ResetMode};
 pub use revision::{Resolved, resolve, resolve_commit};
 pub use state::{WorkState, empty_root_id, read_root};
-pub use walk::{Walk, is_ancestor};
+pub use walk::{Walk, is_ancestor, merge_base, merge_bases};
 
 #[cfg(test)]
 mod tests;

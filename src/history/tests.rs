@@ -197,6 +197,50 @@ fn walk_visits_merges_once_newest_first() {
     );
 }
 
+#[test]
+fn merge_bases_linear_forked_criss_cross_and_skewed() {
+    use crate::history::{merge_base, merge_bases};
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = test_repo(tmp.path());
+    set_table(&repo, "a", Some("1"));
+    let base = commit_all(&repo, "base");
+    let root = WorkState::load(&repo).unwrap().head_root;
+    let mk = |parents: Vec<CommitId>, msg: &str, time: i64| {
+        let (id, _) = ops::write_commit(&repo, root, parents, msg, None, None).unwrap();
+        let mut c: Commit = repo.store().get(&id).unwrap();
+        c.committer.time = time;
+        repo.store().put(&c).unwrap()
+    };
+    let s = repo.store();
+    let a1 = mk(vec![base], "a1", 2_000_000_000);
+    let a2 = mk(vec![a1], "a2", 2_000_000_010);
+    let b1 = mk(vec![base], "b1", 2_000_000_005);
+    // Linear: the older commit is the base; a commit is its own base.
+    assert_eq!(merge_base(s, a1, a2).unwrap(), Some(a1));
+    assert_eq!(merge_base(s, a2, a1).unwrap(), Some(a1));
+    assert_eq!(merge_base(s, a2, a2).unwrap(), Some(a2));
+    // Forked.
+    assert_eq!(merge_bases(s, a2, b1).unwrap(), vec![base]);
+    // Criss-cross: two best bases.
+    let x = mk(vec![a2, b1], "x", 2_000_000_020);
+    let y = mk(vec![b1, a2], "y", 2_000_000_021);
+    let x2 = mk(vec![x], "x2", 2_000_000_030);
+    let y2 = mk(vec![y], "y2", 2_000_000_031);
+    let mut bases = merge_bases(s, x2, y2).unwrap();
+    bases.sort();
+    let mut want = vec![a2, b1];
+    want.sort();
+    assert_eq!(bases, want);
+    // Clock skew: an ancestor with a newer time than its descendants is still found right.
+    let skew_base = mk(vec![base], "skewed", 2_100_000_000);
+    let l = mk(vec![skew_base], "l", 2_000_000_001);
+    let r = mk(vec![skew_base], "r", 2_000_000_002);
+    assert_eq!(merge_bases(s, l, r).unwrap(), vec![skew_base]);
+    // Unrelated histories have no base.
+    let (lone, _) = ops::write_commit(&repo, root, vec![], "lone", None, None).unwrap();
+    assert_eq!(merge_base(s, lone, a2).unwrap(), None);
+}
+
 // ---- property test: random command sequences keep the invariants ----
 
 #[derive(Clone, Debug)]
