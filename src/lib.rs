@@ -4,6 +4,7 @@
 //! [`store::ObjectStore`]; rows live in content-addressed prolly trees; refs name commits.
 
 pub mod config;
+pub mod diff;
 pub mod error;
 pub mod history;
 pub mod id;

@@ -113,6 +113,16 @@ pub enum Command {
     /// With --stat, each changed table also shows its row counts before and after. An annotated
     /// tag named as REV is shown before its commit.
     Show(commands::show::Args),
+    /// Show schema and row changes between two states.
+    ///
+    /// `diff` compares the staged state with the working state; --staged compares HEAD with the
+    /// staged state; `diff REV` compares REV with the working state; `diff A B` and `diff A..B`
+    /// compare two revisions; `diff A...B` compares the merge base of A and B with B. Limit it
+    /// with `-- TABLE…`, --where COLUMN=VALUE and --limit N. Tables are matched by name, and a
+    /// renamed table by its column tags; columns are matched by tag; rows by primary key (keyless
+    /// tables as multisets). --format table (default), json, csv or sql (statements that turn the
+    /// old state into the new one); --stat, --summary and --name-only give overviews.
+    Diff(commands::diff::Args),
     /// List, create, delete, rename or copy branches.
     ///
     /// `branch` lists branches (* marks the current one); `branch NAME [START]` creates one;
@@ -243,6 +253,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> CliResult {
         Command::Commit(a) => commands::commit::run(&ctx, a, out),
         Command::Log(a) => commands::log::run(&ctx, a, out),
         Command::Show(a) => commands::show::run(&ctx, a, out),
+        Command::Diff(a) => commands::diff::run(&ctx, a, out),
         Command::Branch(a) => commands::branch::run(&ctx, a, out),
         Command::Switch(a) => commands::switch::run(&ctx, a, out),
         Command::Tag(a) => commands::tag::run(&ctx, a, out),

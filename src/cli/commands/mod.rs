@@ -7,6 +7,7 @@ pub mod cat_object;
 pub mod checkout;
 pub mod commit;
 pub mod config;
+pub mod diff;
 pub mod init;
 pub mod log;
 pub mod reflog;

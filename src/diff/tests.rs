@@ -1,0 +1,1 @@
+//! Library tests of the diff: plans, schema diffs, row diffs against a naive full scan.
