@@ -236,7 +236,7 @@ fn parse_filters(cols: &DiffColumns, texts: &[String]) -> Result<Vec<Filter>> {
 
 enum Source {
     /// Both sides' rows are keyed alike: the structural diff.
-    Tree(Diff),
+    Tree(Box<Diff>),
     /// Every old row deleted, then every new row added.
     Scan {
         old: Option<Box<Rows>>,
@@ -313,7 +313,7 @@ impl RowDiff {
         let ns = NodeStore::new(store.clone());
         let source = match (&t.old, &t.new) {
             (Some(o), Some(n)) if keys_compatible(&o.schema, &n.schema) => {
-                Source::Tree(ns.diff(o.table.rows, n.table.rows))
+                Source::Tree(Box::new(ns.diff(o.table.rows, n.table.rows)))
             }
             (o, n) => Source::Scan {
                 old: o.as_ref().map(|s| Box::new(ns.scan(s.table.rows))),
