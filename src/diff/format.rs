@@ -815,7 +815,7 @@ mod tests {
     fn json_values_keep_types() {
         assert_eq!(json_value(&Value::Int(3)), json!(3));
         assert_eq!(json_value(&Value::Null), Json::Null);
-        assert_eq!(json_value(&Value::Float(-0.0)), json!("-0"));
+        assert_eq!(json_value(&Value::Float(-0.0)), json!("-0.0"));
         assert_eq!(json_value(&Value::Text("x".into())), json!("x"));
     }
 }

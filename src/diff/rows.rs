@@ -281,12 +281,28 @@ fn keys_compatible(old: &Schema, new: &Schema) -> bool {
         })
 }
 
-/// Whether two cells are equal; values of a retyped column are compared by their text.
+/// A numeric value as a float, for comparing numbers of different types.
+fn numeric(v: &Value) -> Option<f64> {
+    match v {
+        Value::Int(i) => Some(*i as f64),
+        Value::Float(f) => Some(*f),
+        Value::Decimal(d) => d.to_string().parse().ok(),
+        _ => None,
+    }
+}
+
+/// Whether two cells are equal. Values of a retyped column are compared as numbers when both
+/// are numeric (INT 3 and FLOAT 3.0 are equal), else by their text.
 fn same_cell(a: &Value, b: &Value, retyped: bool) -> bool {
-    if retyped {
-        a.is_null() == b.is_null() && a.render() == b.render()
-    } else {
-        a == b
+    if !retyped {
+        return a == b;
+    }
+    if a.is_null() || b.is_null() {
+        return a.is_null() == b.is_null();
+    }
+    match (numeric(a), numeric(b)) {
+        (Some(x), Some(y)) => x == y,
+        _ => a.render() == b.render(),
     }
 }
 
