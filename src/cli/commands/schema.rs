@@ -29,7 +29,7 @@ pub enum SchemaCommand {
     /// leaving the table unchanged, on a duplicate or NULL key. --set-type converts every value
     /// exactly and fails, leaving the table unchanged, on the first value that does not fit.
     /// A column keeps its tag through all of these, so history and merges follow it.
-    Alter(AlterArgs),
+    Alter(Box<AlterArgs>),
 }
 
 /// Arguments of `kodiak schema show`.
@@ -90,7 +90,7 @@ pub struct AlterArgs {
 pub fn run(ctx: &Ctx, args: Args, out: &mut dyn Write) -> CliResult {
     match args.command {
         SchemaCommand::Show(a) => show(ctx, a, out),
-        SchemaCommand::Alter(a) => alter(ctx, a),
+        SchemaCommand::Alter(a) => alter(ctx, *a),
     }
 }
 
