@@ -73,21 +73,6 @@ fn all_changes(store: &Store, t: &TableDiff) -> Vec<RowChange> {
         .unwrap()
 }
 
-/// A schema changed through its serde form (the only way to retype a column from outside
-/// the schema module).
-fn retype(s: &Schema, column: &str, ty: &str) -> Schema {
-    let mut v = serde_json::to_value(s).unwrap();
-    let new_ty = serde_json::to_value(ty.parse::<Type>().unwrap()).unwrap();
-    for c in v["columns"].as_array_mut().unwrap() {
-        if c["name"] == column {
-            c["ty"] = new_ty.clone();
-        }
-    }
-    let s: Schema = serde_json::from_value(v).unwrap();
-    s.validate().unwrap();
-    s
-}
-
 #[test]
 fn identical_roots_have_no_diff() {
     let store = Store::memory();
@@ -149,7 +134,7 @@ fn rename_plus_type_change_in_one_step() {
     let old = items_schema();
     let mut new = old.clone();
     new.rename_column("qty", "quantity").unwrap();
-    let new = retype(&new, "quantity", "FLOAT");
+    new.set_type("quantity", Type::Float).unwrap();
     let d = diff_schemas(&old, &new);
     assert_eq!(d.columns.len(), 1);
     assert_eq!(
