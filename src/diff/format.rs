@@ -407,7 +407,11 @@ fn csv_full(out: &mut dyn Write, cx: &Context<'_>, plan: &[TableDiff]) -> Result
         let mut n = 0u64;
         while let Some(c) = rows.next_change()? {
             let cols = rows.columns();
-            let key = csv_field(Some(&key_text(cols, c.shown())));
+            let key = if cols.keyless {
+                csv_field(None)
+            } else {
+                csv_field(Some(&key_text(cols, c.shown())))
+            };
             for _ in 0..c.count {
                 n += 1;
                 for (i, col) in cols.cols.iter().enumerate() {

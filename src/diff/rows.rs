@@ -237,6 +237,12 @@ fn parse_filters(cols: &DiffColumns, texts: &[String]) -> Result<Vec<Filter>> {
 enum Source {
     /// Both sides' rows are keyed alike: the structural diff.
     Tree(Box<Diff>),
+    /// Both sides keyed alike, but rows with equal bytes may read differently (a dropped
+    /// column came back): every row of both sides, merged by key.
+    Merge {
+        old: std::iter::Peekable<Box<Rows>>,
+        new: std::iter::Peekable<Box<Rows>>,
+    },
     /// Every old row deleted, then every new row added.
     Scan {
         old: Option<Box<Rows>>,
@@ -291,6 +297,14 @@ fn numeric(v: &Value) -> Option<f64> {
     }
 }
 
+/// Whether the new schema reads a column from a slot the old schema had used (a dropped
+/// column restored): rows whose bytes did not change may then still read other values.
+fn reads_old_slots(old: &Schema, new: &Schema) -> bool {
+    new.columns()
+        .iter()
+        .any(|c| old.column_by_tag(c.tag).is_none() && c.slot < old.next_slot())
+}
+
 /// Whether two cells are equal. Values of a retyped column are compared as numbers when both
 /// are numeric (INT 3 and FLOAT 3.0 are equal), else by their text.
 fn same_cell(a: &Value, b: &Value, retyped: bool) -> bool {
@@ -328,6 +342,15 @@ impl RowDiff {
         let filters = parse_filters(&cols, filters)?;
         let ns = NodeStore::new(store.clone());
         let source = match (&t.old, &t.new) {
+            (Some(o), Some(n))
+                if keys_compatible(&o.schema, &n.schema)
+                    && reads_old_slots(&o.schema, &n.schema) =>
+            {
+                Source::Merge {
+                    old: Box::new(ns.scan(o.table.rows)).peekable(),
+                    new: Box::new(ns.scan(n.table.rows)).peekable(),
+                }
+            }
             (Some(o), Some(n)) if keys_compatible(&o.schema, &n.schema) => {
                 Source::Tree(Box::new(ns.diff(o.table.rows, n.table.rows)))
             }
@@ -356,6 +379,19 @@ impl RowDiff {
     fn next_pair(&mut self) -> Result<Option<(Option<Row>, Option<Row>)>> {
         match &mut self.source {
             Source::Tree(d) => Ok(d.next().transpose()?.map(|r| (r.old, r.new))),
+            Source::Merge { old, new } => {
+                let order = match (old.peek(), new.peek()) {
+                    (None, None) => return Ok(None),
+                    (Some(Err(_)), _) | (Some(Ok(_)), None) => std::cmp::Ordering::Less,
+                    (_, Some(Err(_))) | (None, Some(Ok(_))) => std::cmp::Ordering::Greater,
+                    (Some(Ok(a)), Some(Ok(b))) => a.key().cmp(b.key()),
+                };
+                Ok(Some(match order {
+                    std::cmp::Ordering::Less => (old.next().transpose()?, None),
+                    std::cmp::Ordering::Greater => (None, new.next().transpose()?),
+                    std::cmp::Ordering::Equal => (old.next().transpose()?, new.next().transpose()?),
+                }))
+            }
             Source::Scan { old, new } => {
                 if let Some(rows) = old {
                     match rows.next().transpose()? {

@@ -3,6 +3,7 @@
 mod branches;
 mod cat_object;
 mod config;
+mod diff;
 mod help;
 mod history;
 mod lock;
