@@ -261,6 +261,15 @@ fn where_limit_and_table_selection() {
          u,1,added,id=2,id,,2\n"
     );
     assert_eq!(r.ok(&["diff", "HEAD", "--name-only", "--", "u"]), "u\n");
+    // Over several tables, --where keeps the tables that have the column.
+    let out = csv(&["--where", "g=y"]);
+    assert!(out.lines().skip(1).all(|l| l.starts_with("t,")), "{out}");
+    assert_eq!(out.lines().count(), 3, "{out}");
+    let err = r.fails(&["diff", "HEAD", "--where", "zzz=1"], 1);
+    assert!(
+        err.contains("no changed table has all the columns"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -246,6 +246,31 @@ pub fn run(ctx: &Ctx, args: Args, out: &mut dyn Write) -> CliResult {
     } else {
         plan(repo.store(), &from.root, &to.root, &options.tables)?
     };
+    // With --where, tables without the filtered columns have no matching rows.
+    let diffs = if options.filters.is_empty() || diffs.len() < 2 {
+        diffs
+    } else {
+        let names: Vec<&str> = options
+            .filters
+            .iter()
+            .map(|f| f.split_once('=').map_or(f.as_str(), |(c, _)| c.trim()))
+            .collect();
+        let kept: Vec<_> = diffs
+            .iter()
+            .filter(|t| {
+                let cols = t.columns();
+                names.iter().all(|n| cols.find(n).is_some())
+            })
+            .cloned()
+            .collect();
+        if kept.is_empty() {
+            return Err(CliError::user(format!(
+                "no changed table has all the columns of --where {}",
+                options.filters.join(" --where ")
+            )));
+        }
+        kept
+    };
     let cx = Context {
         store: repo.store(),
         from: &from.endpoint,
