@@ -340,7 +340,8 @@ impl RowDiff {
     ) -> Result<RowDiff> {
         let cols = t.columns();
         let filters = parse_filters(&cols, filters)?;
-        let ns = NodeStore::new(store.clone());
+        // Each changed leaf is read once: keep leaves out of the cache.
+        let ns = NodeStore::new(store.clone()).without_leaf_cache();
         let source = match (&t.old, &t.new) {
             (Some(o), Some(n))
                 if keys_compatible(&o.schema, &n.schema)

@@ -49,6 +49,8 @@ pub struct NodeStore {
     store: Store,
     cache: Arc<Mutex<NodeCache>>,
     params: ChunkParams,
+    /// Whether loaded leaves go into the cache (internal nodes always do).
+    cache_leaves: bool,
 }
 
 /// One row of a tree: a loaded node and an index into it. Cheap to clone.
@@ -91,6 +93,17 @@ impl NodeStore {
             store,
             cache: Arc::new(Mutex::new(NodeCache::new(bytes))),
             params: DEFAULT_PARAMS,
+            cache_leaves: true,
+        }
+    }
+
+    /// The same store, sharing the cache, but keeping loaded leaves out of it: for one pass
+    /// over many leaves (a cold diff or scan) that will not read them again, which saves the
+    /// cache's bookkeeping and lets their memory be reused at once.
+    pub fn without_leaf_cache(&self) -> Self {
+        NodeStore {
+            cache_leaves: false,
+            ..self.clone()
         }
     }
 
@@ -171,7 +184,9 @@ impl NodeStore {
         let node = Arc::new(
             Node::from_canonical(bytes).map_err(|source| Error::Decode { id: oid, source })?,
         );
-        self.cache_insert_arc(id, Arc::clone(&node));
+        if self.cache_leaves || !node.is_leaf() {
+            self.cache_insert_arc(id, Arc::clone(&node));
+        }
         Ok(node)
     }
 
