@@ -1,0 +1,248 @@
+//! The object graph: which objects an object references, and a walk that streams every object
+//! reachable from some starting points (commits → roots → tables → schemas → prolly nodes →
+//! blobs), skipping everything already known to the receiver.
+
+use std::collections::BTreeSet;
+use std::rc::Rc;
+
+use crate::error::{Error, Result};
+use crate::id::ObjectId;
+use crate::object::{self, Commit, DecodeError, Kind, Root, Table, Tag};
+use crate::schema::{RowCodec, Schema, Type, Value};
+use crate::store::Store;
+use crate::table::Node;
+
+/// The objects `canonical` must have alongside it: every reference except blobs named by row
+/// or default values (those are carried when present but never required).
+pub fn required_refs(kind: Kind, canonical: &[u8]) -> Result<Vec<(ObjectId, Kind)>, DecodeError> {
+    Ok(match kind {
+        Kind::Commit => {
+            let c: Commit = object::decode(canonical)?;
+            let mut out = vec![(c.root.id(), Kind::Root)];
+            out.extend(c.parents.iter().map(|p| (p.id(), Kind::Commit)));
+            out
+        }
+        Kind::Root => {
+            let r: Root = object::decode(canonical)?;
+            let mut out: Vec<_> = r.tables.values().map(|t| (t.id(), Kind::Table)).collect();
+            out.extend(r.blobs.values().map(|b| (b.id(), Kind::Blob)));
+            for p in r.packages.values() {
+                out.push((p.commit.id(), Kind::Commit));
+            }
+            out
+        }
+        Kind::Table => {
+            let t: Table = object::decode(canonical)?;
+            vec![(t.schema.id(), Kind::Schema), (t.rows.id(), Kind::Node)]
+        }
+        Kind::Node => {
+            let n: Node = object::decode(canonical)?;
+            if n.is_leaf() {
+                Vec::new()
+            } else {
+                (0..n.len())
+                    .map(|i| (n.child(i).id(), Kind::Node))
+                    .collect()
+            }
+        }
+        Kind::Tag => {
+            let t: Tag = object::decode(canonical)?;
+            vec![(t.target, t.target_kind)]
+        }
+        Kind::Schema => {
+            object::decode::<Schema>(canonical)?;
+            Vec::new()
+        }
+        Kind::Blob => Vec::new(),
+    })
+}
+
+fn schema_has_blobs(s: &Schema) -> bool {
+    s.columns().iter().any(|c| c.ty == Type::Blob) || s.dropped().iter().any(|d| d.ty == Type::Blob)
+}
+
+fn blob_of(v: &Value) -> Option<ObjectId> {
+    match v {
+        Value::Blob(b) => Some(b.id()),
+        _ => None,
+    }
+}
+
+/// Receives each walked object: id, kind, verified canonical bytes.
+pub type Emit<'e> = dyn FnMut(ObjectId, Kind, &[u8]) -> Result<()> + 'e;
+
+/// A depth-first walk over the object graph that visits each object at most once.
+pub struct Walker<'a> {
+    store: &'a Store,
+    /// Objects visited, or known to the receiver: never emitted (again).
+    seen: BTreeSet<ObjectId>,
+    /// Commits known to the receiver.
+    excluded_commits: BTreeSet<ObjectId>,
+    /// Excluded commits that a walked commit names as a parent: the bundle's prerequisites.
+    boundary: BTreeSet<ObjectId>,
+}
+
+/// One pending step of the walk; leaves of tables with BLOB columns carry the row codec.
+struct Step {
+    id: ObjectId,
+    kind: Kind,
+    codec: Option<Rc<RowCodec>>,
+    required: bool,
+}
+
+impl<'a> Walker<'a> {
+    /// A walk over `store` that has visited nothing.
+    pub fn new(store: &'a Store) -> Self {
+        Walker {
+            store,
+            seen: BTreeSet::new(),
+            excluded_commits: BTreeSet::new(),
+            boundary: BTreeSet::new(),
+        }
+    }
+
+    /// Marks everything reachable from `commits` as known to the receiver: all their
+    /// ancestor commits, and every object of the given commits' own roots.
+    pub fn exclude(&mut self, commits: &[ObjectId]) -> Result<()> {
+        let mut stack: Vec<ObjectId> = commits.to_vec();
+        while let Some(c) = stack.pop() {
+            if !self.excluded_commits.insert(c) {
+                continue;
+            }
+            let commit: Commit = self.store.get(&crate::id::CommitId::new(c))?;
+            stack.extend(commit.parents.iter().map(|p| p.id()));
+        }
+        for c in commits {
+            let commit: Commit = self.store.get(&crate::id::CommitId::new(*c))?;
+            self.walk(&[(commit.root.id(), Kind::Root)], &mut |_, _, _| Ok(()))?;
+        }
+        Ok(())
+    }
+
+    /// Excluded commits named as parents by walked commits (sorted).
+    pub fn prerequisites(&self) -> Vec<ObjectId> {
+        self.boundary.iter().copied().collect()
+    }
+
+    /// Visits every object reachable from `starts` that was not seen before, calling `emit`
+    /// with its id, kind and verified canonical bytes.
+    pub fn walk(
+        &mut self,
+        starts: &[(ObjectId, Kind)],
+        emit: &mut Emit<'_>,
+    ) -> Result<()> {
+        let mut stack: Vec<Step> = starts
+            .iter()
+            .rev()
+            .map(|(id, kind)| Step {
+                id: *id,
+                kind: *kind,
+                codec: None,
+                required: true,
+            })
+            .collect();
+        while let Some(step) = stack.pop() {
+            if step.kind == Kind::Commit && self.excluded_commits.contains(&step.id) {
+                self.boundary.insert(step.id);
+                continue;
+            }
+            if !self.seen.insert(step.id) {
+                continue;
+            }
+            let canonical = match self.store.try_get_canonical(&step.id)? {
+                Some(c) => c,
+                None if step.required => {
+                    return Err(Error::Missing {
+                        id: step.id,
+                        kind: step.kind,
+                    });
+                }
+                None => continue,
+            };
+            let decode_err = |source| Error::Decode {
+                id: step.id,
+                source,
+            };
+            let (kind, _, _) = object::split_header(&canonical).map_err(decode_err)?;
+            if kind != step.kind {
+                return Err(Error::Decode {
+                    id: step.id,
+                    source: DecodeError::WrongKind {
+                        expected: step.kind,
+                        found: kind,
+                    },
+                });
+            }
+            emit(step.id, kind, &canonical)?;
+            let mut next: Vec<Step> = Vec::new();
+            match kind {
+                Kind::Table => {
+                    let t: Table = object::decode(&canonical).map_err(decode_err)?;
+                    let schema: Schema = self.store.get(&t.schema)?;
+                    for c in schema.columns() {
+                        if let Some(b) = c.default.as_ref().and_then(blob_of) {
+                            next.push(Step {
+                                id: b,
+                                kind: Kind::Blob,
+                                codec: None,
+                                required: false,
+                            });
+                        }
+                    }
+                    let codec = schema_has_blobs(&schema).then(|| Rc::new(RowCodec::new(&schema)));
+                    next.push(Step {
+                        id: t.schema.id(),
+                        kind: Kind::Schema,
+                        codec: None,
+                        required: true,
+                    });
+                    next.push(Step {
+                        id: t.rows.id(),
+                        kind: Kind::Node,
+                        codec,
+                        required: true,
+                    });
+                }
+                Kind::Node => {
+                    let n: Node = object::decode(&canonical).map_err(decode_err)?;
+                    if n.is_leaf() {
+                        if let Some(codec) = &step.codec {
+                            for i in 0..n.len() {
+                                let row = codec.decode_row(n.key(i), n.value(i))?;
+                                for b in row.iter().filter_map(blob_of) {
+                                    next.push(Step {
+                                        id: b,
+                                        kind: Kind::Blob,
+                                        codec: None,
+                                        required: false,
+                                    });
+                                }
+                            }
+                        }
+                    } else {
+                        for i in 0..n.len() {
+                            next.push(Step {
+                                id: n.child(i).id(),
+                                kind: Kind::Node,
+                                codec: step.codec.clone(),
+                                required: true,
+                            });
+                        }
+                    }
+                }
+                _ => {
+                    for (id, kind) in required_refs(kind, &canonical).map_err(decode_err)? {
+                        next.push(Step {
+                            id,
+                            kind,
+                            codec: None,
+                            required: true,
+                        });
+                    }
+                }
+            }
+            stack.extend(next.into_iter().rev());
+        }
+        Ok(())
+    }
+}
