@@ -126,11 +126,7 @@ impl<'a> Walker<'a> {
 
     /// Visits every object reachable from `starts` that was not seen before, calling `emit`
     /// with its id, kind and verified canonical bytes.
-    pub fn walk(
-        &mut self,
-        starts: &[(ObjectId, Kind)],
-        emit: &mut Emit<'_>,
-    ) -> Result<()> {
+    pub fn walk(&mut self, starts: &[(ObjectId, Kind)], emit: &mut Emit<'_>) -> Result<()> {
         let mut stack: Vec<Step> = starts
             .iter()
             .rev()

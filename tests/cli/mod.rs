@@ -1,6 +1,7 @@
 //! CLI tests, one module per area.
 
 mod branches;
+mod bundle;
 mod cat_object;
 mod config;
 mod help;
