@@ -67,7 +67,7 @@ fn first_chunk(bytes: &[u8]) -> usize {
 }
 
 fn err(bytes: &[u8]) -> String {
-    read(bytes).err().expect("the bundle must be rejected").0
+    read(bytes).expect_err("the bundle must be rejected").0
 }
 
 #[test]
