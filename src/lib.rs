@@ -10,6 +10,7 @@ pub mod id;
 pub mod interchange;
 pub mod object;
 pub mod pack;
+pub mod package;
 pub mod refs;
 pub mod repo;
 pub mod revspec;

@@ -189,6 +189,12 @@ pub enum Command {
     ///
     /// Diverged histories are refused: merge them with `kodiak merge refs/remotes/NAME/BRANCH`.
     Pull(commands::pull::Args),
+    /// Install, list, inspect, update and uninstall dataset packages.
+    ///
+    /// A package is another project's tables (from a .kdk bundle or a repository directory),
+    /// installed into the working state as NAME.TABLE and recorded in the database's manifest
+    /// with its source, commit and content hash. Package tables cannot be edited directly.
+    Package(commands::package::Args),
 }
 
 /// Whether a command changes the repository; decides how long it waits for the lock.
@@ -288,6 +294,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> CliResult {
         Command::Unpack(a) => commands::unpack::run(&ctx, a, out),
         Command::Fetch(a) => commands::fetch::run(&ctx, a, out),
         Command::Pull(a) => commands::pull::run(&ctx, a, out),
+        Command::Package(a) => commands::package::run(&ctx, a, out),
     }
 }
 

@@ -301,7 +301,7 @@ pub fn verify_file(path: &Path, store: Option<&Store>) -> Result<Verified> {
 
 /// Stores the objects of a verified bundle, reading it a second time; the file must yield
 /// exactly the objects [`verify_file`] saw. Objects are flushed before returning.
-fn insert_objects(store: &Store, path: &Path, verified: &Verified) -> Result<u64> {
+pub(crate) fn insert_objects(store: &Store, path: &Path, verified: &Verified) -> Result<u64> {
     const BATCH_BYTES: usize = 32 << 20;
     let mut batch: Vec<(ObjectId, Vec<u8>)> = Vec::new();
     let mut batch_bytes = 0usize;

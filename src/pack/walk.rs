@@ -25,10 +25,9 @@ pub fn required_refs(kind: Kind, canonical: &[u8]) -> Result<Vec<(ObjectId, Kind
         Kind::Root => {
             let r: Root = object::decode(canonical)?;
             let mut out: Vec<_> = r.tables.values().map(|t| (t.id(), Kind::Table)).collect();
+            // A package's commit is provenance only (like a lockfile entry): its tables are
+            // in `tables`, its history is not needed.
             out.extend(r.blobs.values().map(|b| (b.id(), Kind::Blob)));
-            for p in r.packages.values() {
-                out.push((p.commit.id(), Kind::Commit));
-            }
             out
         }
         Kind::Table => {

@@ -13,6 +13,7 @@ pub mod fetch;
 pub mod init;
 pub mod log;
 pub mod pack;
+pub mod package;
 pub mod pull;
 pub mod reflog;
 pub mod reset;
