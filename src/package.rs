@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::history::WorkState;
 use crate::history::rows::{TableStats, table_stats};
 use crate::history::state::{commit_root, read_root};
-use crate::id::{CommitId, ObjectId, TableId, TagId};
+use crate::id::{CommitId, ObjectId, RootId, TableId, TagId};
 use crate::object::{Kind, PackageRecord, Root, Tag};
 use crate::pack::{self, Walker};
 use crate::repo::{LockWait, READ_LOCK_WAIT, Repo, RepoPaths};
@@ -103,6 +103,8 @@ struct Source {
     /// As recorded in the manifest (absolute path).
     text: String,
     commit: CommitId,
+    /// The commit's root (its objects are in the repository; the commit itself may not be).
+    root: RootId,
     /// A default package name: the directory name or the bundle's file stem.
     default_name: String,
 }
@@ -179,6 +181,7 @@ fn fetch_source(repo: &Repo, source: &Path, rev: Option<&str>) -> Result<Source>
         return Ok(Source {
             text: abs.to_string_lossy().into_owned(),
             commit,
+            root,
             default_name: stem,
         });
     }
@@ -222,6 +225,7 @@ fn fetch_source(repo: &Repo, source: &Path, rev: Option<&str>) -> Result<Source>
     Ok(Source {
         text: abs.to_string_lossy().into_owned(),
         commit,
+        root: commit_root(repo.store(), commit)?,
         default_name: stem,
     })
 }
@@ -236,7 +240,7 @@ struct Plan {
 }
 
 fn plan(store: &Store, name: &str, src: &Source) -> Result<Plan> {
-    let root = read_root(store, commit_root(store, src.commit)?)?;
+    let root = read_root(store, src.root)?;
     let mut deps = BTreeMap::new();
     let mut dep_tables: Vec<&str> = Vec::new();
     for (dep, rec) in &root.packages {
