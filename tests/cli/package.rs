@@ -25,7 +25,7 @@ impl Env {
     fn project(&self, repo: &str, table: &str, csv: &str) {
         self.ok(&["init", repo]);
         self.import(repo, table, csv, &["--pk", "id"]);
-        self.ok(&["-C", repo, "commit", "-a", "-m", &format!("{table}")]);
+        self.ok(&["-C", repo, "commit", "-a", "-m", table]);
     }
 
     fn import(&self, repo: &str, table: &str, csv: &str, extra: &[&str]) {
