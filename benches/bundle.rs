@@ -130,7 +130,11 @@ fn main() {
     let mut csv = String::from("id,name,qty,price\n");
     for k in 0..10usize {
         let id = (k * step).min(rows.saturating_sub(1));
-        csv.push_str(&format!("{id},name {id},{},{}\n", 1000 + k, id as f64 * 0.37 + 0.01));
+        csv.push_str(&format!(
+            "{id},name {id},{},{}\n",
+            1000 + k,
+            id as f64 * 0.37 + 0.01
+        ));
     }
     let change = base.join("change.csv");
     std::fs::write(&change, csv).expect("writing change");

@@ -141,15 +141,11 @@ pub fn pack(repo: &Repo, opts: &PackOptions, path: &Path) -> Result<PackOutcome>
         RefValue::Symbolic(b) if refs.iter().any(|(n, _)| *n == b) => Some(b.to_string()),
         _ => None,
     };
-    // The walk decides the prerequisites, which go into the header before the objects: so the
-    // objects are collected (ids only) first, then read again while writing.
-    let mut order: Vec<(ObjectId, Kind)> = Vec::new();
-    walker.walk(&starts, &mut |id, kind, _| {
-        order.push((id, kind));
-        Ok(())
-    })?;
+    // The header (with the prerequisites) precedes the objects, so the prerequisites come
+    // from the commit graph first; the walk then streams each object into the bundle as it
+    // reads it.
     let prerequisites: Vec<CommitId> = walker
-        .prerequisites()
+        .commit_boundary(&starts)?
         .into_iter()
         .map(CommitId::new)
         .collect();
@@ -180,10 +176,17 @@ pub fn pack(repo: &Repo, opts: &PackOptions, path: &Path) -> Result<PackOutcome>
     let io = |e: std::io::Error| Error::io("writing", path, e);
     let file = tmp.as_file().try_clone().map_err(io)?;
     let mut w = BundleWriter::new(BufWriter::with_capacity(1 << 20, file), &header).map_err(io)?;
-    for (id, kind) in &order {
-        let canonical = store.get_canonical(id, *kind)?;
-        w.add(*id, &canonical).map_err(io)?;
-    }
+    walker.walk(&starts, &mut |id, _, canonical| {
+        w.add(id, canonical).map_err(io)
+    })?;
+    debug_assert_eq!(
+        walker.prerequisites(),
+        header
+            .prerequisites
+            .iter()
+            .map(|c| c.id())
+            .collect::<Vec<_>>()
+    );
     let (out, summary) = w.finish().map_err(io)?;
     let file = out.into_inner().map_err(|e| io(e.into_error()))?;
     file.sync_all().map_err(io)?;

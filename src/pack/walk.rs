@@ -123,6 +123,35 @@ impl<'a> Walker<'a> {
         self.boundary.iter().copied().collect()
     }
 
+    /// The prerequisites a walk from `starts` will find, from the commit graph alone: the
+    /// excluded commits that a reachable, non-excluded commit names as a parent (sorted).
+    pub fn commit_boundary(&self, starts: &[(ObjectId, Kind)]) -> Result<Vec<ObjectId>> {
+        let mut seen = BTreeSet::new();
+        let mut boundary = BTreeSet::new();
+        let mut stack: Vec<(ObjectId, Kind)> = starts.to_vec();
+        while let Some((id, kind)) = stack.pop() {
+            match kind {
+                Kind::Tag => {
+                    let t: Tag = self.store.get(&crate::id::TagId::new(id))?;
+                    stack.push((t.target, t.target_kind));
+                }
+                Kind::Commit => {
+                    if self.excluded_commits.contains(&id) {
+                        boundary.insert(id);
+                        continue;
+                    }
+                    if !seen.insert(id) {
+                        continue;
+                    }
+                    let c: Commit = self.store.get(&crate::id::CommitId::new(id))?;
+                    stack.extend(c.parents.iter().map(|p| (p.id(), Kind::Commit)));
+                }
+                _ => {}
+            }
+        }
+        Ok(boundary.into_iter().collect())
+    }
+
     /// Visits every object reachable from `starts` that was not seen before, calling `emit`
     /// with its id, kind and verified canonical bytes.
     pub fn walk(&mut self, starts: &[(ObjectId, Kind)], emit: &mut Emit<'_>) -> Result<()> {
