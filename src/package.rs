@@ -185,8 +185,8 @@ fn fetch_source(repo: &Repo, source: &Path, rev: Option<&str>) -> Result<Source>
             default_name: stem,
         });
     }
-    let verified = pack::verify_file(&abs, Some(repo.store()))?;
-    let header = &verified.header;
+    let received = pack::receive(&abs, Some(repo.store()), &repo.paths().dot_dir)?;
+    let header = received.verified.header.clone();
     let wanted = match rev {
         Some(r) => [
             r.to_string(),
@@ -220,7 +220,7 @@ fn fetch_source(repo: &Repo, source: &Path, rev: Option<&str>) -> Result<Source>
             })?,
     };
     let (id, what) = (wanted.id, wanted.name.clone());
-    pack::insert_objects(repo.store(), &abs, &verified)?;
+    received.store_into(repo.store())?;
     let commit = peel(repo.store(), id, &what)?;
     Ok(Source {
         text: abs.to_string_lossy().into_owned(),

@@ -43,7 +43,7 @@ pub const MAX_HEADER_LEN: u32 = 16 << 20;
 /// Largest raw chunk accepted by a reader: one largest object and its record header.
 pub const MAX_CHUNK_RAW: u32 = MAX_OBJECT_SIZE + RECORD_HEADER_LEN as u32;
 /// zstd level of bundle chunks (see `docs/bundles.md` for the size/speed trade-off).
-pub const BUNDLE_ZSTD_LEVEL: i32 = 6;
+pub const BUNDLE_ZSTD_LEVEL: i32 = 1;
 
 /// Why a bundle cannot be read; the message says what is wrong and where.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -144,21 +144,50 @@ impl<W: Write> Hashing<W> {
     }
 }
 
-/// Streams objects into a bundle: [`BundleWriter::new`], [`BundleWriter::add`] each object,
-/// then [`BundleWriter::finish`].
-pub struct BundleWriter<W: Write> {
+/// The compressing, writing end of a [`BundleWriter`], run on its own thread.
+struct Sink<W> {
     out: Hashing<W>,
-    chunk: Vec<u8>,
-    /// Index entries of the objects in `chunk` (chunk offset filled in when it is written).
-    pending: Vec<(ObjectId, u32)>,
-    /// The index so far, spilled as encoded entries (44 bytes each).
+    /// The index so far, as encoded entries (44 bytes each).
     index: Vec<u8>,
-    count: u64,
-    object_bytes: u64,
     compressor: zstd::bulk::Compressor<'static>,
 }
 
-impl<W: Write> BundleWriter<W> {
+impl<W: Write> Sink<W> {
+    fn write_chunk(&mut self, raw: &[u8], entries: &[(ObjectId, u32)]) -> std::io::Result<()> {
+        let z = self.compressor.compress(raw)?;
+        let at = self.out.pos;
+        self.out.put(&[CHUNK_TAG])?;
+        self.out.put(&(raw.len() as u32).to_le_bytes())?;
+        self.out.put(&(z.len() as u32).to_le_bytes())?;
+        self.out.put(&z)?;
+        for (id, off) in entries {
+            self.index.extend_from_slice(id.as_bytes());
+            self.index.extend_from_slice(&at.to_le_bytes());
+            self.index.extend_from_slice(&off.to_le_bytes());
+        }
+        Ok(())
+    }
+}
+
+/// A full chunk on its way to the sink: raw records and their index entries.
+type Job = (Vec<u8>, Vec<(ObjectId, u32)>);
+
+/// Streams objects into a bundle: [`BundleWriter::new`], [`BundleWriter::add`] each object,
+/// then [`BundleWriter::finish`].
+///
+/// Chunks are compressed and written on a second thread while the caller reads the next
+/// objects (at most two chunks wait in between, so memory stays bounded).
+pub struct BundleWriter<W: Write + Send + 'static> {
+    chunk: Vec<u8>,
+    /// Index entries of the objects in `chunk`.
+    pending: Vec<(ObjectId, u32)>,
+    count: u64,
+    object_bytes: u64,
+    jobs: Option<std::sync::mpsc::SyncSender<Job>>,
+    sink: Option<std::thread::JoinHandle<std::io::Result<Sink<W>>>>,
+}
+
+impl<W: Write + Send + 'static> BundleWriter<W> {
     /// Writes the magic and header and returns a writer ready for objects.
     pub fn new(out: W, header: &BundleHeader) -> std::io::Result<Self> {
         let mut out = Hashing {
@@ -172,14 +201,27 @@ impl<W: Write> BundleWriter<W> {
         out.put(&BUNDLE_VERSION.to_le_bytes())?;
         out.put(&(head.len() as u32).to_le_bytes())?;
         out.put(&head)?;
-        Ok(BundleWriter {
+        let mut sink = Sink {
             out,
+            index: Vec::new(),
+            compressor: zstd::bulk::Compressor::new(BUNDLE_ZSTD_LEVEL)?,
+        };
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Job>(2);
+        let handle = std::thread::Builder::new()
+            .name("kdk-compress".into())
+            .spawn(move || {
+                for (raw, entries) in rx {
+                    sink.write_chunk(&raw, &entries)?;
+                }
+                Ok(sink)
+            })?;
+        Ok(BundleWriter {
             chunk: Vec::with_capacity(CHUNK_TARGET + (64 << 10)),
             pending: Vec::new(),
-            index: Vec::new(),
             count: 0,
             object_bytes: 0,
-            compressor: zstd::bulk::Compressor::new(BUNDLE_ZSTD_LEVEL)?,
+            jobs: Some(tx),
+            sink: Some(handle),
         })
     }
 
@@ -194,7 +236,7 @@ impl<W: Write> BundleWriter<W> {
         if !self.chunk.is_empty()
             && self.chunk.len() + RECORD_HEADER_LEN + canonical.len() > CHUNK_TARGET
         {
-            self.flush_chunk()?;
+            self.send_chunk()?;
         }
         self.pending.push((id, self.chunk.len() as u32));
         self.chunk.push(canonical[0]);
@@ -204,46 +246,62 @@ impl<W: Write> BundleWriter<W> {
         self.count += 1;
         self.object_bytes += canonical.len() as u64;
         if self.chunk.len() >= CHUNK_TARGET {
-            self.flush_chunk()?;
+            self.send_chunk()?;
         }
         Ok(())
     }
 
-    fn flush_chunk(&mut self) -> std::io::Result<()> {
+    fn send_chunk(&mut self) -> std::io::Result<()> {
         if self.chunk.is_empty() {
             return Ok(());
         }
-        let z = self.compressor.compress(&self.chunk)?;
-        let at = self.out.pos;
-        self.out.put(&[CHUNK_TAG])?;
-        self.out.put(&(self.chunk.len() as u32).to_le_bytes())?;
-        self.out.put(&(z.len() as u32).to_le_bytes())?;
-        self.out.put(&z)?;
-        for (id, off) in self.pending.drain(..) {
-            self.index.extend_from_slice(id.as_bytes());
-            self.index.extend_from_slice(&at.to_le_bytes());
-            self.index.extend_from_slice(&off.to_le_bytes());
+        let raw = std::mem::replace(
+            &mut self.chunk,
+            Vec::with_capacity(CHUNK_TARGET + (64 << 10)),
+        );
+        let entries = std::mem::take(&mut self.pending);
+        let sent = self
+            .jobs
+            .as_ref()
+            .is_some_and(|tx| tx.send((raw, entries)).is_ok());
+        if sent {
+            Ok(())
+        } else {
+            // The sink stopped: its error says why.
+            self.join().map(|_| ())?;
+            Err(std::io::Error::other("the bundle writer thread stopped"))
         }
-        self.chunk.clear();
-        Ok(())
+    }
+
+    fn join(&mut self) -> std::io::Result<Sink<W>> {
+        self.jobs = None;
+        match self.sink.take() {
+            Some(h) => h
+                .join()
+                .map_err(|_| std::io::Error::other("the bundle writer thread panicked"))?,
+            None => Err(std::io::Error::other(
+                "the bundle writer was already finished",
+            )),
+        }
     }
 
     /// Writes the last chunk, the index and the trailer; returns the output and a summary.
     pub fn finish(mut self) -> std::io::Result<(W, BundleSummary)> {
-        self.flush_chunk()?;
-        let index_at = self.out.pos;
-        self.out.put(&[INDEX_TAG])?;
-        self.out.put(&self.count.to_le_bytes())?;
-        let index = std::mem::take(&mut self.index);
-        self.out.put(&index)?;
-        self.out.put(&index_at.to_le_bytes())?;
-        self.out.put(&TRAILER_MAGIC)?;
-        let checksum = *self.out.hasher.finalize().as_bytes();
-        self.out.inner.write_all(&checksum)?;
-        self.out.inner.flush()?;
-        let file_bytes = self.out.pos + 32;
+        self.send_chunk()?;
+        let mut sink = self.join()?;
+        let index_at = sink.out.pos;
+        sink.out.put(&[INDEX_TAG])?;
+        sink.out.put(&self.count.to_le_bytes())?;
+        let index = std::mem::take(&mut sink.index);
+        sink.out.put(&index)?;
+        sink.out.put(&index_at.to_le_bytes())?;
+        sink.out.put(&TRAILER_MAGIC)?;
+        let checksum = *sink.out.hasher.finalize().as_bytes();
+        sink.out.inner.write_all(&checksum)?;
+        sink.out.inner.flush()?;
+        let file_bytes = sink.out.pos + 32;
         Ok((
-            self.out.inner,
+            sink.out.inner,
             BundleSummary {
                 objects: self.count,
                 object_bytes: self.object_bytes,

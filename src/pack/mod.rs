@@ -206,7 +206,7 @@ pub struct Verified {
     pub header: BundleHeader,
     /// Counts and checksum.
     pub summary: BundleSummary,
-    /// Every object in file order, as the insert pass must see them again.
+    /// Every object in file order.
     pub ids: Vec<ObjectId>,
     /// Objects the bundle references but does not hold, left to the prerequisites (only when
     /// no repository was given to check them against).
@@ -229,6 +229,15 @@ pub fn read_header_file(path: &Path) -> Result<BundleHeader> {
 /// prerequisite commit, or (with `store`) is already in the repository. With `store`, every
 /// prerequisite must be in it.
 pub fn verify_file(path: &Path, store: Option<&Store>) -> Result<Verified> {
+    verify_with(path, store, &mut |_| Ok(()))
+}
+
+/// [`verify_file`], handing every object to `each` as it is read.
+fn verify_with(
+    path: &Path,
+    store: Option<&Store>,
+    each: &mut dyn FnMut(&BundleObject<'_>) -> Result<(), BundleError>,
+) -> Result<Verified> {
     let mut present: BTreeMap<ObjectId, Kind> = BTreeMap::new();
     let mut needed: BTreeSet<(ObjectId, Kind)> = BTreeSet::new();
     let mut ids = Vec::new();
@@ -240,7 +249,7 @@ pub fn verify_file(path: &Path, store: Option<&Store>) -> Result<Verified> {
             return Err(BundleError(format!("object {} appears twice", o.id)));
         }
         ids.push(o.id);
-        Ok(())
+        each(o)
     })
     .map_err(|e| bundle_error(path, e))?;
     let prereqs: BTreeSet<ObjectId> = header.prerequisites.iter().map(|c| c.id()).collect();
@@ -302,56 +311,118 @@ pub fn verify_file(path: &Path, store: Option<&Store>) -> Result<Verified> {
     })
 }
 
-/// Stores the objects of a verified bundle, reading it a second time; the file must yield
-/// exactly the objects [`verify_file`] saw. Objects are flushed before returning.
-pub(crate) fn insert_objects(store: &Store, path: &Path, verified: &Verified) -> Result<u64> {
-    const BATCH_BYTES: usize = 32 << 20;
+/// A verified bundle whose objects wait, framed for the store, in a temporary spill file.
+pub struct Received {
+    /// The verification result.
+    pub verified: Verified,
+    spill: File,
+    spill_dir: PathBuf,
+}
+
+/// Objects per batch sent to the framing thread, by canonical bytes.
+const SPILL_BATCH_BYTES: usize = 4 << 20;
+
+/// Reads and verifies the bundle at `path` in one pass (as [`verify_file`]), framing every
+/// object for storage into an anonymous temporary file in `spill_dir` on a second thread.
+/// Nothing reaches a store until [`Received::store_into`].
+pub fn receive(path: &Path, store: Option<&Store>, spill_dir: &Path) -> Result<Received> {
+    let spill = tempfile::tempfile_in(spill_dir)
+        .map_err(|e| Error::io("creating a temporary file in", spill_dir, e))?;
+    let writer = spill
+        .try_clone()
+        .map_err(|e| Error::io("opening a temporary file in", spill_dir, e))?;
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<(ObjectId, Vec<u8>)>>(2);
+    let framer = std::thread::Builder::new()
+        .name("kdk-frame".into())
+        .spawn(move || -> std::io::Result<()> {
+            use std::io::Write;
+            let mut w = BufWriter::with_capacity(1 << 20, writer);
+            for batch in rx {
+                for (id, canonical) in batch {
+                    let stored = crate::store::frame(&canonical);
+                    w.write_all(id.as_bytes())?;
+                    w.write_all(&(stored.len() as u32).to_le_bytes())?;
+                    w.write_all(&stored)?;
+                }
+            }
+            w.flush()
+        })
+        .map_err(|e| Error::Storage(format!("starting a thread: {e}")))?;
     let mut batch: Vec<(ObjectId, Vec<u8>)> = Vec::new();
     let mut batch_bytes = 0usize;
-    let mut i = 0usize;
-    let mut new_objects = 0u64;
-    let mut failure: Option<Error> = None;
-    let result = read_bundle(open_bundle(path)?, |o| {
-        if verified.ids.get(i) != Some(&o.id) {
-            return Err(BundleError(
-                "the file changed while it was being read".into(),
-            ));
-        }
-        i += 1;
-        match store.has(&o.id) {
-            Ok(true) => return Ok(()),
-            Ok(false) => {}
-            Err(e) => {
-                failure = Some(e);
-                return Err(BundleError("storage failure".into()));
-            }
-        }
-        new_objects += 1;
+    let mut tx = Some(tx);
+    let result = verify_with(path, store, &mut |o| {
         batch_bytes += o.canonical.len();
         batch.push((o.id, o.canonical.to_vec()));
-        if batch_bytes >= BATCH_BYTES {
-            if let Err(e) = store.put_hashed_batch(&batch) {
-                failure = Some(e);
-                return Err(BundleError("storage failure".into()));
-            }
-            batch.clear();
+        if batch_bytes >= SPILL_BATCH_BYTES {
             batch_bytes = 0;
+            let full = std::mem::take(&mut batch);
+            if tx.as_ref().is_none_or(|t| t.send(full).is_err()) {
+                return Err(BundleError("writing the temporary file failed".into()));
+            }
         }
         Ok(())
     });
-    if let Some(e) = failure {
-        return Err(e);
+    if let Some(t) = tx.take() {
+        // The framing thread may have stopped on an error; join reports it.
+        let _ = t.send(std::mem::take(&mut batch));
     }
-    let (_, summary) = result.map_err(|e| bundle_error(path, e))?;
-    if summary.checksum != verified.summary.checksum || i != verified.ids.len() {
-        return Err(bundle_error(
-            path,
-            BundleError("the file changed while it was being read".into()),
-        ));
+    let framed = framer
+        .join()
+        .map_err(|_| Error::Storage("the framing thread panicked".into()))?;
+    let verified = result?;
+    framed.map_err(|e| Error::io("writing a temporary file in", spill_dir, e))?;
+    Ok(Received {
+        verified,
+        spill,
+        spill_dir: spill_dir.to_path_buf(),
+    })
+}
+
+impl Received {
+    /// Stores every object the store lacks from the spill file, then flushes; returns how
+    /// many were new.
+    pub fn store_into(self, store: &Store) -> Result<u64> {
+        use std::io::{Read, Seek};
+        const BATCH_BYTES: usize = 32 << 20;
+        let io = |e: std::io::Error| Error::io("reading a temporary file in", &self.spill_dir, e);
+        let mut f = self.spill;
+        f.seek(std::io::SeekFrom::Start(0)).map_err(io)?;
+        let mut r = BufReader::with_capacity(1 << 20, f);
+        let mut batch: Vec<(ObjectId, Vec<u8>)> = Vec::new();
+        let mut batch_bytes = 0usize;
+        let mut new_objects = 0u64;
+        for id in &self.verified.ids {
+            let mut head = [0u8; 36];
+            r.read_exact(&mut head).map_err(io)?;
+            if head[..32] != id.as_bytes()[..] {
+                return Err(Error::Storage(format!(
+                    "the temporary file in {} does not hold object {id} where expected",
+                    self.spill_dir.display()
+                )));
+            }
+            let len = u32::from_le_bytes([head[32], head[33], head[34], head[35]]) as usize;
+            let mut stored = vec![0u8; len];
+            r.read_exact(&mut stored).map_err(io)?;
+            if store.has(id)? {
+                continue;
+            }
+            new_objects += 1;
+            batch_bytes += len;
+            batch.push((*id, stored));
+            if batch_bytes >= BATCH_BYTES {
+                store
+                    .backend()
+                    .put_stored_batch(std::mem::take(&mut batch))?;
+                batch_bytes = 0;
+            }
+        }
+        if !batch.is_empty() {
+            store.backend().put_stored_batch(batch)?;
+        }
+        store.flush()?;
+        Ok(new_objects)
     }
-    store.put_hashed_batch(&batch)?;
-    store.flush()?;
-    Ok(new_objects)
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use crate::id::{CommitId, ObjectId};
 use crate::refs::{Change, Expected, RefName, RefValue, Transaction};
 use crate::repo::{InitOptions, Repo};
 
-use super::{Verified, insert_objects, verify_file};
+use super::{Received, Verified, receive};
 
 /// How a ref changed in a fetch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -112,11 +112,12 @@ fn apply(
     repo: &Repo,
     path: &Path,
     remote: &str,
-    verified: &Verified,
+    received: Received,
     message: &str,
 ) -> Result<FetchOutcome> {
-    let mut updates = plan(repo, remote, verified)?;
-    let new_objects = insert_objects(repo.store(), path, verified)?;
+    let verified = received.verified.clone();
+    let mut updates = plan(repo, remote, &verified)?;
+    let new_objects = received.store_into(repo.store())?;
     let mut tx = Transaction::new();
     for u in &mut updates {
         if u.kind == UpdateKind::Forced
@@ -179,8 +180,8 @@ pub fn remote_url(repo: &Repo, remote: &str) -> Result<Option<PathBuf>> {
 /// `refs/remotes/<remote>/*` and new tags in one transaction.
 pub fn fetch(repo: &Repo, path: &Path, remote: &str) -> Result<FetchOutcome> {
     check_remote_name(remote)?;
-    let verified = verify_file(path, Some(repo.store()))?;
-    apply(repo, path, remote, &verified, "fetch")
+    let received = receive(path, Some(repo.store()), &repo.paths().dot_dir)?;
+    apply(repo, path, remote, received, "fetch")
 }
 
 /// What [`clone_bundle`] made.
@@ -202,7 +203,8 @@ pub struct CloneOutcome {
 /// directory is removed again.
 pub fn clone_bundle(path: &Path, dir: &Path, remote: &str) -> Result<CloneOutcome> {
     check_remote_name(remote)?;
-    let verified = verify_file(path, None)?;
+    let received = receive(path, None, &std::env::temp_dir())?;
+    let verified = &received.verified;
     if !verified.header.prerequisites.is_empty() {
         return Err(Error::Invalid(format!(
             "bundle {} is incremental (it needs {} prerequisite commit{}), so it cannot start a repository\nhint: clone a full bundle, or fetch this one into a repository that has its prerequisites",
@@ -248,7 +250,7 @@ pub fn clone_bundle(path: &Path, dir: &Path, remote: &str) -> Result<CloneOutcom
             },
         )?;
         let path_abs = std::path::absolute(path).map_err(|e| Error::io("resolving", path, e))?;
-        let fetch = apply(&repo, &path_abs, remote, &verified, "clone")?;
+        let fetch = apply(&repo, &path_abs, remote, received, "clone")?;
         if let Some(b) = &branch {
             let tracking = RefName::new(&format!("refs/remotes/{remote}/{b}"))?;
             let id = repo
