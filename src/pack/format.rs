@@ -34,6 +34,10 @@ pub const CHUNK_TAG: u8 = b'C';
 pub const INDEX_TAG: u8 = b'I';
 /// Bytes of a record header: kind byte and `u32le` length.
 pub const RECORD_HEADER_LEN: usize = 5;
+/// Set in a record's kind byte when the record is a delta against an object the receiver has.
+pub const DELTA_FLAG: u8 = 0x80;
+/// Bytes of a delta record's body before its zstd frame: target id, base id, target length.
+pub const DELTA_HEADER_LEN: usize = 32 + 32 + 4;
 /// Bytes of one index entry: id, chunk offset, offset in the chunk.
 pub const INDEX_ENTRY_LEN: usize = 32 + 8 + 4;
 /// A writer closes a chunk once its raw records reach this many bytes.
@@ -44,6 +48,8 @@ pub const MAX_HEADER_LEN: u32 = 16 << 20;
 pub const MAX_CHUNK_RAW: u32 = MAX_OBJECT_SIZE + RECORD_HEADER_LEN as u32;
 /// zstd level of bundle chunks (see `docs/bundles.md` for the size/speed trade-off).
 pub const BUNDLE_ZSTD_LEVEL: i32 = 1;
+/// zstd level of delta records (few, small objects: size matters more than speed).
+pub const DELTA_ZSTD_LEVEL: i32 = 19;
 
 /// Why a bundle cannot be read; the message says what is wrong and where.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -116,7 +122,7 @@ impl BundleHeader {
 }
 
 /// What a finished bundle holds.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct BundleSummary {
     /// Objects in the bundle.
     pub objects: u64,
@@ -126,6 +132,11 @@ pub struct BundleSummary {
     pub file_bytes: u64,
     /// The trailer's checksum.
     pub checksum: [u8; 32],
+    /// Objects stored as deltas against objects of the receiver.
+    pub deltas: u64,
+    /// Delta objects whose base was not available (verification without a repository):
+    /// id, kind and base id. They were not checked and not handed to the visitor.
+    pub unresolved: Vec<(ObjectId, Kind, ObjectId)>,
 }
 
 /// A writer that hashes and counts everything written through it.
@@ -183,6 +194,7 @@ pub struct BundleWriter<W: Write + Send + 'static> {
     pending: Vec<(ObjectId, u32)>,
     count: u64,
     object_bytes: u64,
+    deltas: u64,
     jobs: Option<std::sync::mpsc::SyncSender<Job>>,
     sink: Option<std::thread::JoinHandle<std::io::Result<Sink<W>>>>,
 }
@@ -220,6 +232,7 @@ impl<W: Write + Send + 'static> BundleWriter<W> {
             pending: Vec::new(),
             count: 0,
             object_bytes: 0,
+            deltas: 0,
             jobs: Some(tx),
             sink: Some(handle),
         })
@@ -245,6 +258,41 @@ impl<W: Write + Send + 'static> BundleWriter<W> {
         self.chunk.extend_from_slice(canonical);
         self.count += 1;
         self.object_bytes += canonical.len() as u64;
+        if self.chunk.len() >= CHUNK_TARGET {
+            self.send_chunk()?;
+        }
+        Ok(())
+    }
+
+    /// Appends an object as a delta against `base` (an object the receiver is known to have,
+    /// given as id and canonical bytes) when that is smaller, else whole.
+    pub fn add_delta(
+        &mut self,
+        id: ObjectId,
+        canonical: &[u8],
+        base_id: ObjectId,
+        base: &[u8],
+    ) -> std::io::Result<()> {
+        let z =
+            zstd::bulk::Compressor::with_dictionary(DELTA_ZSTD_LEVEL, base)?.compress(canonical)?;
+        let body = DELTA_HEADER_LEN + z.len();
+        if body >= canonical.len() || canonical.is_empty() {
+            return self.add(id, canonical);
+        }
+        if !self.chunk.is_empty() && self.chunk.len() + RECORD_HEADER_LEN + body > CHUNK_TARGET {
+            self.send_chunk()?;
+        }
+        self.pending.push((id, self.chunk.len() as u32));
+        self.chunk.push(canonical[0] | DELTA_FLAG);
+        self.chunk.extend_from_slice(&(body as u32).to_le_bytes());
+        self.chunk.extend_from_slice(id.as_bytes());
+        self.chunk.extend_from_slice(base_id.as_bytes());
+        self.chunk
+            .extend_from_slice(&(canonical.len() as u32).to_le_bytes());
+        self.chunk.extend_from_slice(&z);
+        self.count += 1;
+        self.object_bytes += canonical.len() as u64;
+        self.deltas += 1;
         if self.chunk.len() >= CHUNK_TARGET {
             self.send_chunk()?;
         }
@@ -307,6 +355,8 @@ impl<W: Write + Send + 'static> BundleWriter<W> {
                 object_bytes: self.object_bytes,
                 file_bytes,
                 checksum,
+                deltas: self.deltas,
+                unresolved: Vec::new(),
             },
         ))
     }
@@ -429,6 +479,7 @@ fn read_header_from<R: Read>(r: &mut HashingReader<R>) -> Result<BundleHeader, B
 /// must not make anything durable until this returns `Ok`.
 pub fn read_bundle<R: Read>(
     r: R,
+    bases: &mut Bases<'_>,
     mut visit: impl FnMut(&BundleObject<'_>) -> Result<(), BundleError>,
 ) -> Result<(BundleHeader, BundleSummary), BundleError> {
     let mut r = HashingReader {
@@ -440,6 +491,8 @@ pub fn read_bundle<R: Read>(
     // (id, chunk offset, offset in chunk) of every record, checked against the index.
     let mut seen: Vec<(ObjectId, u64, u32)> = Vec::new();
     let mut object_bytes: u64 = 0;
+    let mut deltas = 0u64;
+    let mut unresolved = Vec::new();
     loop {
         let at = r.pos;
         let tag = r.u8("section tag")?;
@@ -478,14 +531,36 @@ pub fn read_bundle<R: Read>(
                             raw.len() - body
                         )));
                     }
-                    let canonical = &raw[body..body + len];
-                    let id = ObjectId::hash(canonical);
+                    let record = &raw[body..body + len];
+                    let rebuilt;
+                    let (id, canonical) = if kind_byte & DELTA_FLAG != 0 {
+                        deltas += 1;
+                        match resolve_delta(record, bases)
+                            .map_err(|why| bad(format!("the delta record at offset {p} of the chunk at byte {at} is bad: {why}")))?
+                        {
+                            Delta::Rebuilt(id, bytes) => {
+                                rebuilt = bytes;
+                                (id, rebuilt.as_slice())
+                            }
+                            Delta::Unresolved(id, base) => {
+                                let kind = Kind::from_u8(kind_byte & !DELTA_FLAG).ok_or_else(|| {
+                                    bad(format!("the record of object {id} has unknown kind {kind_byte}"))
+                                })?;
+                                unresolved.push((id, kind, base));
+                                seen.push((id, at, p as u32));
+                                p = body + len;
+                                continue;
+                            }
+                        }
+                    } else {
+                        (ObjectId::hash(record), record)
+                    };
                     let (kind, _, _) = object::split_header(canonical).map_err(|e| {
                         bad(format!(
                             "object {id} (chunk at byte {at}) is malformed: {e}"
                         ))
                     })?;
-                    if kind as u8 != kind_byte {
+                    if kind as u8 != kind_byte & !DELTA_FLAG {
                         return Err(bad(format!(
                             "the record of object {id} says kind {kind_byte} but the object is a {kind}"
                         )));
@@ -495,8 +570,8 @@ pub fn read_bundle<R: Read>(
                         kind,
                         canonical,
                     })?;
+                    object_bytes += canonical.len() as u64;
                     seen.push((id, at, p as u32));
-                    object_bytes += len as u64;
                     p = body + len;
                 }
             }
@@ -560,6 +635,8 @@ pub fn read_bundle<R: Read>(
                         object_bytes,
                         file_bytes: r.pos + 32,
                         checksum: sum,
+                        deltas,
+                        unresolved,
                     },
                 ));
             }
@@ -570,6 +647,57 @@ pub fn read_bundle<R: Read>(
             }
         }
     }
+}
+
+/// Looks up a delta's base object: its canonical bytes, or `None` when it is not available.
+pub type Bases<'a> = dyn FnMut(&ObjectId) -> Result<Option<Vec<u8>>, BundleError> + 'a;
+
+/// A base lookup that never finds anything (verification without a repository).
+pub fn no_bases(_: &ObjectId) -> Result<Option<Vec<u8>>, BundleError> {
+    Ok(None)
+}
+
+enum Delta {
+    Rebuilt(ObjectId, Vec<u8>),
+    Unresolved(ObjectId, ObjectId),
+}
+
+/// Rebuilds a delta record's object from its base, checking its length and hash.
+fn resolve_delta(record: &[u8], bases: &mut Bases<'_>) -> Result<Delta, String> {
+    if record.len() < DELTA_HEADER_LEN {
+        return Err(format!(
+            "it is {} bytes, shorter than its header",
+            record.len()
+        ));
+    }
+    let id = ObjectId::from_slice(&record[..32]).ok_or("short target id")?;
+    let base_id = ObjectId::from_slice(&record[32..64]).ok_or("short base id")?;
+    let len = u32::from_le_bytes([record[64], record[65], record[66], record[67]]);
+    if len == 0 || len > MAX_OBJECT_SIZE {
+        return Err(format!(
+            "object {id} declares {len} bytes (allowed: 1 to {MAX_OBJECT_SIZE})"
+        ));
+    }
+    let Some(base) = bases(&base_id).map_err(|e| e.0)? else {
+        return Ok(Delta::Unresolved(id, base_id));
+    };
+    let mut dec = zstd::stream::read::Decoder::with_dictionary(&record[DELTA_HEADER_LEN..], &base)
+        .map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    let got = (&mut dec)
+        .take(u64::from(len) + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| format!("object {id}: zstd: {e}"))?;
+    if got as u64 != u64::from(len) {
+        return Err(format!(
+            "object {id} rebuilds to another length than the declared {len}"
+        ));
+    }
+    let actual = ObjectId::hash(&out);
+    if actual != id {
+        return Err(format!("object {id} rebuilds to bytes hashing to {actual}"));
+    }
+    Ok(Delta::Rebuilt(id, out))
 }
 
 /// Decompresses one zstd frame that must yield exactly `len` bytes; output beyond `len` is

@@ -176,9 +176,20 @@ pub fn pack(repo: &Repo, opts: &PackOptions, path: &Path) -> Result<PackOutcome>
     let io = |e: std::io::Error| Error::io("writing", path, e);
     let file = tmp.as_file().try_clone().map_err(io)?;
     let mut w = BundleWriter::new(BufWriter::with_capacity(1 << 20, file), &header).map_err(io)?;
-    walker.walk(&starts, &mut |id, _, canonical| {
-        w.add(id, canonical).map_err(io)
+    walker.walk(&starts, &mut |id, kind, canonical, base| match base {
+        Some(b) => {
+            let base_bytes = store.get_canonical(&b, kind)?;
+            w.add_delta(id, canonical, b, &base_bytes).map_err(io)
+        }
+        None => w.add(id, canonical).map_err(io),
     })?;
+    // Bundles are files to share (0644), not private like temporary files.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))
+            .map_err(io)?;
+    }
     debug_assert_eq!(
         walker.prerequisites(),
         header
@@ -241,7 +252,15 @@ fn verify_with(
     let mut present: BTreeMap<ObjectId, Kind> = BTreeMap::new();
     let mut needed: BTreeSet<(ObjectId, Kind)> = BTreeSet::new();
     let mut ids = Vec::new();
-    let (header, summary) = read_bundle(open_bundle(path)?, |o| {
+    let mut lookup = |id: &ObjectId| -> Result<Option<Vec<u8>>, BundleError> {
+        match store {
+            Some(s) => s
+                .try_get_canonical(id)
+                .map_err(|e| BundleError(format!("reading delta base {id}: {e}"))),
+            None => Ok(None),
+        }
+    };
+    let (header, summary) = read_bundle(open_bundle(path)?, &mut lookup, |o| {
         let refs = required_refs(o.kind, o.canonical)
             .map_err(|e| BundleError(format!("object {} is malformed: {e}", o.id)))?;
         needed.extend(refs);
@@ -269,10 +288,21 @@ fn verify_with(
             ));
         }
     }
+    let mut assumed = 0u64;
+    if let Some((id, _, base)) = summary.unresolved.first() {
+        if store.is_some() {
+            return fail(format!(
+                "object {id} is stored as a delta against {base}, which this repository does not have\nhint: the bundle was made with --since; fetch the bundle it builds on first"
+            ));
+        }
+        for (id, kind, _) in &summary.unresolved {
+            present.insert(*id, *kind);
+            assumed += 1;
+        }
+    }
     for r in &header.refs {
         needed.insert((r.id, present.get(&r.id).copied().unwrap_or(Kind::Commit)));
     }
-    let mut assumed = 0u64;
     for (id, kind) in needed {
         match present.get(&id) {
             Some(k) if *k == kind => continue,

@@ -46,7 +46,7 @@ fn write(objects: &[(ObjectId, Vec<u8>)]) -> Vec<u8> {
 
 fn read(bytes: &[u8]) -> Result<Vec<(ObjectId, Kind, Vec<u8>)>, BundleError> {
     let mut out = Vec::new();
-    read_bundle(Cursor::new(bytes), |o| {
+    read_bundle(Cursor::new(bytes), &mut no_bases, |o| {
         out.push((o.id, o.kind, o.canonical.to_vec()));
         Ok(())
     })?;
@@ -317,4 +317,57 @@ proptest! {
             prop_assert_eq!(b, gb);
         }
     }
+}
+
+#[test]
+fn deltas_rebuild_from_their_base_and_are_checked() {
+    let base_data: Vec<u8> = (0..20_000u32).flat_map(|i| (i * 7).to_le_bytes()).collect();
+    let mut new_data = base_data.clone();
+    new_data[1000] ^= 0xff;
+    let (base_id, base) = object::encode_with_id(&Blob { data: base_data });
+    let (id, canonical) = object::encode_with_id(&Blob { data: new_data });
+    let mut w = BundleWriter::new(Vec::new(), &header(Vec::new())).unwrap();
+    w.add_delta(id.id(), &canonical, base_id.id(), &base)
+        .unwrap();
+    let (bytes, summary) = w.finish().unwrap();
+    assert_eq!(summary.deltas, 1);
+    assert!(
+        bytes.len() < 1000,
+        "a one-byte change costs {} bytes",
+        bytes.len()
+    );
+
+    // With the base: rebuilt and hash-checked.
+    let mut got = Vec::new();
+    let mut bases = |b: &ObjectId| Ok((*b == base_id.id()).then(|| base.clone()));
+    let (_, s) = read_bundle(Cursor::new(&bytes), &mut bases, |o| {
+        got.push((o.id, o.canonical.to_vec()));
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(got, vec![(id.id(), canonical.clone())]);
+    assert!(s.unresolved.is_empty());
+
+    // Without it: reported as unresolved, not visited.
+    let (_, s) = read_bundle(Cursor::new(&bytes), &mut no_bases, |_| {
+        panic!("an unresolved delta must not be visited")
+    })
+    .unwrap();
+    assert_eq!(s.unresolved, vec![(id.id(), Kind::Blob, base_id.id())]);
+
+    // Against another base: the rebuilt bytes do not hash to the id.
+    let mut wrong = |_: &ObjectId| Ok(Some(object::encode(&Blob { data: vec![9; 50] })));
+    let e = read_bundle(Cursor::new(&bytes), &mut wrong, |_| Ok(()))
+        .expect_err("a wrong base must be rejected")
+        .0;
+    assert!(e.contains("delta record") && e.contains("bad"), "{e}");
+
+    // A delta that does not pay is written whole.
+    let mut w = BundleWriter::new(Vec::new(), &header(Vec::new())).unwrap();
+    let (small_id, small) = object::encode_with_id(&Blob {
+        data: vec![1, 2, 3],
+    });
+    w.add_delta(small_id.id(), &small, base_id.id(), &base)
+        .unwrap();
+    assert_eq!(w.finish().unwrap().1.deltas, 0);
 }

@@ -68,7 +68,11 @@ fn blob_of(v: &Value) -> Option<ObjectId> {
 }
 
 /// Receives each walked object: id, kind, verified canonical bytes.
-pub type Emit<'e> = dyn FnMut(ObjectId, Kind, &[u8]) -> Result<()> + 'e;
+///
+/// The last argument is a *base*: an object of the same kind that the receiver has (it is
+/// reachable from an excluded commit's root) and that is probably similar — the same table's
+/// previous version, the node at the same place in its previous tree — for delta encoding.
+pub type Emit<'e> = dyn FnMut(ObjectId, Kind, &[u8], Option<ObjectId>) -> Result<()> + 'e;
 
 /// A depth-first walk over the object graph that visits each object at most once.
 pub struct Walker<'a> {
@@ -79,6 +83,10 @@ pub struct Walker<'a> {
     excluded_commits: BTreeSet<ObjectId>,
     /// Excluded commits that a walked commit names as a parent: the bundle's prerequisites.
     boundary: BTreeSet<ObjectId>,
+    /// Objects reachable from the excluded commits' roots: candidates for delta bases.
+    excluded_objects: BTreeSet<ObjectId>,
+    /// The first excluded commit's root: the base of every walked root.
+    base_root: Option<ObjectId>,
 }
 
 /// One pending step of the walk; leaves of tables with BLOB columns carry the row codec.
@@ -87,6 +95,8 @@ struct Step {
     kind: Kind,
     codec: Option<Rc<RowCodec>>,
     required: bool,
+    /// A similar object the receiver has, if known.
+    base: Option<ObjectId>,
 }
 
 impl<'a> Walker<'a> {
@@ -97,6 +107,8 @@ impl<'a> Walker<'a> {
             seen: BTreeSet::new(),
             excluded_commits: BTreeSet::new(),
             boundary: BTreeSet::new(),
+            excluded_objects: BTreeSet::new(),
+            base_root: None,
         }
     }
 
@@ -113,8 +125,10 @@ impl<'a> Walker<'a> {
         }
         for c in commits {
             let commit: Commit = self.store.get(&crate::id::CommitId::new(*c))?;
-            self.walk(&[(commit.root.id(), Kind::Root)], &mut |_, _, _| Ok(()))?;
+            self.walk(&[(commit.root.id(), Kind::Root)], &mut |_, _, _, _| Ok(()))?;
+            self.base_root.get_or_insert(commit.root.id());
         }
+        self.excluded_objects = self.seen.clone();
         Ok(())
     }
 
@@ -163,6 +177,7 @@ impl<'a> Walker<'a> {
                 kind: *kind,
                 codec: None,
                 required: true,
+                base: None,
             })
             .collect();
         while let Some(step) = stack.pop() {
@@ -197,7 +212,10 @@ impl<'a> Walker<'a> {
                     },
                 });
             }
-            emit(step.id, kind, &canonical)?;
+            let base = step
+                .base
+                .filter(|b| *b != step.id && self.excluded_objects.contains(b));
+            emit(step.id, kind, &canonical, base)?;
             let mut next: Vec<Step> = Vec::new();
             match kind {
                 Kind::Table => {
@@ -210,21 +228,33 @@ impl<'a> Walker<'a> {
                                 kind: Kind::Blob,
                                 codec: None,
                                 required: false,
+                                base: None,
                             });
                         }
                     }
                     let codec = schema_has_blobs(&schema).then(|| Rc::new(RowCodec::new(&schema)));
+                    let old_rows = match base {
+                        Some(b) => Some(
+                            self.store
+                                .get::<Table>(&crate::id::TableId::new(b))?
+                                .rows
+                                .id(),
+                        ),
+                        None => None,
+                    };
                     next.push(Step {
                         id: t.schema.id(),
                         kind: Kind::Schema,
                         codec: None,
                         required: true,
+                        base: None,
                     });
                     next.push(Step {
                         id: t.rows.id(),
                         kind: Kind::Node,
                         codec,
                         required: true,
+                        base: old_rows,
                     });
                 }
                 Kind::Node => {
@@ -239,19 +269,62 @@ impl<'a> Walker<'a> {
                                         kind: Kind::Blob,
                                         codec: None,
                                         required: false,
+                                        base: None,
                                     });
                                 }
                             }
                         }
                     } else {
+                        // The old node at the same place: same level, its children cover the
+                        // same key ranges, mostly with the same boundaries.
+                        let old = match base {
+                            Some(b) => Some(self.store.get::<Node>(&crate::id::NodeId::new(b))?)
+                                .filter(|o| o.level() == n.level()),
+                            None => None,
+                        };
                         for i in 0..n.len() {
+                            let child_base = old.as_ref().and_then(|o| {
+                                let j = match o.search(n.key(i)) {
+                                    Ok(j) | Err(j) => j,
+                                };
+                                (j < o.len()).then(|| o.child(j).id())
+                            });
                             next.push(Step {
                                 id: n.child(i).id(),
                                 kind: Kind::Node,
                                 codec: step.codec.clone(),
                                 required: true,
+                                base: child_base,
                             });
                         }
+                    }
+                }
+                Kind::Root => {
+                    let r: Root = object::decode(&canonical).map_err(decode_err)?;
+                    let old = match base {
+                        Some(b) => Some(self.store.get::<Root>(&crate::id::RootId::new(b))?),
+                        None => None,
+                    };
+                    for (name, t) in &r.tables {
+                        next.push(Step {
+                            id: t.id(),
+                            kind: Kind::Table,
+                            codec: None,
+                            required: true,
+                            base: old
+                                .as_ref()
+                                .and_then(|o| o.tables.get(name))
+                                .map(|t| t.id()),
+                        });
+                    }
+                    for b in r.blobs.values() {
+                        next.push(Step {
+                            id: b.id(),
+                            kind: Kind::Blob,
+                            codec: None,
+                            required: true,
+                            base: None,
+                        });
                     }
                 }
                 _ => {
@@ -261,6 +334,7 @@ impl<'a> Walker<'a> {
                             kind,
                             codec: None,
                             required: true,
+                            base: (kind == Kind::Root).then_some(self.base_root).flatten(),
                         });
                     }
                 }

@@ -174,8 +174,16 @@ fn selected_refs_and_explicit_output() {
 #[test]
 fn incremental_fetch_and_pull() {
     let e = Env::new();
+    let big: String = std::iter::once("id,label\n".to_string())
+        .chain((0..3000).map(|i| format!("{i},label number {i}\n")))
+        .collect();
+    e.import("demo", "big", &big, &["--pk", "id"]);
+    e.ok(&["-C", "demo", "commit", "-a", "-m", "big"]);
+    e.ok(&["-C", "demo", "tag", "-f", "v1"]);
     e.ok(&["-C", "demo", "pack", "-o", "full.kdk"]);
     e.ok(&["clone", "demo/full.kdk", "copy"]);
+    // One row of the big table changes: its leaf and parents travel as deltas.
+    e.import("demo", "big", "id,label\n1500,changed\n", &["--update"]);
     e.add_row("demo", 4, "dee", "add dee");
     let out = e.ok(&[
         "-C", "demo", "pack", "-o", "inc.kdk", "--since", "v1", "main",
@@ -186,6 +194,11 @@ fn incremental_fetch_and_pull() {
         verify.contains("requires 1 prerequisite commit (all present"),
         "{verify}"
     );
+
+    // Outside a repository, the objects stored as deltas cannot be rebuilt: said so.
+    let verify = e.ok(&["bundle", "verify", "demo/inc.kdk"]);
+    assert!(verify.contains("is okay"), "{verify}");
+    assert!(verify.contains("stored as deltas"), "{verify}");
 
     // A repository without the prerequisites refuses it and stays as it was.
     e.ok(&["init", "empty"]);

@@ -62,6 +62,23 @@ pub fn run(ctx: &Ctx, args: Args, out: &mut dyn Write) -> CliResult {
                 v.summary.object_bytes,
                 kodiak::id::hex_encode(&v.summary.checksum)
             )?;
+            if !v.summary.unresolved.is_empty() {
+                writeln!(
+                    out,
+                    "{} object{} stored as deltas against the prerequisites' objects {} checked only inside a repository that has them.",
+                    v.summary.unresolved.len(),
+                    if v.summary.unresolved.len() == 1 {
+                        ""
+                    } else {
+                        "s"
+                    },
+                    if v.summary.unresolved.len() == 1 {
+                        "is"
+                    } else {
+                        "are"
+                    },
+                )?;
+            }
             if v.header.prerequisites.is_empty() {
                 writeln!(out, "The bundle records a complete history.")?;
             } else {
