@@ -62,20 +62,18 @@ pub fn run(ctx: &Ctx, args: Args, out: &mut dyn Write) -> CliResult {
                 v.summary.object_bytes,
                 kodiak::id::hex_encode(&v.summary.checksum)
             )?;
-            if !v.summary.unresolved.is_empty() {
+            if v.assumed > 0 {
                 writeln!(
                     out,
-                    "{} object{} stored as deltas against the prerequisites' objects {} checked only inside a repository that has them.",
+                    "{} object{} the bundle needs {} left to the prerequisites or stored as deltas against them ({} delta{}): checked only inside a repository that has the prerequisites.",
+                    v.assumed,
+                    if v.assumed == 1 { "" } else { "s" },
+                    if v.assumed == 1 { "is" } else { "are" },
                     v.summary.unresolved.len(),
                     if v.summary.unresolved.len() == 1 {
                         ""
                     } else {
                         "s"
-                    },
-                    if v.summary.unresolved.len() == 1 {
-                        "is"
-                    } else {
-                        "are"
                     },
                 )?;
             }
