@@ -329,3 +329,26 @@ fn bad_bundles_change_nothing() {
     e.ok(&["-C", "target", "fetch", "../good.kdk"]);
     e.ok(&["-C", "target", "cat-object", &main_id]);
 }
+
+#[test]
+fn help_lists_the_bundle_and_package_commands() {
+    let env = TestEnv::new();
+    let out = env.ok(&["--help"]);
+    for word in ["pack", "bundle", "clone", "unpack", "fetch", "pull", "package"] {
+        assert!(out.contains(word), "--help lacks {word}:\n{out}");
+    }
+    for cmd in [
+        vec!["pack", "--help"],
+        vec!["bundle", "verify", "--help"],
+        vec!["bundle", "list-refs", "--help"],
+        vec!["clone", "--help"],
+        vec!["unpack", "--help"],
+        vec!["fetch", "--help"],
+        vec!["pull", "--help"],
+        vec!["package", "install", "--help"],
+        vec!["package", "update", "--help"],
+    ] {
+        let out = env.ok(&cmd);
+        assert!(out.contains("Usage: kodiak"), "{cmd:?}:\n{out}");
+    }
+}
