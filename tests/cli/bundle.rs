@@ -334,7 +334,9 @@ fn bad_bundles_change_nothing() {
 fn help_lists_the_bundle_and_package_commands() {
     let env = TestEnv::new();
     let out = env.ok(&["--help"]);
-    for word in ["pack", "bundle", "clone", "unpack", "fetch", "pull", "package"] {
+    for word in [
+        "pack", "bundle", "clone", "unpack", "fetch", "pull", "package",
+    ] {
         assert!(out.contains(word), "--help lacks {word}:\n{out}");
     }
     for cmd in [
