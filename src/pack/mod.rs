@@ -142,13 +142,11 @@ pub fn pack(repo: &Repo, opts: &PackOptions, path: &Path) -> Result<PackOutcome>
         _ => None,
     };
     // The header (with the prerequisites) precedes the objects, so the prerequisites come
-    // from the commit graph first; the walk then streams each object into the bundle as it
-    // reads it.
-    let prerequisites: Vec<CommitId> = walker
-        .commit_boundary(&starts)?
-        .into_iter()
-        .map(CommitId::new)
-        .collect();
+    // from the commit graph first. Only what the prerequisites' roots hold is left out (and
+    // used as delta bases): the receiver is promised those commits, not `--since` itself.
+    let boundary = walker.commit_boundary(&starts)?;
+    walker.exclude_roots(&boundary)?;
+    let prerequisites: Vec<CommitId> = boundary.into_iter().map(CommitId::new).collect();
     let (time, _) = crate::config::now()?;
     let who = repo.reflog_meta("pack")?.who;
     let header = BundleHeader {

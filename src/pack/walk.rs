@@ -112,8 +112,8 @@ impl<'a> Walker<'a> {
         }
     }
 
-    /// Marks everything reachable from `commits` as known to the receiver: all their
-    /// ancestor commits, and every object of the given commits' own roots.
+    /// Marks every commit reachable from `commits` (them included) as known to the receiver:
+    /// walks stop there. Their objects are not excluded: see [`Walker::exclude_roots`].
     pub fn exclude(&mut self, commits: &[ObjectId]) -> Result<()> {
         let mut stack: Vec<ObjectId> = commits.to_vec();
         while let Some(c) = stack.pop() {
@@ -123,6 +123,13 @@ impl<'a> Walker<'a> {
             let commit: Commit = self.store.get(&crate::id::CommitId::new(c))?;
             stack.extend(commit.parents.iter().map(|p| p.id()));
         }
+        Ok(())
+    }
+
+    /// Marks every object of the given commits' roots as known to the receiver (the receiver
+    /// has these commits: they are the bundle's prerequisites), making them delta bases; the
+    /// first one's root is the base of every walked root.
+    pub fn exclude_roots(&mut self, commits: &[ObjectId]) -> Result<()> {
         for c in commits {
             let commit: Commit = self.store.get(&crate::id::CommitId::new(*c))?;
             self.walk(&[(commit.root.id(), Kind::Root)], &mut |_, _, _, _| Ok(()))?;

@@ -138,6 +138,17 @@ fn pack_verify_clone_round_trip() {
         e.ok(&["-C", "copy", "config", "branch.main.remote"]).trim(),
         "origin"
     );
+    // fetch without a file uses the bundle remembered by clone.
+    let out = e.ok(&["-C", "copy", "fetch"]);
+    assert!(
+        out.contains("[up to date]      main -> origin/main"),
+        "{out}"
+    );
+    let err = e.env.fails(&["-C", "copy", "fetch", "--name", "other"], 2);
+    assert!(
+        err.contains("remote 'other' has no remembered bundle"),
+        "{err}"
+    );
 
     // unpack: the directory defaults to the bundle's name.
     std::fs::create_dir(e.path("elsewhere")).unwrap();
@@ -169,6 +180,10 @@ fn selected_refs_and_explicit_output() {
     );
     let err = e.env.fails(&["-C", "demo", "pack", "--all", "main"], 2);
     assert!(err.contains("not both"), "{err}");
+    e.ok(&["init", "fresh"]);
+    let err = e.fails(&["-C", "fresh", "pack"]);
+    assert!(err.contains("nothing to pack"), "{err}");
+    assert!(!e.path("fresh/fresh.kdk").exists());
 }
 
 #[test]
@@ -353,4 +368,24 @@ fn help_lists_the_bundle_and_package_commands() {
         let out = env.ok(&cmd);
         assert!(out.contains("Usage: kodiak"), "{cmd:?}:\n{out}");
     }
+}
+
+#[test]
+fn since_a_diverged_branch_needs_only_the_common_ancestor() {
+    let e = Env::new();
+    e.ok(&["-C", "demo", "pack", "-o", "full.kdk"]);
+    e.ok(&["clone", "demo/full.kdk", "copy"]);
+    e.ok(&["-C", "demo", "switch", "-c", "side"]);
+    e.add_row("demo", 7, "side", "side row");
+    e.ok(&["-C", "demo", "switch", "main"]);
+    e.add_row("demo", 4, "dee", "main row");
+    let out = e.ok(&[
+        "-C", "demo", "pack", "-o", "div.kdk", "--since", "side", "main",
+    ]);
+    let v1 = e.ok(&["-C", "demo", "show-ref", "refs/tags/v1"]);
+    let v1 = v1.split_whitespace().nth(1).unwrap();
+    assert!(out.contains(&format!("prerequisite {v1}")), "{out}");
+    // The clone has only v1, which is all the bundle asks for.
+    e.ok(&["-C", "copy", "pull", "../demo/div.kdk"]);
+    assert_eq!(e.rows("copy"), e.rows("demo"));
 }
