@@ -410,8 +410,9 @@ pub fn receive(path: &Path, store: Option<&Store>, spill_dir: &Path) -> Result<R
     let framed = framer
         .join()
         .map_err(|_| Error::Storage("the framing thread panicked".into()))?;
-    let verified = result?;
+    // A failed write stops the framing thread first: its error is the one that explains.
     framed.map_err(|e| Error::io("writing a temporary file in", spill_dir, e))?;
+    let verified = result?;
     Ok(Received {
         verified,
         spill,

@@ -373,6 +373,8 @@ pub fn merge_fetched(
             return Ok((Some(ours), ours, false));
         }
         if !is_ancestor(repo.store(), ours, theirs)? {
+            // Three-way merge hook: once `kodiak merge` lands, merge `theirs` into HEAD here
+            // instead of refusing.
             return Err(Error::Invalid(format!(
                 "cannot fast-forward {} to {merged}: the histories have diverged\nhint: merge them with 'kodiak merge {merged}'",
                 st.head_label()
