@@ -493,3 +493,55 @@ pub fn update(
         dependencies,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::id::ObjectId;
+
+    fn tid(b: u8) -> TableId {
+        TableId::new(ObjectId([b; 32]))
+    }
+
+    #[test]
+    fn content_hash_is_order_independent_and_sensitive_to_names_and_ids() {
+        let a = content_hash([("a", tid(1)), ("b", tid(2))]);
+        assert_eq!(a, content_hash([("b", tid(2)), ("a", tid(1))]));
+        assert_ne!(a, content_hash([("a", tid(1)), ("b", tid(3))]));
+        assert_ne!(a, content_hash([("a", tid(1)), ("c", tid(2))]));
+        // Length prefixes keep ("ab", "") apart from ("a", "b").
+        assert_ne!(
+            content_hash([("ab", tid(1))]),
+            content_hash([("a", tid(1)), ("b", tid(1))])
+        );
+    }
+
+    #[test]
+    fn owners_and_names() {
+        let mut root = Root::default();
+        root.tables.insert("geo.countries".into(), tid(1));
+        root.tables.insert("geography".into(), tid(2));
+        root.packages.insert(
+            "geo".into(),
+            PackageRecord {
+                source: "/x".into(),
+                commit: CommitId::new(ObjectId([0; 32])),
+                content_hash: ObjectId([0; 32]),
+                tables: vec!["geo.countries".into()],
+                dependencies: Vec::new(),
+            },
+        );
+        assert_eq!(owner(&root, "geo.countries"), Some("geo"));
+        assert_eq!(owner(&root, "geo.new"), Some("geo"));
+        assert_eq!(owner(&root, "geography"), None);
+        assert!(check_editable(&root, "geography").is_ok());
+        let e = check_editable(&root, "geo.x").unwrap_err().to_string();
+        assert!(e.contains("package update geo"), "{e}");
+        for bad in ["", "a.b", "-x", "a b", "a:b"] {
+            assert!(check_name(bad).is_err(), "{bad}");
+        }
+        for good in ["geo", "Geo_2", "a-b", "9lives"] {
+            assert!(check_name(good).is_ok(), "{good}");
+        }
+    }
+}

@@ -371,3 +371,104 @@ fn deltas_rebuild_from_their_base_and_are_checked() {
         .unwrap();
     assert_eq!(w.finish().unwrap().1.deltas, 0);
 }
+
+mod graph {
+    use std::collections::BTreeSet;
+
+    use crate::id::{CommitId, ObjectId};
+    use crate::object::{Commit, Kind, Root, Signature, Table};
+    use crate::pack::Walker;
+    use crate::schema::{ColumnDef, Schema, Type};
+    use crate::store::Store;
+    use crate::table::NodeStore;
+
+    fn sig() -> Signature {
+        Signature {
+            name: "T".into(),
+            email: "t@x".into(),
+            time: 1,
+            tz_offset_min: 0,
+        }
+    }
+
+    /// A commit of one table `t` whose rows are `rows`, with `parents`.
+    fn commit(store: &Store, rows: &[(Vec<u8>, Vec<u8>)], parents: Vec<CommitId>) -> CommitId {
+        let schema = Schema::new(
+            "t",
+            vec![
+                ColumnDef::new("k", Type::Int).not_null(),
+                ColumnDef::new("v", Type::Text),
+            ],
+            &["k"],
+        )
+        .unwrap();
+        let ns = NodeStore::new(store.clone());
+        let rows_id = ns.build(rows.iter().map(|(k, v)| (k, v))).unwrap();
+        let table = store
+            .put(&Table {
+                schema: store.put(&schema).unwrap(),
+                rows: rows_id,
+                row_count: rows.len() as u64,
+            })
+            .unwrap();
+        let mut root = Root::default();
+        root.tables.insert("t".into(), table);
+        let root = store.put(&root).unwrap();
+        store
+            .put(&Commit {
+                root,
+                parents,
+                author: sig(),
+                committer: sig(),
+                message: "m".into(),
+                change_id: [0; 16],
+            })
+            .unwrap()
+    }
+
+    fn all(store: &Store, c: CommitId) -> BTreeSet<ObjectId> {
+        let mut out = BTreeSet::new();
+        Walker::new(store)
+            .walk(&[(c.id(), Kind::Commit)], &mut |id, _, _, _| {
+                out.insert(id);
+                Ok(())
+            })
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn incremental_walk_sends_only_what_the_prerequisite_lacks_with_delta_bases() {
+        let store = Store::memory();
+        let mut rows: Vec<(Vec<u8>, Vec<u8>)> = (0u32..20_000)
+            .map(|i| (i.to_be_bytes().to_vec(), format!("value {i}").into_bytes()))
+            .collect();
+        let c1 = commit(&store, &rows, Vec::new());
+        rows[12_345].1 = b"changed".to_vec();
+        let c2 = commit(&store, &rows, vec![c1]);
+
+        let mut w = Walker::new(&store);
+        w.exclude(&[c1.id()]).unwrap();
+        let starts = [(c2.id(), Kind::Commit)];
+        let boundary = w.commit_boundary(&starts).unwrap();
+        assert_eq!(boundary, vec![c1.id()]);
+        w.exclude_roots(&boundary).unwrap();
+        let mut sent = BTreeSet::new();
+        let mut with_base = 0;
+        w.walk(&starts, &mut |id, _, _, base| {
+            sent.insert(id);
+            with_base += usize::from(base.is_some());
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(w.prerequisites(), boundary);
+        let old = all(&store, c1);
+        let new = all(&store, c2);
+        // Complete given the prerequisite, and nothing the prerequisite already has.
+        assert!(new.iter().all(|id| sent.contains(id) || old.contains(id)));
+        assert!(sent.iter().all(|id| !old.contains(id)));
+        // Commit, root, table, and one node per tree level; all but the commit have a base.
+        assert!(sent.len() <= 8, "{} objects sent", sent.len());
+        assert_eq!(with_base, sent.len() - 1);
+    }
+}
