@@ -472,3 +472,71 @@ mod graph {
         assert_eq!(with_base, sent.len() - 1);
     }
 }
+
+#[test]
+fn incomplete_and_inconsistent_bundles_fail_verification() {
+    use crate::id::RootId;
+    use crate::object::{Commit, Signature};
+    let sig = Signature {
+        name: "T".into(),
+        email: "t@x".into(),
+        time: 1,
+        tz_offset_min: 0,
+    };
+    let commit = Commit {
+        root: RootId::new(ObjectId::hash(b"no such root")),
+        parents: Vec::new(),
+        author: sig.clone(),
+        committer: sig,
+        message: "m".into(),
+        change_id: [0; 16],
+    };
+    let (cid, bytes) = object::encode_with_id(&commit);
+    let mut h = header(Vec::new());
+    h.refs[0].id = cid.id();
+    let tmp = tempfile::tempdir().unwrap();
+    let write_file = |name: &str, objs: &[(ObjectId, Vec<u8>)], h: &BundleHeader| {
+        let mut w = BundleWriter::new(Vec::new(), h).unwrap();
+        for (id, b) in objs {
+            w.add(*id, b).unwrap();
+        }
+        let path = tmp.path().join(name);
+        std::fs::write(&path, w.finish().unwrap().0).unwrap();
+        path
+    };
+    let p = write_file("incomplete.kdk", &[(cid.id(), bytes.clone())], &h);
+    let e = super::verify_file(&p, None).unwrap_err().to_string();
+    assert!(e.contains("incomplete") && e.contains("root"), "{e}");
+    // The same object twice.
+    let twice = [(cid.id(), bytes.clone()), (cid.id(), bytes.clone())];
+    let p = write_file("twice.kdk", &twice, &h);
+    let e = super::verify_file(&p, None).unwrap_err().to_string();
+    assert!(e.contains("appears twice"), "{e}");
+    // A ref to an object that is not there at all.
+    let p = write_file("dangling.kdk", &[], &header(Vec::new()));
+    let e = super::verify_file(&p, None).unwrap_err().to_string();
+    assert!(e.contains("incomplete"), "{e}");
+    // A ref naming a blob where a commit is expected: fine for the ref, but not for a parent.
+    let blob = object::encode_with_id(&Blob { data: vec![1] });
+    let (root_id, root_bytes) = object::encode_with_id(&crate::object::Root::default());
+    let mut child = commit.clone();
+    child.root = root_id;
+    child.parents = vec![crate::id::CommitId::new(blob.0.id())];
+    let (child_id, child_bytes) = object::encode_with_id(&child);
+    let mut h2 = header(Vec::new());
+    h2.refs[0].id = child_id.id();
+    let p = write_file(
+        "kinds.kdk",
+        &[
+            (child_id.id(), child_bytes),
+            (root_id.id(), root_bytes),
+            (blob.0.id(), blob.1),
+        ],
+        &h2,
+    );
+    let e = super::verify_file(&p, None).unwrap_err().to_string();
+    assert!(
+        e.contains("referenced as a commit but the bundle holds a blob"),
+        "{e}"
+    );
+}
