@@ -463,8 +463,14 @@ fn read_header_from<R: Read>(r: &mut HashingReader<R>) -> Result<BundleHeader, B
         )));
     }
     let bytes = r.vec(u64::from(len), "header")?;
-    let header: BundleHeader = object::postcard_decode(Kind::Blob, &bytes)
-        .map_err(|e| bad(format!("the header is malformed: {e}")))?;
+    // postcard_decode needs a kind only to label its errors; the reason alone is reported.
+    let header: BundleHeader = object::postcard_decode(Kind::Blob, &bytes).map_err(|e| {
+        let why = match e {
+            object::DecodeError::Malformed { reason, .. } => reason,
+            other => other.to_string(),
+        };
+        bad(format!("the header is malformed: {why}"))
+    })?;
     header.check()?;
     Ok(header)
 }
