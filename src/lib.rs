@@ -9,6 +9,8 @@ pub mod history;
 pub mod id;
 pub mod interchange;
 pub mod object;
+pub mod pack;
+pub mod package;
 pub mod refs;
 pub mod repo;
 pub mod revspec;

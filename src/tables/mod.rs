@@ -354,6 +354,7 @@ pub fn import(
     let store = repo.store();
     let state = WorkState::load(repo)?;
     let mut root = state.working(store)?;
+    crate::package::check_editable(&root, table)?;
     let existing = match root.tables.get(table) {
         Some(_) => Some(table_of(store, &root, table)?),
         None => None,
@@ -785,6 +786,7 @@ pub fn change_working<T>(
 /// Removes tables from `root`.
 pub fn remove_tables(root: &mut Root, names: &[String]) -> Result<()> {
     for n in names {
+        crate::package::check_editable(root, n)?;
         if root.tables.remove(n).is_none() {
             return Err(Error::Invalid(format!("table '{n}' does not exist")));
         }
@@ -796,6 +798,10 @@ pub fn remove_tables(root: &mut Root, names: &[String]) -> Result<()> {
 /// is shared, so column tags stay and history sees the same table under a new name.
 pub fn move_table(root: &mut Root, from: &str, to: &str, keep: bool) -> Result<()> {
     check_table_name(to)?;
+    crate::package::check_editable(root, to)?;
+    if !keep {
+        crate::package::check_editable(root, from)?;
+    }
     if root.tables.contains_key(to) {
         return Err(Error::Invalid(format!("table '{to}' already exists")));
     }
@@ -832,6 +838,7 @@ pub enum Alter {
 
 /// Applies a schema change to table `name` in `root`.
 pub fn alter_table(store: &Store, root: &mut Root, name: &str, alter: &Alter) -> Result<()> {
+    crate::package::check_editable(root, name)?;
     let (t, old) = table_of(store, root, name)?;
     let mut schema = old.clone();
     let (rows, row_count) = match alter {
@@ -1034,6 +1041,7 @@ pub fn row_from_assignments(
 ///
 /// New rows get defaults (or NULL) for columns not given; keyless tables add one copy.
 pub fn put_row(store: &Store, root: &mut Root, name: &str, assignments: &[String]) -> Result<()> {
+    crate::package::check_editable(root, name)?;
     let (t, schema) = table_of(store, root, name)?;
     let (mut row, assigned) = row_from_assignments(&schema, assignments)?;
     let codec = RowCodec::new(&schema);
@@ -1078,6 +1086,7 @@ pub fn put_row(store: &Store, root: &mut Root, name: &str, assignments: &[String
 
 /// Deletes the row of table `name` whose key is `key` (one text per key column).
 pub fn delete_row(store: &Store, root: &mut Root, name: &str, key: &[String]) -> Result<()> {
+    crate::package::check_editable(root, name)?;
     let (t, schema) = table_of(store, root, name)?;
     let key_cols = schema.primary_key();
     if key_cols.is_empty() {

@@ -1,12 +1,14 @@
 //! CLI tests, one module per area.
 
 mod branches;
+mod bundle;
 mod cat_object;
 mod config;
 mod help;
 mod history;
 mod lock;
 mod loop_helpers;
+mod package;
 mod refs;
 mod repo;
 mod tables;
