@@ -500,6 +500,9 @@ fn status_shows_an_unfinished_merge() {
             base: None,
             message: "merge".into(),
             conflicts: [("a".to_string(), t)].into(),
+            kind: kodiak::workingset::MergeKind::Merge,
+            orig_staged: st.staged_root,
+            orig_working: st.working_root,
         });
         repo.transaction(&st.update(record), "test: merge").unwrap();
         repo.close().unwrap();
