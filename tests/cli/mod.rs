@@ -7,6 +7,7 @@ mod help;
 mod history;
 mod lock;
 mod loop_helpers;
+mod merge;
 mod refs;
 mod repo;
 mod tables;
