@@ -104,3 +104,12 @@ mod tests {
         );
     }
 }
+
+/// Output format of listing commands (`branch`, `tag`).
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ListFormat {
+    /// Human-readable text.
+    Text,
+    /// A JSON array.
+    Json,
+}

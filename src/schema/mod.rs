@@ -10,6 +10,7 @@
 
 pub mod civil;
 mod codec;
+mod convert;
 mod json;
 mod table_schema;
 mod types;
@@ -18,5 +19,6 @@ mod types;
 mod tests;
 
 pub use codec::{KEYLESS_KEY_LEN, RowCodec};
+pub use convert::{convert_value, convertible};
 pub use table_schema::{Column, ColumnDef, DroppedColumn, MAX_SLOTS, Schema};
 pub use types::{Decimal, MAX_DECIMAL_PRECISION, Type, Value};

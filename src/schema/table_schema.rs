@@ -393,6 +393,44 @@ impl Schema {
         Ok(())
     }
 
+    /// Changes a column's type, keeping its tag and slot; its default is converted exactly.
+    ///
+    /// Rows hold values of the old type in that slot, so the caller must re-encode every row
+    /// (converting each value with [`crate::schema::convert_value`]).
+    pub fn set_type(&mut self, name: &str, ty: Type) -> Result<()> {
+        ty.validate()?;
+        let (i, c) = self
+            .column(name)
+            .ok_or_else(|| Error::Invalid(format!("no column named '{name}'")))?;
+        if !super::convert::convertible(&c.ty, &ty) {
+            return Err(Error::Invalid(format!(
+                "column '{}' cannot change from {} to {ty}",
+                c.name, c.ty
+            )));
+        }
+        let default = match &c.default {
+            None => None,
+            Some(d) => Some(
+                super::convert::convert_value(d, &ty)
+                    .map_err(|e| Error::Invalid(format!("default of column '{}': {e}", c.name)))?,
+            ),
+        };
+        let col = &mut self.columns[i];
+        col.ty = ty;
+        col.default = default;
+        Ok(())
+    }
+
+    /// Sets or removes a column's default (read by rows written before the column existed).
+    pub fn set_default(&mut self, name: &str, default: Option<Value>) -> Result<()> {
+        let (i, c) = self
+            .column(name)
+            .ok_or_else(|| Error::Invalid(format!("no column named '{name}'")))?;
+        check_default(&c.name, &c.ty, c.nullable, &default)?;
+        self.columns[i].default = default;
+        Ok(())
+    }
+
     /// Sets whether a column may hold NULL. Key columns stay NOT NULL; making a column NOT
     /// NULL does not check existing rows (the caller must).
     pub fn set_nullable(&mut self, name: &str, nullable: bool) -> Result<()> {

@@ -29,7 +29,7 @@ use crate::id::{NodeId, TableId};
 use crate::interchange::{self, Format, InterchangeError, ReadOptions, WriteOptions};
 use crate::object::{Root, Table};
 use crate::repo::Repo;
-use crate::schema::{ColumnDef, RowCodec, Schema, Value};
+use crate::schema::{ColumnDef, RowCodec, Schema, Type, Value};
 use crate::store::Store;
 use crate::table::NodeStore;
 
@@ -821,6 +821,13 @@ pub enum Alter {
     RenameColumn(String, String),
     /// Replace the primary key (re-keys every row; empty = keyless).
     SetPrimaryKey(Vec<String>),
+    /// Change a column's type, converting every value exactly (rewrites every row).
+    SetType(String, Type),
+    /// Allow (`true`) or forbid (`false`) NULL in a column; forbidding checks every row.
+    SetNullable(String, bool),
+    /// Set or remove a column's default. Rows are rewritten first so that rows written before
+    /// the column existed keep reading the old default.
+    SetDefault(String, Option<Value>),
 }
 
 /// Applies a schema change to table `name` in `root`.
@@ -854,7 +861,45 @@ pub fn alter_table(store: &Store, root: &mut Root, name: &str, alter: &Alter) ->
             }
             let refs: Vec<&str> = cols.iter().map(String::as_str).collect();
             schema.set_primary_key(&refs)?;
-            rekey(store, name, &t, &old, &schema)?
+            rekey(store, name, &t, &old, &schema, &mut |_, _| Ok(()))?
+        }
+        Alter::SetType(c, ty) => {
+            let (i, col) = schema
+                .column(c)
+                .ok_or_else(|| Error::Invalid(format!("no column named '{c}'")))?;
+            let col_name = col.name.clone();
+            schema.set_type(c, *ty)?;
+            rekey(store, name, &t, &old, &schema, &mut |row, key| {
+                row[i] = crate::schema::convert_value(&row[i], ty).map_err(|e| {
+                    Error::Invalid(format!(
+                        "table '{name}', row ({key}), column '{col_name}': {e}"
+                    ))
+                })?;
+                Ok(())
+            })?
+        }
+        Alter::SetNullable(c, nullable) => {
+            let (i, col) = schema
+                .column(c)
+                .ok_or_else(|| Error::Invalid(format!("no column named '{c}'")))?;
+            let col_name = col.name.clone();
+            schema.set_nullable(c, *nullable)?;
+            if *nullable {
+                (t.rows, t.row_count)
+            } else {
+                rekey(store, name, &t, &old, &schema, &mut |row, key| {
+                    if row[i].is_null() {
+                        return Err(Error::Invalid(format!(
+                            "table '{name}', row ({key}): column '{col_name}' is NULL, so it cannot be NOT NULL\nhint: set a value first (row put), or give the column a default"
+                        )));
+                    }
+                    Ok(())
+                })?
+            }
+        }
+        Alter::SetDefault(c, default) => {
+            schema.set_default(c, default.clone())?;
+            rekey(store, name, &t, &old, &schema, &mut |_, _| Ok(()))?
         }
     };
     let tid = put_table(store, &schema, rows, row_count)?;
@@ -862,13 +907,16 @@ pub fn alter_table(store: &Store, root: &mut Root, name: &str, alter: &Alter) ->
     Ok(())
 }
 
-/// Re-encodes every row of `t` (schema `old`) under `new`; duplicate or NULL keys are errors.
+/// Re-encodes every row of `t` (schema `old`) under `new`, after `transform` (given the row in
+/// column order and its old key rendered for messages); duplicate or NULL keys are errors.
+/// `old` and `new` must list the same columns in the same order.
 fn rekey(
     store: &Store,
     name: &str,
     t: &Table,
     old: &Schema,
     new: &Schema,
+    transform: &mut dyn FnMut(&mut [Value], &str) -> Result<()>,
 ) -> Result<(NodeId, u64)> {
     let ns = NodeStore::new(store.clone());
     let old_codec = RowCodec::new(old);
@@ -881,6 +929,19 @@ fn rekey(
     for r in ns.scan(t.rows) {
         let r = r?;
         old_codec.decode_row_into(r.key(), r.value(), &mut row)?;
+        let shown_key = || -> String {
+            let pk = old.primary_key();
+            if pk.is_empty() {
+                format!("#{}", n + 1)
+            } else {
+                pk.iter()
+                    .map(|&c| row[c].render())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        };
+        let key_text = shown_key();
+        transform(&mut row, &key_text)?;
         for &c in &key_cols {
             if row[c].is_null() {
                 return Err(Error::Invalid(format!(

@@ -22,6 +22,18 @@ fn branch_create_list_rename_copy_delete() {
     d.ok(&["branch", "-m", "trunk"]);
     assert_eq!(d.ok(&["branch"]), "  copy\n  dev\n  older\n* trunk\n");
     assert!(d.ok(&["status"]).contains("On branch trunk"));
+    let short = &c1[..c1.len().min(12)];
+    let v = d.ok(&["branch", "-v"]);
+    assert!(v.contains(&format!("* trunk {short} one\n")), "{v}");
+    assert!(v.contains(&format!("  copy  {short} one\n")), "{v}");
+    let json: serde_json::Value =
+        serde_json::from_str(&d.ok(&["branch", "--format", "json"])).unwrap();
+    assert_eq!(json.as_array().unwrap().len(), 4);
+    assert_eq!(json[3]["name"], "trunk");
+    assert_eq!(json[3]["ref"], "refs/heads/trunk");
+    assert_eq!(json[3]["current"], true);
+    assert_eq!(json[3]["subject"], "one");
+    assert_eq!(json[0]["current"], false);
 
     let err = d.fails(&["branch", "-d", "trunk"], 1);
     assert!(
@@ -140,6 +152,22 @@ fn tags_lightweight_annotated_list_delete() {
     let out = d.ok(&["tag", "-d", "v1"]);
     assert!(out.starts_with("Deleted tag 'v1'"), "{out}");
     assert_eq!(d.ok(&["tag"]), "v2\nv3\n");
+    d.ok(&["tag", "light", "HEAD~1"]);
+    assert_eq!(
+        d.ok(&["tag", "-n"]),
+        "light one\nv2    second\nv3    implied annotate\n"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&d.ok(&["tag", "--format", "json"])).unwrap();
+    assert_eq!(json[0]["name"], "light");
+    assert_eq!(json[0]["annotated"], false);
+    assert_eq!(json[0]["commit"].as_str().unwrap(), d.rev("HEAD~1"));
+    assert_eq!(json[1]["annotated"], true);
+    assert_eq!(json[1]["message"], "second");
+    assert_eq!(json[1]["tagger"]["name"], "Test User");
+    assert_eq!(json[1]["commit"].as_str().unwrap(), d.rev("HEAD"));
+    assert_ne!(json[1]["target"], json[1]["commit"]);
+    d.ok(&["tag", "-d", "light"]);
     let err = d.fails(&["tag", "-d", "v1"], 1);
     assert!(err.contains("tag 'v1' not found"), "{err}");
     let err = d.fails(&["tag", "-a", "v9"], 2);

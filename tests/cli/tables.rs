@@ -405,6 +405,98 @@ fn schema_alter_and_rows() {
 }
 
 #[test]
+fn schema_alter_types_nullability_and_defaults() {
+    let r = Repo::new();
+    let f = r.file(
+        "p.csv",
+        b"id,price,qty,note\n1,2.50,3,a\n2,10,4,\n3,7.25,5,c\n",
+    );
+    r.ok(&["table", "import", "p", &f, "--pk", "id"]);
+    let tags = |r: &Repo| r.ok(&["schema", "show", "p", "--json"]);
+    let before_tags = tags(&r);
+    // FLOAT -> DECIMAL(6,2) is exact; the tag stays.
+    r.ok(&["schema", "alter", "p", "--set-type", "price:DECIMAL(6,2)"]);
+    assert_eq!(
+        r.csv("p"),
+        "id,price,qty,note\n1,2.50,3,a\n2,10.00,4,\n3,7.25,5,c\n"
+    );
+    let after_tags = tags(&r);
+    let tag_of = |json: &str, col: &str| -> String {
+        let v: serde_json::Value = serde_json::from_str(json).unwrap();
+        v["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == col)
+            .map(|c| c["tag"].to_string())
+            .unwrap()
+    };
+    assert_eq!(tag_of(&before_tags, "price"), tag_of(&after_tags, "price"));
+    assert!(
+        r.ok(&["schema", "show", "p"])
+            .contains("price DECIMAL(6,2)")
+    );
+    // A value that does not fit: the error names the row and the column; nothing changes.
+    let before = r.state();
+    let err = r.fails(&["schema", "alter", "p", "--set-type", "price:INT"]);
+    assert!(
+        err.contains("row (1)") && err.contains("'price'") && err.contains("fraction"),
+        "{err}"
+    );
+    let err = r.fails(&["schema", "alter", "p", "--set-type", "note:DATE"]);
+    assert!(err.contains("row (1)") && err.contains("DATE"), "{err}");
+    let err = r.fails(&["schema", "alter", "p", "--set-type", "qty:BLOB"]);
+    assert!(err.contains("cannot change from INT to BLOB"), "{err}");
+    let err = r.fails(&["schema", "alter", "p", "--set-not-null", "note"]);
+    assert!(err.contains("row (2)") && err.contains("hint:"), "{err}");
+    assert_eq!(r.state(), before);
+    // INT -> TEXT, and a key column retyped re-sorts the rows.
+    r.ok(&["schema", "alter", "p", "--set-type", "qty:TEXT"]);
+    r.ok(&["schema", "alter", "p", "--set-type", "id:TEXT"]);
+    assert!(r.ok(&["schema", "show", "p"]).contains("id TEXT NOT NULL"));
+    r.ok(&["row", "put", "p", "id=10", "price=1", "qty=x"]);
+    assert_eq!(
+        r.csv("p"),
+        "id,price,qty,note\n1,2.50,3,a\n10,1.00,x,\n2,10.00,4,\n3,7.25,5,c\n"
+    );
+    // Nullability and defaults.
+    r.ok(&["row", "put", "p", "id=2", "note=b"]);
+    r.ok(&["row", "put", "p", "id=10", "note=z"]);
+    r.ok(&["schema", "alter", "p", "--set-not-null", "note"]);
+    assert!(
+        r.ok(&["schema", "show", "p"])
+            .contains("note TEXT NOT NULL")
+    );
+    let err = r.fails(&["row", "put", "p", "id=11", "price=1", "qty=y"]);
+    assert!(err.contains("note"), "{err}");
+    r.ok(&["schema", "alter", "p", "--drop-not-null", "note"]);
+    r.ok(&[
+        "schema",
+        "alter",
+        "p",
+        "--add-column",
+        "city:TEXT",
+        "--default",
+        "Oslo",
+    ]);
+    // Changing a default leaves existing rows as they read before.
+    r.ok(&["schema", "alter", "p", "--set-default", "city=Rome"]);
+    r.ok(&["row", "put", "p", "id=11"]);
+    let csv = r.csv("p");
+    assert!(csv.contains("1,2.50,3,a,Oslo\n"), "{csv}");
+    assert!(csv.contains("11,,,,Rome\n"), "{csv}");
+    assert!(r.ok(&["schema", "show", "p"]).contains("DEFAULT 'Rome'"));
+    r.ok(&["schema", "alter", "p", "--drop-default", "city"]);
+    assert!(!r.ok(&["schema", "show", "p"]).contains("DEFAULT"));
+    assert!(r.csv("p").contains("1,2.50,3,a,Oslo\n"));
+    let err = r.env.fails(
+        &r.args(&["schema", "alter", "p", "--set-default", "qty"]),
+        2,
+    );
+    assert!(err.contains("NAME=VALUE"), "{err}");
+}
+
+#[test]
 fn rm_mv_cp_and_at_revision() {
     let r = Repo::new();
     let f = r.file("people.csv", PEOPLE.as_bytes());

@@ -3,8 +3,13 @@
 use std::io::Write;
 
 use kodiak::history::{WorkState, ops};
+use kodiak::id::CommitId;
+use kodiak::object::Commit;
+use serde_json::json;
 
 use crate::cli::error::{CliError, CliResult};
+use crate::cli::format::ListFormat;
+use crate::cli::history::to_json;
 use crate::cli::{Access, Ctx};
 
 /// Arguments of `kodiak branch`.
@@ -25,6 +30,14 @@ pub struct Args {
     /// Copy a branch: [OLD] NEW (OLD defaults to the current branch)
     #[arg(short = 'c', long = "copy", group = "op")]
     pub copy: bool,
+
+    /// When listing, show each branch's commit id and subject
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
+
+    /// Listing format
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: ListFormat,
 
     /// Branch name, and a start revision when creating (default HEAD)
     #[arg(value_name = "NAME")]
@@ -61,13 +74,45 @@ pub fn run(ctx: &Ctx, args: Args, out: &mut dyn Write) -> CliResult {
         match args.names.as_slice() {
             [] => {
                 let st = WorkState::load(&repo)?;
-                for (name, _) in ops::list_branches(&repo)? {
+                let branches = ops::list_branches(&repo)?;
+                if args.format == ListFormat::Json {
+                    let mut items = Vec::new();
+                    for (name, id) in branches {
+                        let c: Commit = repo.store().get(&CommitId::new(id))?;
+                        items.push(json!({
+                            "name": name.short(),
+                            "ref": name.as_str(),
+                            "commit": id.to_hex(),
+                            "subject": ops::subject(&c.message),
+                            "current": st.head_ref.as_ref() == Some(&name),
+                        }));
+                    }
+                    writeln!(out, "{}", to_json(&serde_json::Value::Array(items))?)?;
+                    return Ok(());
+                }
+                let width = branches
+                    .iter()
+                    .map(|(n, _)| n.short().chars().count())
+                    .max()
+                    .unwrap_or(0);
+                for (name, id) in branches {
                     let mark = if st.head_ref.as_ref() == Some(&name) {
                         "*"
                     } else {
                         " "
                     };
-                    writeln!(out, "{mark} {}", name.short())?;
+                    if args.verbose {
+                        let c: Commit = repo.store().get(&CommitId::new(id))?;
+                        writeln!(
+                            out,
+                            "{mark} {:width$} {} {}",
+                            name.short(),
+                            id.short(),
+                            ops::subject(&c.message)
+                        )?;
+                    } else {
+                        writeln!(out, "{mark} {}", name.short())?;
+                    }
                 }
                 match (&st.head_ref, st.head_commit) {
                     (None, Some(c)) => writeln!(out, "* (HEAD detached at {})", c.short())?,

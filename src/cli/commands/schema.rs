@@ -22,11 +22,14 @@ pub struct Args {
 pub enum SchemaCommand {
     /// Print CREATE TABLE DDL for one table or every table.
     Show(ShowArgs),
-    /// Change a table's schema: add, drop or rename a column, or set the primary key.
+    /// Change a table's schema: add, drop, rename or retype a column, change its nullability or
+    /// default, or set the primary key.
     ///
     /// Adding, dropping and renaming never rewrite rows. --set-pk re-keys every row and fails,
-    /// leaving the table unchanged, on a duplicate or NULL key.
-    Alter(AlterArgs),
+    /// leaving the table unchanged, on a duplicate or NULL key. --set-type converts every value
+    /// exactly and fails, leaving the table unchanged, on the first value that does not fit.
+    /// A column keeps its tag through all of these, so history and merges follow it.
+    Alter(Box<AlterArgs>),
 }
 
 /// Arguments of `kodiak schema show`.
@@ -45,7 +48,8 @@ pub struct ShowArgs {
 /// Arguments of `kodiak schema alter`.
 #[derive(clap::Args, Debug)]
 #[command(group(clap::ArgGroup::new("change").required(true)
-    .args(["add_column", "drop_column", "rename_column", "set_pk"])))]
+    .args(["add_column", "drop_column", "rename_column", "set_pk", "set_type", "set_not_null",
+        "drop_not_null", "set_default", "drop_default"])))]
 pub struct AlterArgs {
     /// The table
     pub table: String,
@@ -64,13 +68,29 @@ pub struct AlterArgs {
     /// Set the primary key to these columns (comma-separated)
     #[arg(long, value_name = "COL[,COL…]")]
     pub set_pk: Option<String>,
+    /// Change a column's type NAME:TYPE, converting every value exactly (fails naming the first
+    /// row whose value does not fit)
+    #[arg(long, value_name = "NAME:TYPE")]
+    pub set_type: Option<String>,
+    /// Forbid NULL in a column (fails naming the first row that holds NULL)
+    #[arg(long, value_name = "NAME")]
+    pub set_not_null: Option<String>,
+    /// Allow NULL in a column
+    #[arg(long, value_name = "NAME")]
+    pub drop_not_null: Option<String>,
+    /// Set a column's default NAME=VALUE (existing rows keep their values)
+    #[arg(long, value_name = "NAME=VALUE")]
+    pub set_default: Option<String>,
+    /// Remove a column's default (existing rows keep their values)
+    #[arg(long, value_name = "NAME")]
+    pub drop_default: Option<String>,
 }
 
 /// Runs `kodiak schema`.
 pub fn run(ctx: &Ctx, args: Args, out: &mut dyn Write) -> CliResult {
     match args.command {
         SchemaCommand::Show(a) => show(ctx, a, out),
-        SchemaCommand::Alter(a) => alter(ctx, a),
+        SchemaCommand::Alter(a) => alter(ctx, *a),
     }
 }
 
@@ -152,6 +172,30 @@ fn alter(ctx: &Ctx, a: AlterArgs) -> CliResult {
                 .filter(|c| !c.is_empty())
                 .collect(),
         )
+    } else if let Some(spec) = &a.set_type {
+        let (name, ty) = spec
+            .split_once(':')
+            .ok_or_else(|| CliError::usage(format!("--set-type '{spec}': expected NAME:TYPE")))?;
+        Alter::SetType(name.trim().to_string(), ty.trim().parse()?)
+    } else if let Some(c) = &a.set_not_null {
+        Alter::SetNullable(c.clone(), false)
+    } else if let Some(c) = &a.drop_not_null {
+        Alter::SetNullable(c.clone(), true)
+    } else if let Some(spec) = &a.set_default {
+        let (name, value) = spec.split_once('=').ok_or_else(|| {
+            CliError::usage(format!("--set-default '{spec}': expected NAME=VALUE"))
+        })?;
+        let repo = ctx.open_repo(Access::Read)?;
+        let root = tables::root_at(&repo, None)?;
+        let (_, schema) = tables::table_of(repo.store(), &root, &a.table)?;
+        let (_, col) = schema
+            .column(name.trim())
+            .ok_or_else(|| CliError::usage(format!("no column named '{}'", name.trim())))?;
+        let v = Value::parse(&col.ty, value)?;
+        drop(repo);
+        Alter::SetDefault(name.trim().to_string(), Some(v))
+    } else if let Some(c) = &a.drop_default {
+        Alter::SetDefault(c.clone(), None)
     } else {
         return Err(CliError::usage("nothing to change"));
     };

@@ -3,8 +3,16 @@
 use std::io::Write;
 
 use kodiak::history::ops;
+use kodiak::history::revision::peel_to_commit;
+use kodiak::id::{CommitId, ObjectId, TagId};
+use kodiak::object::{Commit, Kind, Tag};
+use kodiak::refs::RefValue;
+use kodiak::repo::Repo;
+use serde_json::json;
 
 use crate::cli::error::{CliError, CliResult};
+use crate::cli::format::ListFormat;
+use crate::cli::history::{sig_json, to_json};
 use crate::cli::{Access, Ctx};
 
 /// Arguments of `kodiak tag`.
@@ -26,6 +34,14 @@ pub struct Args {
     #[arg(short = 'f', long)]
     pub force: bool,
 
+    /// When listing, show the first line of each annotated tag's message (else the commit's)
+    #[arg(short = 'n')]
+    pub lines: bool,
+
+    /// Listing format
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: ListFormat,
+
     /// Tag name, then the revision to tag (default HEAD)
     #[arg(value_name = "NAME")]
     pub names: Vec<String>,
@@ -38,8 +54,48 @@ pub fn run(ctx: &Ctx, args: Args, out: &mut dyn Write) -> CliResult {
             return Err(CliError::usage("tag name required"));
         }
         let repo = ctx.open_repo(Access::Read)?;
-        for (name, _) in repo.refs().list("refs/tags/")? {
-            writeln!(out, "{}", name.short())?;
+        let tags = repo.refs().list("refs/tags/")?;
+        if args.format == ListFormat::Json {
+            let mut items = Vec::new();
+            for (name, value) in tags {
+                let RefValue::Direct(id) = value else {
+                    continue;
+                };
+                let (tag, commit) = describe(&repo, id, name.short())?;
+                items.push(json!({
+                    "name": name.short(),
+                    "target": id.to_hex(),
+                    "commit": commit.map(|c| c.to_hex()),
+                    "annotated": tag.is_some(),
+                    "tagger": tag.as_ref().map(|t| sig_json(&t.tagger)),
+                    "message": tag.as_ref().map(|t| t.message.clone()),
+                }));
+            }
+            writeln!(out, "{}", to_json(&serde_json::Value::Array(items))?)?;
+            return Ok(());
+        }
+        let width = tags
+            .iter()
+            .map(|(n, _)| n.short().chars().count())
+            .max()
+            .unwrap_or(0);
+        for (name, value) in tags {
+            if !args.lines {
+                writeln!(out, "{}", name.short())?;
+                continue;
+            }
+            let line = match value {
+                RefValue::Direct(id) => match describe(&repo, id, name.short())? {
+                    (Some(t), _) => ops::subject(&t.message).to_string(),
+                    (None, Some(c)) => {
+                        let commit: Commit = repo.store().get(&c)?;
+                        ops::subject(&commit.message).to_string()
+                    }
+                    (None, None) => String::new(),
+                },
+                RefValue::Symbolic(_) => String::new(),
+            };
+            writeln!(out, "{:width$} {line}", name.short())?;
         }
         return Ok(());
     }
@@ -64,4 +120,15 @@ pub fn run(ctx: &Ctx, args: Args, out: &mut dyn Write) -> CliResult {
     }
     repo.close()?;
     Ok(())
+}
+
+/// The tag object (for an annotated tag) and the commit a tag finally names, if any.
+fn describe(repo: &Repo, id: ObjectId, name: &str) -> CliResult<(Option<Tag>, Option<CommitId>)> {
+    let tag = if repo.store().kind_of(&id)? == Some(Kind::Tag) {
+        Some(repo.store().get::<Tag>(&TagId::new(id))?)
+    } else {
+        None
+    };
+    let commit = peel_to_commit(repo, id, &format!("tag '{name}'")).ok();
+    Ok((tag, commit))
 }
