@@ -47,7 +47,14 @@ fn schema() -> Schema {
 }
 
 /// Stores a commit of `root` with `parents` and points `branch` at it (created or moved).
-fn commit(repo: &Repo, root: &Root, parents: Vec<CommitId>, msg: &str, branch: &str, t: i64) -> CommitId {
+fn commit(
+    repo: &Repo,
+    root: &Root,
+    parents: Vec<CommitId>,
+    msg: &str,
+    branch: &str,
+    t: i64,
+) -> CommitId {
     let store = repo.store();
     let c = store
         .put(&Commit {
@@ -109,9 +116,15 @@ fn build(dir: &Path) {
     for batch in &batches {
         let col = |i: usize| batch.column(i);
         let ids = col(0).as_any().downcast_ref::<Int64Array>().expect("ids");
-        let names = col(1).as_any().downcast_ref::<StringArray>().expect("names");
+        let names = col(1)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .expect("names");
         let qty = col(2).as_any().downcast_ref::<Int64Array>().expect("qty");
-        let price = col(3).as_any().downcast_ref::<Float64Array>().expect("price");
+        let price = col(3)
+            .as_any()
+            .downcast_ref::<Float64Array>()
+            .expect("price");
         for r in 0..batch.num_rows() {
             let (k, v) = codec
                 .encode_row(&[
@@ -131,14 +144,36 @@ fn build(dir: &Path) {
     };
     let root_of = |t: &Table| {
         let mut r = Root::default();
-        r.tables.insert("items".into(), store.put(t).expect("table"));
+        r.tables
+            .insert("items".into(), store.put(t).expect("table"));
         r
     };
-    let base = commit(&repo, &root_of(&base_t), vec![], "base", "main", 1_600_000_000);
+    let base = commit(
+        &repo,
+        &root_of(&base_t),
+        vec![],
+        "base",
+        "main",
+        1_600_000_000,
+    );
     let ours_t = edited(&ns, &base_t, 0, "ours", &[]);
-    commit(&repo, &root_of(&ours_t), vec![base], "ours", "main", 1_600_000_001);
+    commit(
+        &repo,
+        &root_of(&ours_t),
+        vec![base],
+        "ours",
+        "main",
+        1_600_000_001,
+    );
     let theirs_t = edited(&ns, &base_t, STEP / 2, "theirs", &[]);
-    commit(&repo, &root_of(&theirs_t), vec![base], "theirs", "theirs", 1_600_000_002);
+    commit(
+        &repo,
+        &root_of(&theirs_t),
+        vec![base],
+        "theirs",
+        "theirs",
+        1_600_000_002,
+    );
     let clash: Vec<i64> = (0..10).map(|j| j * STEP * 1000).collect();
     let conflicting_t = edited(&ns, &base_t, STEP / 2, "theirs", &clash);
     commit(
@@ -204,7 +239,11 @@ fn main() {
         );
     };
     let (t, _) = kodiak(&dir, &["show-ref"]);
-    println!("{:<46} {:>7.1} ms", "show-ref (process baseline)", t.as_secs_f64() * 1e3);
+    println!(
+        "{:<46} {:>7.1} ms",
+        "show-ref (process baseline)",
+        t.as_secs_f64() * 1e3
+    );
     show(
         "merge: clean, 2 x 10,000 disjoint spread edits",
         time_merge(&dir, "theirs", true, &["reset", "--hard", "HEAD~1"]),

@@ -12,13 +12,10 @@ pub struct SchemaMerge {
     pub conflicts: Vec<String>,
 }
 
-/// Converts `v` to a value of type `ty`: unchanged when it already fits, else through its
-/// text form. NULL stays NULL. The error says why the value does not fit.
+/// Converts `v` to a value of type `ty` exactly (see [`crate::schema::convert_value`]); NULL
+/// stays NULL. The error says why the value does not fit.
 pub fn convert(v: &Value, ty: &Type) -> std::result::Result<Value, String> {
-    if v.is_null() || v.check_type(ty).is_ok() {
-        return Ok(v.clone());
-    }
-    Value::parse(ty, &v.render()).map_err(|e| e.to_string())
+    crate::schema::convert_value(v, ty)
 }
 
 /// The attribute of a column that can change independently of the others.
@@ -219,7 +216,12 @@ pub fn reads_as(old: &Schema, new: &Schema) -> bool {
     }
     for c in old.columns() {
         let kept = match new.column_by_tag(c.tag) {
-            Some((_, n)) => n.slot == c.slot && n.ty == c.ty && (n.nullable || !c.nullable),
+            Some((_, n)) => {
+                n.slot == c.slot
+                    && n.ty == c.ty
+                    && n.default == c.default
+                    && (n.nullable || !c.nullable)
+            }
             None => new
                 .dropped()
                 .iter()

@@ -472,3 +472,45 @@ fn workspace_merge_uses_the_three_way_merge() {
     assert_eq!(r.csv("people"), "id,name,age\n1,Ann,1\n2,Bob,2\n3,Cy,50\n");
     assert_eq!(r.parents("HEAD"), 2);
 }
+
+#[test]
+fn type_change_on_one_side_converts_the_other_sides_values() {
+    let r = R::new();
+    r.diverge(
+        "retype",
+        &[&["schema", "alter", "people", "--set-type", "age:TEXT"]],
+        &[
+            &["row", "put", "people", "id=2", "age=45"],
+            &["row", "put", "people", "id=4", "name=D", "age=7"],
+        ],
+    );
+    r.ok(&["merge", "retype"]);
+    assert!(r.ok(&["schema", "show", "people"]).contains("age TEXT"));
+    assert_eq!(
+        r.csv("people"),
+        "id,name,age\n1,Ann,30\n2,Bob,45\n3,Cy,50\n4,D,7\n"
+    );
+    // Back to INT on one side while the other wrote text that is no number: a conflict that
+    // names the row; the other rows convert.
+    r.diverge(
+        "back",
+        &[&["schema", "alter", "people", "--set-type", "age:INT"]],
+        &[&["row", "put", "people", "id=3", "age=fifty"]],
+    );
+    let res = r.env.run(&["merge", "back"]);
+    assert_eq!(res.code, 1, "{}{}", res.stdout, res.stderr);
+    assert!(
+        res.stdout.contains("1 conflicting row in table people"),
+        "{}",
+        res.stdout
+    );
+    let j = r.json(&["conflicts", "show", "people", "--format", "json"]);
+    assert_eq!(j["rows"][0]["key"][0], "3");
+    assert_eq!(j["rows"][0]["ours"]["age"], "fifty");
+    let err = r.fails(&["conflicts", "resolve", "people", "--ours"]);
+    assert!(err.contains("does not fit"), "{err}");
+    r.ok(&["conflicts", "resolve", "people", "--theirs"]);
+    r.ok(&["commit"]);
+    assert!(r.ok(&["schema", "show", "people"]).contains("age INT"));
+    assert!(r.csv("people").contains("3,Cy,50\n"));
+}
