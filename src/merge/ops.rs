@@ -131,6 +131,10 @@ pub fn merge_commit(
             st.head_label()
         )));
     }
+    if !opts.squash {
+        // A missing identity fails before the merge is computed.
+        repo.signature()?;
+    }
     let (base, base_commit) = base_root(store, head, other)?;
     let ours = st.head(store)?;
     let theirs = read_root(store, other_root)?;
@@ -367,6 +371,7 @@ fn apply_one(
 ) -> Result<MergeOutcome> {
     let st = WorkState::load(repo)?;
     no_merge_in_progress(&st)?;
+    repo.signature()?;
     let ours = st.head(repo.store())?;
     let ns = NodeStore::new(repo.store().clone());
     let merged = merge_roots(&ns, base, &ours, theirs, favor)?;
