@@ -514,3 +514,65 @@ fn type_change_on_one_side_converts_the_other_sides_values() {
     assert!(r.ok(&["schema", "show", "people"]).contains("age INT"));
     assert!(r.csv("people").contains("3,Cy,50\n"));
 }
+
+#[test]
+fn help_and_usage() {
+    let env = TestEnv::new();
+    for (cmd, flags) in [
+        (
+            "merge",
+            &["--no-ff", "--ff-only", "--squash", "--strategy", "--abort"][..],
+        ),
+        ("conflicts", &["show", "resolve"][..]),
+        ("revert", &["--strategy"][..]),
+        ("cherry-pick", &["--strategy"][..]),
+    ] {
+        let out = env.ok(&[cmd, "--help"]);
+        for f in flags {
+            assert!(out.contains(f), "{cmd} --help lacks {f}:\n{out}");
+        }
+    }
+    let r = R::new();
+    let err = r.env.fails(&["merge"], 2);
+    assert!(err.contains("REV"), "{err}");
+    let err = r.env.fails(&["merge", "main", "--squash", "--no-ff"], 2);
+    assert!(err.contains("cannot be used with"), "{err}");
+    let err = r.env.fails(&["conflicts", "resolve", "people"], 2);
+    assert!(err.contains("--ours"), "{err}");
+    let err = r.fails(&["merge", "nope"]);
+    assert!(err.contains("nope"), "{err}");
+    let err = r.fails(&["conflicts", "show", "people"]);
+    assert!(err.contains("no merge in progress"), "{err}");
+}
+
+#[test]
+fn unrelated_histories_and_unborn_branches() {
+    let mut env = TestEnv::new();
+    env.init_demo();
+    env.cwd = env.path("demo");
+    let r = R { env };
+    // Both workspaces start unborn, so their first commits are unrelated.
+    r.ok(&["workspace", "create", "w"]);
+    r.ok(&["workspace", "switch", "w"]);
+    r.import("people", PEOPLE, &["--pk", "id"]);
+    r.ok(&["commit", "-a", "-m", "w root"]);
+    r.ok(&["workspace", "switch", "default"]);
+    // An unborn branch fast-forwards.
+    let out = r.ok(&["workspace", "merge", "w"]);
+    assert!(out.starts_with("Fast-forward to "), "{out}");
+    assert_eq!(r.csv("people"), PEOPLE);
+    // Unrelated histories merge against the empty database.
+    r.ok(&["reset", "--hard", "HEAD"]);
+    r.ok(&["workspace", "switch", "w"]);
+    r.import("extra", "k,v\n1,a\n", &["--pk", "k"]);
+    r.ok(&["commit", "-a", "-m", "w extra"]);
+    r.ok(&["workspace", "switch", "default"]);
+    r.ok(&["update-ref", "-d", "refs/heads/main"]);
+    r.import("other", "k,v\n2,b\n", &["--pk", "k"]);
+    r.ok(&["commit", "-a", "-m", "main root"]);
+    r.ok(&["workspace", "merge", "w"]);
+    assert_eq!(r.parents("HEAD"), 2);
+    assert_eq!(r.csv("extra"), "k,v\n1,a\n");
+    assert_eq!(r.csv("other"), "k,v\n2,b\n");
+    assert_eq!(r.csv("people"), PEOPLE);
+}
