@@ -576,3 +576,27 @@ fn unrelated_histories_and_unborn_branches() {
     assert_eq!(r.csv("other"), "k,v\n2,b\n");
     assert_eq!(r.csv("people"), PEOPLE);
 }
+
+#[test]
+fn a_row_deleted_by_us_and_edited_by_them() {
+    let r = R::new();
+    r.diverge(
+        "edit",
+        &[&["row", "put", "people", "id=2", "age=41"]],
+        &[&["row", "delete", "people", "--key", "2"]],
+    );
+    r.fails(&["merge", "edit"]);
+    let text = r.ok(&["conflicts", "show", "people"]);
+    assert!(text.contains("(2) deleted by us"), "{text}");
+    assert!(text.contains("age: base 40 | ours - | theirs 41"), "{text}");
+    r.ok(&["conflicts", "resolve", "people", "--ours"]);
+    r.ok(&["commit"]);
+    assert_eq!(r.csv("people"), "id,name,age\n1,Ann,30\n3,Cy,50\n");
+    // The row count stays exact.
+    let list = r.ok(&["table", "ls"]);
+    assert!(list.contains("people           2        3"), "{list}");
+    // The same with --theirs brings the edited row back.
+    r.ok(&["reset", "--hard", "HEAD~1"]);
+    r.ok(&["merge", "edit", "--strategy", "theirs"]);
+    assert_eq!(r.csv("people"), "id,name,age\n1,Ann,30\n2,Bob,41\n3,Cy,50\n");
+}
