@@ -182,7 +182,10 @@ fn conflicts_are_stored_shown_resolved_and_committed() {
         status.contains("You are in the middle of a merge"),
         "{status}"
     );
-    assert!(status.contains("both modified:  people"), "{status}");
+    assert!(
+        status.contains("both modified:  people (3 conflicting rows)"),
+        "{status}"
+    );
     let err = r.fails(&["commit", "-m", "too early"]);
     assert!(err.contains("unresolved merge conflicts (people)"), "{err}");
     // Another merge cannot start meanwhile.
@@ -598,5 +601,8 @@ fn a_row_deleted_by_us_and_edited_by_them() {
     // The same with --theirs brings the edited row back.
     r.ok(&["reset", "--hard", "HEAD~1"]);
     r.ok(&["merge", "edit", "--strategy", "theirs"]);
-    assert_eq!(r.csv("people"), "id,name,age\n1,Ann,30\n2,Bob,41\n3,Cy,50\n");
+    assert_eq!(
+        r.csv("people"),
+        "id,name,age\n1,Ann,30\n2,Bob,41\n3,Cy,50\n"
+    );
 }

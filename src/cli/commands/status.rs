@@ -112,8 +112,20 @@ pub fn run(ctx: &Ctx, args: Args, out: &mut dyn Write) -> CliResult {
             )?;
             writeln!(out, "  (use \"kodiak merge --abort\" to abort)")?;
             writeln!(out, "\nUnmerged tables:")?;
-            for t in m.conflicts.keys() {
-                writeln!(out, "\tboth modified:  {t}")?;
+            for (t, id) in &m.conflicts {
+                let set = kodiak::merge::ConflictSet::read(store, *id)?;
+                let mut what = Vec::new();
+                if set.table.is_some() {
+                    what.push("table conflict".to_string());
+                }
+                let rows = set.rows.len();
+                if rows > 0 {
+                    what.push(format!(
+                        "{rows} conflicting row{}",
+                        if rows == 1 { "" } else { "s" }
+                    ));
+                }
+                writeln!(out, "\tboth modified:  {t} ({})", what.join(", "))?;
             }
         }
     }
