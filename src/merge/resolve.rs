@@ -13,7 +13,7 @@ use crate::table::NodeStore;
 use crate::workingset::MergeState;
 
 use super::conflicts::{Cells, ConflictSet, RowConflict, TableConflict, cell};
-use super::schema::convert;
+use super::table::encode_cells;
 
 /// The unfinished merge of the current workspace and its conflicts per table.
 pub fn current(
@@ -184,22 +184,6 @@ pub struct Resolved {
     pub resolved: u64,
     /// Conflicts left in the table.
     pub remaining: u64,
-}
-
-/// The merged-schema row of one version, or why it does not fit.
-fn encode_cells(
-    schema: &Schema,
-    codec: &RowCodec,
-    cells: &Cells,
-) -> std::result::Result<(Vec<u8>, Vec<u8>), String> {
-    let mut row = Vec::with_capacity(schema.columns().len());
-    for c in schema.columns() {
-        row.push(match cell(cells, c.tag) {
-            Some(v) => convert(v, &c.ty).map_err(|e| format!("column '{}': {e}", c.name))?,
-            None => c.default.clone().unwrap_or(Value::Null),
-        });
-    }
-    codec.encode_row(&row).map_err(|e| e.to_string())
 }
 
 /// Resolves conflicts of `table`: all of them, or with `keys` (rendered key values, joined

@@ -69,6 +69,24 @@ impl Side {
     }
 }
 
+/// The encoding under `schema` of one version of a row given as cells: each column takes the
+/// cell with its tag, converted to its type, or its default (NULL) when that version lacks
+/// the column; the error says which value does not fit.
+pub(crate) fn encode_cells(
+    schema: &Schema,
+    codec: &RowCodec,
+    cells: &Cells,
+) -> std::result::Result<(Vec<u8>, Vec<u8>), String> {
+    let mut row = Vec::with_capacity(schema.columns().len());
+    for c in schema.columns() {
+        row.push(match cell(cells, c.tag) {
+            Some(v) => convert(v, &c.ty).map_err(|e| format!("column '{}': {e}", c.name))?,
+            None => c.default.clone().unwrap_or(Value::Null),
+        });
+    }
+    codec.encode_row(&row).map_err(|e| e.to_string())
+}
+
 /// What to do with one key of the result.
 enum Outcome {
     /// Our version stays.
@@ -342,17 +360,7 @@ impl DataMerge<'_> {
 
     /// The merged-schema encoding of one side's version of a row.
     fn encode_side(&self, cells: &Cells) -> std::result::Result<(Vec<u8>, Vec<u8>), String> {
-        let mut row = Vec::with_capacity(self.merged.schema.columns().len());
-        for c in self.merged.schema.columns() {
-            row.push(match cell(cells, c.tag) {
-                Some(v) => convert(v, &c.ty).map_err(|e| format!("column '{}': {e}", c.name))?,
-                None => c.default.clone().unwrap_or(Value::Null),
-            });
-        }
-        self.merged
-            .codec
-            .encode_row(&row)
-            .map_err(|e| e.to_string())
+        encode_cells(&self.merged.schema, &self.merged.codec, cells)
     }
 
     /// Rows under one shared schema: compare bytes, merge cells only when both sides
