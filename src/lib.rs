@@ -8,6 +8,7 @@ pub mod error;
 pub mod history;
 pub mod id;
 pub mod interchange;
+pub mod merge;
 pub mod object;
 pub mod pack;
 pub mod package;

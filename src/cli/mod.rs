@@ -150,6 +150,19 @@ pub enum Command {
     /// A snapshot is a commit of the working state (committed or not) whose parent is HEAD,
     /// referenced by refs/snapshots/NAME.
     Snapshot(commands::snapshot::Args),
+    /// Merge another revision into HEAD: fast-forward when possible, else a three-way merge.
+    ///
+    /// Tables merge row by row (by primary key) and cell by cell against the best common
+    /// ancestor; schemas merge by column tag. A clean result is committed with parents HEAD and
+    /// REV; conflicts stop the merge and are kept in the working state (see `conflicts`), and
+    /// `commit` concludes it once they are resolved. --abort restores the state before it.
+    Merge(commands::merge::Args),
+    /// List, show and resolve the conflicts of an unfinished merge, revert or cherry-pick.
+    Conflicts(commands::conflicts::Args),
+    /// Record a new commit undoing the changes of one commit (through the three-way merge).
+    Revert(commands::revert::Args),
+    /// Apply the changes of one commit onto HEAD as a new commit with its message and author.
+    CherryPick(commands::cherry_pick::Args),
     /// Show the commit that last changed each row of a table.
     ///
     /// Follows first parents from HEAD (or --at REV, or TABLE given as REV:TABLE) and prints
@@ -185,9 +198,10 @@ pub enum Command {
     /// objects, then updates refs/remotes/NAME/* and adds new tags in one transaction; a local
     /// tag naming something else is kept. Nothing is written unless the whole bundle verifies.
     Fetch(commands::fetch::Args),
-    /// Fetch a bundle, then fast-forward the current branch to its fetched counterpart.
+    /// Fetch a bundle, then merge the current branch's fetched counterpart into it.
     ///
-    /// Diverged histories are refused: merge them with `kodiak merge refs/remotes/NAME/BRANCH`.
+    /// The merge is `kodiak merge refs/remotes/NAME/BRANCH`: a fast-forward when possible, else
+    /// a three-way merge commit, or a stop with stored conflicts (see `kodiak conflicts`).
     Pull(commands::pull::Args),
     /// Install, list, inspect, update and uninstall dataset packages.
     ///
@@ -284,6 +298,10 @@ fn run(cli: Cli, out: &mut dyn Write) -> CliResult {
         Command::Checkout(a) => commands::checkout::run(&ctx, a, out),
         Command::Workspace(a) => commands::workspace::run(&ctx, a, out),
         Command::Snapshot(a) => commands::snapshot::run(&ctx, a, out),
+        Command::Merge(a) => commands::merge::run(&ctx, a, out),
+        Command::Conflicts(a) => commands::conflicts::run(&ctx, a, out),
+        Command::Revert(a) => commands::revert::run(&ctx, a, out),
+        Command::CherryPick(a) => commands::cherry_pick::run(&ctx, a, out),
         Command::Blame(a) => commands::blame::run(&ctx, a, out),
         Command::Table(a) => commands::table::run(&ctx, a, out),
         Command::Schema(a) => commands::schema::run(&ctx, a, out),

@@ -5,9 +5,10 @@ use std::path::{Path, PathBuf};
 use crate::config::{ConfigFile, ConfigKey};
 use crate::error::{Error, Result};
 use crate::history::is_ancestor;
-use crate::history::ops::carry_changes;
-use crate::history::state::{WorkState, commit_root};
+use crate::history::state::WorkState;
 use crate::id::{CommitId, ObjectId};
+use crate::merge::Favor;
+use crate::merge::ops::{FastForward, MergeOptions, MergeOutcome, merge_commit};
 use crate::refs::{Change, Expected, RefName, RefValue, Transaction};
 use crate::repo::{InitOptions, Repo};
 
@@ -301,16 +302,14 @@ pub struct PullOutcome {
     pub merged: RefName,
     /// HEAD's commit before.
     pub old: Option<CommitId>,
-    /// HEAD's commit after.
-    pub new: CommitId,
-    /// Whether HEAD moved (false: already up to date).
-    pub moved: bool,
+    /// What the merge did: up to date, a fast-forward, a merge commit, or stored conflicts.
+    pub outcome: MergeOutcome,
 }
 
 /// Fetches `path` as `remote`, then merges the fetched counterpart of the current branch
 /// (`refs/remotes/<remote>/<branch>`, else the bundle's HEAD branch) into HEAD.
 ///
-/// Merging is [`merge_fetched`]: a fast-forward, refusing diverged histories.
+/// Merging is [`merge_fetched`]: a fast-forward when possible, else a three-way merge.
 pub fn pull(repo: &Repo, path: &Path, remote: &str) -> Result<PullOutcome> {
     let fetch = fetch(repo, path, remote)?;
     let st = WorkState::load(repo)?;
@@ -341,52 +340,29 @@ pub fn pull(repo: &Repo, path: &Path, remote: &str) -> Result<PullOutcome> {
         Some(RefValue::Direct(id)) => CommitId::new(id),
         _ => return Err(Error::Storage(format!("{merged} was not fetched"))),
     };
-    let (old, new, moved) = merge_fetched(repo, &merged, theirs)?;
+    let old = WorkState::load(repo)?.head_commit;
+    let outcome = merge_fetched(repo, &merged, theirs)?;
     Ok(PullOutcome {
         fetch,
         merged,
         old,
-        new,
-        moved,
+        outcome,
     })
 }
 
-/// Merges the fetched commit `theirs` (named by remote-tracking ref `merged`) into HEAD.
-///
-/// This build fast-forwards only: an unborn HEAD or one `theirs` contains moves to `theirs`
-/// (carrying uncommitted changes like a switch); a HEAD that already contains `theirs` stays;
-/// diverged histories are refused with a hint to run the three-way merge. When the three-way
-/// merge lands, the diverged branch below is where it is called.
-pub fn merge_fetched(
-    repo: &Repo,
-    merged: &RefName,
-    theirs: CommitId,
-) -> Result<(Option<CommitId>, CommitId, bool)> {
-    let st = WorkState::load(repo)?;
-    if st.record.merge.is_some() {
-        return Err(Error::Invalid(
-            "cannot pull during a merge; finish it with 'kodiak commit' or abort it with 'kodiak reset --hard'".into(),
-        ));
-    }
-    if let Some(ours) = st.head_commit {
-        if ours == theirs || is_ancestor(repo.store(), theirs, ours)? {
-            return Ok((Some(ours), ours, false));
-        }
-        if !is_ancestor(repo.store(), ours, theirs)? {
-            // Three-way merge hook: once `kodiak merge` lands, merge `theirs` into HEAD here
-            // instead of refusing.
-            return Err(Error::Invalid(format!(
-                "cannot fast-forward {} to {merged}: the histories have diverged\nhint: merge them with 'kodiak merge {merged}'",
-                st.head_label()
-            )));
-        }
-    }
-    let new_root = commit_root(repo.store(), theirs)?;
-    let (staged, working) = carry_changes(repo, &st, new_root, merged.as_str())?;
-    let tx = crate::history::ops::move_head_tx(&st, theirs, new_root, staged, working);
-    repo.transaction(
-        &tx,
-        &format!("pull: fast-forward {} to {merged}", st.head_label()),
-    )?;
-    Ok((st.head_commit, theirs, true))
+/// Merges the fetched commit `theirs` (named by remote-tracking ref `merged`) into HEAD with
+/// the same machinery as `kodiak merge`: an unborn HEAD or one `theirs` contains
+/// fast-forwards (carrying uncommitted changes like a switch), a HEAD that contains `theirs`
+/// stays, and diverged histories get a three-way merge commit, or stop with stored conflicts.
+pub fn merge_fetched(repo: &Repo, merged: &RefName, theirs: CommitId) -> Result<MergeOutcome> {
+    let opts = MergeOptions {
+        fast_forward: FastForward::Allow,
+        squash: false,
+        message: Some(format!(
+            "Merge {merged} into {}",
+            WorkState::load(repo)?.head_label()
+        )),
+        favor: Favor::None,
+    };
+    merge_commit(repo, theirs, merged.as_str(), &opts)
 }

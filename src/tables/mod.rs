@@ -1127,3 +1127,48 @@ pub fn delete_row(store: &Store, root: &mut Root, name: &str, key: &[String]) ->
     );
     Ok(())
 }
+
+/// Reads every row of a data file (any supported format, detected from its name) as full
+/// rows of `schema` (columns the file lacks get their default or NULL); `table` names the
+/// table in errors. For small files such as conflict resolutions: rows are held in memory.
+pub fn read_file_rows(path: &Path, schema: &Schema, table: &str) -> Result<Vec<Vec<Value>>> {
+    let mut read = ReadOptions::default();
+    read.schema = declared_schema(path, &read, schema, table)?;
+    let (file_schema, batches) = interchange::read(path, &read).map_err(ix)?;
+    let file = path.display().to_string();
+    let map = column_map(&file, &file_schema, schema, table)?;
+    let defaults: Vec<Value> = schema
+        .columns()
+        .iter()
+        .map(|c| c.default.clone().unwrap_or(Value::Null))
+        .collect();
+    let mut out = Vec::new();
+    for batch in batches {
+        let batch = batch.map_err(ix)?;
+        let readers: Vec<Option<ColumnReader>> = map
+            .iter()
+            .enumerate()
+            .map(|(ti, fi)| {
+                fi.map(|fi| {
+                    let c = &schema.columns()[ti];
+                    ColumnReader::new(
+                        batch.column(fi).clone(),
+                        c.ty,
+                        &format!("{file}: {}", c.name),
+                    )
+                })
+                .transpose()
+            })
+            .collect::<Result<_>>()?;
+        for i in 0..batch.num_rows() {
+            let mut row = defaults.clone();
+            for (ti, r) in readers.iter().enumerate() {
+                if let Some(r) = r {
+                    row[ti] = r.value(i)?;
+                }
+            }
+            out.push(row);
+        }
+    }
+    Ok(out)
+}

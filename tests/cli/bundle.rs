@@ -243,18 +243,32 @@ fn incremental_fetch_and_pull() {
     let out = e.ok(&["-C", "copy", "pull", "../demo/inc.kdk"]);
     assert!(out.contains("Already up to date."), "{out}");
 
-    // Diverged histories are refused with a hint naming the merge.
+    // Diverged histories get a three-way merge commit with both parents.
     e.add_row("copy", 5, "eve", "local eve");
     e.add_row("demo", 6, "fay", "remote fay");
     e.ok(&["-C", "demo", "pack", "-o", "inc2.kdk", "--since", "v1"]);
-    let before = e.ok(&["-C", "copy", "log", "-n", "1"]);
-    let err = e.fails(&["-C", "copy", "pull", "../demo/inc2.kdk"]);
-    assert!(err.contains("histories have diverged"), "{err}");
+    let out = e.ok(&["-C", "copy", "pull", "../demo/inc2.kdk"]);
     assert!(
-        err.contains("kodiak merge refs/remotes/origin/main"),
-        "{err}"
+        out.contains("Merge refs/remotes/origin/main into main"),
+        "{out}"
     );
-    assert_eq!(e.ok(&["-C", "copy", "log", "-n", "1"]), before);
+    let rows = e.rows("copy");
+    assert!(rows.contains("eve") && rows.contains("fay"), "{rows}");
+    let log: serde_json::Value =
+        serde_json::from_str(&e.ok(&["-C", "copy", "log", "-n", "1", "--format", "json"])).unwrap();
+    assert_eq!(log[0]["parents"].as_array().unwrap().len(), 2, "{log}");
+
+    // The same row changed differently on both sides: pull stops with stored conflicts.
+    e.import("copy", "people", "id,name\n6,fay-local\n", &["--update"]);
+    e.ok(&["-C", "copy", "commit", "-a", "-m", "local fay"]);
+    e.import("demo", "people", "id,name\n6,fay-remote\n", &["--update"]);
+    e.ok(&["-C", "demo", "commit", "-a", "-m", "remote fay"]);
+    e.ok(&["-C", "demo", "pack", "-o", "inc3.kdk", "--since", "v1"]);
+    let err = e.fails(&["-C", "copy", "pull", "../demo/inc3.kdk"]);
+    assert!(err.contains("pull stopped with conflicts"), "{err}");
+    let conflicts = e.ok(&["-C", "copy", "conflicts"]);
+    assert!(conflicts.contains("people"), "{conflicts}");
+    e.ok(&["-C", "copy", "merge", "--abort"]);
 
     // A local tag with another target is kept, with a message.
     e.ok(&["-C", "demo", "tag", "-f", "v1", "main"]);

@@ -8,6 +8,7 @@ mod help;
 mod history;
 mod lock;
 mod loop_helpers;
+mod merge;
 mod package;
 mod refs;
 mod repo;

@@ -3,9 +3,11 @@
 use std::io::Write;
 use std::path::PathBuf;
 
+use kodiak::merge::ops::MergeOutcome;
 use kodiak::pack;
 
 use crate::cli::commands::fetch::{bundle_path, print_updates};
+use crate::cli::commands::merge::{head_label, report};
 use crate::cli::error::CliResult;
 use crate::cli::{Access, Ctx};
 
@@ -27,20 +29,11 @@ pub fn run(ctx: &Ctx, args: Args, out: &mut dyn Write) -> CliResult {
     let path = bundle_path(ctx, &repo, args.file, &args.name)?;
     let p = pack::pull(&repo, &path, &args.name)?;
     print_updates(out, &path, &p.fetch)?;
-    if p.moved {
-        match p.old {
-            Some(o) => writeln!(
-                out,
-                "Updating {}..{}\nFast-forward to {}",
-                o.short(),
-                p.new.short(),
-                p.merged
-            )?,
-            None => writeln!(out, "Fast-forward to {} ({})", p.merged, p.new.short())?,
-        }
-    } else {
-        writeln!(out, "Already up to date.")?;
+    if let (MergeOutcome::FastForward(new), Some(old)) = (&p.outcome, p.old) {
+        writeln!(out, "Updating {}..{}", old.short(), new.short())?;
     }
+    let label = head_label(&repo)?;
+    let result = report(out, &repo, &p.outcome, &label, "pull");
     repo.close()?;
-    Ok(())
+    result
 }
