@@ -288,7 +288,9 @@ fn import(ctx: &Ctx, a: ImportArgs, out: &mut dyn Write) -> CliResult {
 /// the ETA (from bytes read against the file size).
 struct ImportBar {
     bar: indicatif::ProgressBar,
-    start: std::time::Instant,
+    /// When rows started coming, and how many came first: the rate leaves out the time before
+    /// (a CSV type-inference pass).
+    first: std::cell::Cell<Option<(std::time::Instant, u64)>>,
     /// Whether the bar has switched to bytes (formats read by random access report none).
     by_bytes: std::cell::Cell<bool>,
 }
@@ -305,15 +307,24 @@ impl ImportBar {
         bar.set_message("0 rows");
         ImportBar {
             bar,
-            start: std::time::Instant::now(),
+            first: std::cell::Cell::new(None),
             by_bytes: std::cell::Cell::new(false),
         }
     }
 
     fn update(&self, p: tables::ImportProgress) {
-        let secs = self.start.elapsed().as_secs_f64();
-        let rate = if secs > 0.0 {
-            format!(", {:.0} rows/s", p.rows as f64 / secs)
+        let (t0, r0) = match self.first.get() {
+            Some(f) => f,
+            None => {
+                let f = (std::time::Instant::now(), p.rows);
+                self.first.set(Some(f));
+                f
+            }
+        };
+        let secs = t0.elapsed().as_secs_f64();
+        let rate = if secs > 0.05 {
+            let per_sec = (p.rows - r0) as f64 / secs;
+            format!(", {}/s", indicatif::HumanCount(per_sec as u64))
         } else {
             String::new()
         };
@@ -329,6 +340,8 @@ impl ImportBar {
             ) {
                 self.bar.set_style(style);
             }
+            // The byte rate and ETA start now, not when the bar appeared.
+            self.bar.reset_eta();
         }
         self.bar.set_position(p.bytes.min(total));
     }
