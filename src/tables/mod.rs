@@ -128,17 +128,6 @@ impl EncodedBatch {
         self.bytes.extend_from_slice(value);
         Ok(())
     }
-
-    /// The rows' keys and values, in order.
-    fn pairs(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
-        let mut off = 0usize;
-        self.lens.iter().map(move |&(k, v)| {
-            let (k, v) = (k as usize, v as usize);
-            let pair = (&self.bytes[off..off + k], &self.bytes[off + k..off + k + v]);
-            off += k + v;
-            pair
-        })
-    }
 }
 
 /// The root a revision names (`None`: the working root), with the working state it was read
@@ -593,10 +582,8 @@ pub fn import(
                 while let Some(encoded) = waiting.remove(&next_seq) {
                     next_seq += 1;
                     let encoded = encoded?;
-                    for (k, v) in encoded.pairs() {
-                        pairs.push(k, v, row_no)?;
-                        row_no += 1;
-                    }
+                    pairs.push_packed(&encoded.bytes, &encoded.lens, row_no)?;
+                    row_no += encoded.lens.len() as u64;
                     progress(ImportProgress {
                         rows: row_no,
                         bytes: bytes_read.load(std::sync::atomic::Ordering::Relaxed),

@@ -35,6 +35,17 @@ fn prefix(key: &[u8]) -> u64 {
     u64::from_be_bytes(p)
 }
 
+/// Whether a pair with key `key` (first 8 bytes `prefix`) may follow `last` without a sort.
+///
+/// Rows come in increasing row order, so equal keys are in order too.
+fn follows(last: &Entry, arena: &[u8], prefix: u64, key: &[u8]) -> bool {
+    match last.prefix.cmp(&prefix) {
+        std::cmp::Ordering::Less => true,
+        std::cmp::Ordering::Greater => false,
+        std::cmp::Ordering::Equal => arena[last.off..last.off + last.klen as usize] <= *key,
+    }
+}
+
 fn io_err(e: std::io::Error) -> Error {
     Error::Io {
         op: "sorting rows in a temporary file",
@@ -73,14 +84,7 @@ impl SortedPairs {
         if self.in_order
             && let Some(last) = self.entries.last()
         {
-            // Rows are pushed in increasing row order, so equal keys are in order too.
-            self.in_order = match last.prefix.cmp(&prefix) {
-                std::cmp::Ordering::Less => true,
-                std::cmp::Ordering::Greater => false,
-                std::cmp::Ordering::Equal => {
-                    self.arena[last.off..last.off + last.klen as usize] <= *key
-                }
-            };
+            self.in_order = follows(last, &self.arena, prefix, key);
         }
         self.entries.push(Entry {
             prefix,
@@ -91,6 +95,47 @@ impl SortedPairs {
         });
         self.arena.extend_from_slice(key);
         self.arena.extend_from_slice(value);
+        if self.arena.len() + self.entries.len() * ENTRY_OVERHEAD >= self.budget {
+            self.spill()?;
+        }
+        Ok(())
+    }
+
+    /// Adds pairs stored back to back in `bytes` (each key, then its value; lengths in
+    /// `lens`), from rows `first_row`, `first_row + 1`, …: one copy for the lot.
+    pub(crate) fn push_packed(
+        &mut self,
+        bytes: &[u8],
+        lens: &[(u32, u32)],
+        first_row: u64,
+    ) -> Result<()> {
+        let total: u64 = lens.iter().map(|&(k, v)| u64::from(k) + u64::from(v)).sum();
+        if total != bytes.len() as u64 {
+            return Err(Error::Invalid(format!(
+                "rows from {first_row}: {} bytes of encoded rows, but their lengths add up to {total}",
+                bytes.len()
+            )));
+        }
+        let mut off = self.arena.len();
+        self.arena.extend_from_slice(bytes);
+        self.entries.reserve(lens.len());
+        for (row, &(klen, vlen)) in (first_row..).zip(lens) {
+            let key = &self.arena[off..off + klen as usize];
+            let prefix = prefix(key);
+            if self.in_order
+                && let Some(last) = self.entries.last()
+            {
+                self.in_order = follows(last, &self.arena, prefix, key);
+            }
+            self.entries.push(Entry {
+                prefix,
+                off,
+                klen,
+                vlen,
+                row,
+            });
+            off += klen as usize + vlen as usize;
+        }
         if self.arena.len() + self.entries.len() * ENTRY_OVERHEAD >= self.budget {
             self.spill()?;
         }
@@ -399,6 +444,41 @@ mod tests {
         assert_eq!(a.len(), 2000);
         assert_eq!(a, b);
         assert!(a.windows(2).all(|w| (&w[0].0, w[0].2) < (&w[1].0, w[1].2)));
+    }
+
+    #[test]
+    fn packed_pushes_match_single_pushes() {
+        let pairs: Vec<(Vec<u8>, Vec<u8>)> = (0..1000u32)
+            .map(|i| {
+                let k = (i.wrapping_mul(2_654_435_761) % 300).to_be_bytes().to_vec();
+                (k, vec![b'v'; (i % 5) as usize])
+            })
+            .collect();
+        for budget in [0, 2000] {
+            let mut single = SortedPairs::new(budget);
+            let mut packed = SortedPairs::new(budget);
+            for (n, chunk) in pairs.chunks(37).enumerate() {
+                let (mut bytes, mut lens) = (Vec::new(), Vec::new());
+                for (i, (k, v)) in chunk.iter().enumerate() {
+                    let row = (n * 37 + i) as u64;
+                    single.push(k, v, row).unwrap_or_else(|e| panic!("{e}"));
+                    bytes.extend_from_slice(k);
+                    bytes.extend_from_slice(v);
+                    lens.push((k.len() as u32, v.len() as u32));
+                }
+                packed
+                    .push_packed(&bytes, &lens, (n * 37) as u64)
+                    .unwrap_or_else(|e| panic!("{e}"));
+            }
+            assert_eq!(budget > 0, !packed.runs.is_empty());
+            let a = drain(single.finish().unwrap_or_else(|e| panic!("{e}")));
+            let b = drain(packed.finish().unwrap_or_else(|e| panic!("{e}")));
+            assert_eq!(a.len(), 1000);
+            assert_eq!(a, b);
+        }
+        // Lengths that do not add up are refused, not sliced past the end.
+        let mut p = SortedPairs::new(0);
+        assert!(p.push_packed(b"abc", &[(2, 2)], 0).is_err());
     }
 
     #[test]
