@@ -480,6 +480,43 @@ mod tests {
     }
 
     #[test]
+    fn reopening_a_fragmented_database_writes_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("db");
+        {
+            // Enough churn for sled to free whole log segments.
+            let db = open_db(&path).unwrap();
+            let tree = db.open_tree("t").unwrap();
+            for round in 0..4u32 {
+                for i in 0..4000u32 {
+                    tree.insert(i.to_be_bytes(), vec![round as u8; 300])
+                        .unwrap();
+                }
+                db.flush().unwrap();
+            }
+            for i in 0..4000u32 {
+                tree.remove(i.to_be_bytes()).unwrap();
+            }
+            tree.insert(b"kept", b"value".to_vec()).unwrap();
+            db.flush().unwrap();
+        }
+        let log = path.join("db");
+        let stamp = || std::fs::metadata(&log).and_then(|m| m.modified()).unwrap();
+        // The first reopen may still zero segments freed in the last session.
+        drop(open_db(&path).unwrap());
+        let before = (stamp(), std::fs::read(&log).unwrap());
+        for _ in 0..2 {
+            let db = open_db(&path).unwrap();
+            let tree = db.open_tree("t").unwrap();
+            assert_eq!(tree.get(b"kept").unwrap().as_deref(), Some(&b"value"[..]));
+            assert_eq!(tree.len(), 1);
+            drop(tree);
+            drop(db);
+        }
+        assert_eq!((stamp(), std::fs::read(&log).unwrap()), before);
+    }
+
+    #[test]
     fn missing_format_is_reported() {
         let tmp = tempfile::tempdir().unwrap();
         std::fs::create_dir(tmp.path().join(DOT_DIR)).unwrap();
