@@ -16,7 +16,7 @@ use kodiak::schema::{ColumnDef, RowCodec, Schema, Type, Value};
 use kodiak::table::NodeStore;
 
 const COMMITS: u64 = 10_000;
-const RUNS: usize = 15;
+const RUNS: usize = 21;
 
 fn sig(time: i64) -> Signature {
     Signature {
@@ -230,6 +230,7 @@ fn main() {
         &["log", "--oneline"],
     );
     report(&dir, "status", &["status"]);
+    report(&dir, "--version (process start, no repo)", &["--version"]);
     report(&dir, "show-ref (baseline: open + read)", &["show-ref"]);
     report(&dir, "branch (list)", &["branch"]);
     report(&dir, "tag (list)", &["tag"]);

@@ -40,6 +40,25 @@ pub struct MergeState {
     pub message: String,
     /// Table name → table of unresolved conflicts for that table, sorted by name.
     pub conflicts: BTreeMap<String, TableId>,
+    /// What started it, which decides the parents of the commit that concludes it.
+    pub kind: MergeKind,
+    /// The staged root before the merge started (restored by `merge --abort`).
+    pub orig_staged: RootId,
+    /// The working root before the merge started (restored by `merge --abort`).
+    pub orig_working: RootId,
+}
+
+/// The operation an unfinished merge belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MergeKind {
+    /// `merge`: the concluding commit has parents HEAD and [`MergeState::other`].
+    Merge,
+    /// `merge --squash`: the concluding commit has HEAD as its only parent.
+    Squash,
+    /// `revert`: one parent; [`MergeState::other`] is the reverted commit.
+    Revert,
+    /// `cherry-pick`: one parent; [`MergeState::other`] is the picked commit.
+    CherryPick,
 }
 
 impl WorkingSet {
@@ -119,6 +138,9 @@ mod tests {
                 base: None,
                 message: "merge feature".into(),
                 conflicts: [("people".to_string(), TableId::new(ObjectId::hash(b"t")))].into(),
+                kind: MergeKind::Merge,
+                orig_staged: RootId::new(ObjectId::hash(b"s")),
+                orig_working: RootId::new(ObjectId::hash(b"w")),
             }),
         }
     }

@@ -160,6 +160,19 @@ pub enum Command {
     /// A snapshot is a commit of the working state (committed or not) whose parent is HEAD,
     /// referenced by refs/snapshots/NAME.
     Snapshot(commands::snapshot::Args),
+    /// Merge another revision into HEAD: fast-forward when possible, else a three-way merge.
+    ///
+    /// Tables merge row by row (by primary key) and cell by cell against the best common
+    /// ancestor; schemas merge by column tag. A clean result is committed with parents HEAD and
+    /// REV; conflicts stop the merge and are kept in the working state (see `conflicts`), and
+    /// `commit` concludes it once they are resolved. --abort restores the state before it.
+    Merge(commands::merge::Args),
+    /// List, show and resolve the conflicts of an unfinished merge, revert or cherry-pick.
+    Conflicts(commands::conflicts::Args),
+    /// Record a new commit undoing the changes of one commit (through the three-way merge).
+    Revert(commands::revert::Args),
+    /// Apply the changes of one commit onto HEAD as a new commit with its message and author.
+    CherryPick(commands::cherry_pick::Args),
     /// Show the commit that last changed each row of a table.
     ///
     /// Follows first parents from HEAD (or --at REV, or TABLE given as REV:TABLE) and prints
@@ -172,6 +185,40 @@ pub enum Command {
     Schema(commands::schema::Args),
     /// Put or delete single rows of a table in the working state.
     Row(commands::row::Args),
+    /// Write branches and tags to a .kdk bundle file.
+    ///
+    /// Packs REF… (branch or tag names), or with --all or no REF every branch and tag, with
+    /// every object they need, into FILE (default <project>.kdk, the project being the
+    /// repository directory's name). --since REV makes an incremental bundle that leaves out
+    /// what REV already has and lists REV's boundary commits as prerequisites.
+    Pack(commands::pack::Args),
+    /// Check a bundle (verify) or list its refs (list-refs).
+    Bundle(commands::bundle::Args),
+    /// Make a repository from a bundle.
+    ///
+    /// The bundle is verified completely first. Its branches become remote-tracking refs
+    /// refs/remotes/NAME/* (NAME: --name, default origin), its tags tags, and its HEAD branch
+    /// (else main) a local branch tracking them, checked out.
+    Clone(commands::clone::Args),
+    /// Make a repository from a bundle, like clone; DIR defaults to the bundle's name.
+    Unpack(commands::unpack::Args),
+    /// Bring a bundle's new objects and refs into the repository.
+    ///
+    /// Verifies the whole bundle (an incremental one needs its prerequisites here), stores its
+    /// objects, then updates refs/remotes/NAME/* and adds new tags in one transaction; a local
+    /// tag naming something else is kept. Nothing is written unless the whole bundle verifies.
+    Fetch(commands::fetch::Args),
+    /// Fetch a bundle, then merge the current branch's fetched counterpart into it.
+    ///
+    /// The merge is `kodiak merge refs/remotes/NAME/BRANCH`: a fast-forward when possible, else
+    /// a three-way merge commit, or a stop with stored conflicts (see `kodiak conflicts`).
+    Pull(commands::pull::Args),
+    /// Install, list, inspect, update and uninstall dataset packages.
+    ///
+    /// A package is another project's tables (from a .kdk bundle or a repository directory),
+    /// installed into the working state as NAME.TABLE and recorded in the database's manifest
+    /// with its source, commit and content hash. Package tables cannot be edited directly.
+    Package(commands::package::Args),
 }
 
 /// Whether a command changes the repository; decides how long it waits for the lock.
@@ -262,10 +309,21 @@ fn run(cli: Cli, out: &mut dyn Write) -> CliResult {
         Command::Checkout(a) => commands::checkout::run(&ctx, a, out),
         Command::Workspace(a) => commands::workspace::run(&ctx, a, out),
         Command::Snapshot(a) => commands::snapshot::run(&ctx, a, out),
+        Command::Merge(a) => commands::merge::run(&ctx, a, out),
+        Command::Conflicts(a) => commands::conflicts::run(&ctx, a, out),
+        Command::Revert(a) => commands::revert::run(&ctx, a, out),
+        Command::CherryPick(a) => commands::cherry_pick::run(&ctx, a, out),
         Command::Blame(a) => commands::blame::run(&ctx, a, out),
         Command::Table(a) => commands::table::run(&ctx, a, out),
         Command::Schema(a) => commands::schema::run(&ctx, a, out),
         Command::Row(a) => commands::row::run(&ctx, a, out),
+        Command::Pack(a) => commands::pack::run(&ctx, a, out),
+        Command::Bundle(a) => commands::bundle::run(&ctx, a, out),
+        Command::Clone(a) => commands::clone::run(&ctx, a, out),
+        Command::Unpack(a) => commands::unpack::run(&ctx, a, out),
+        Command::Fetch(a) => commands::fetch::run(&ctx, a, out),
+        Command::Pull(a) => commands::pull::run(&ctx, a, out),
+        Command::Package(a) => commands::package::run(&ctx, a, out),
     }
 }
 

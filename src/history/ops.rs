@@ -164,8 +164,9 @@ pub fn commit(repo: &Repo, opts: &CommitOptions) -> Result<CommitOutcome> {
         && !m.conflicts.is_empty()
     {
         return Err(Error::Invalid(format!(
-            "cannot commit: {} table(s) have unresolved merge conflicts",
-            m.conflicts.len()
+            "cannot commit: {} table(s) have unresolved merge conflicts ({})\nhint: see them with 'kodiak conflicts', resolve them with 'kodiak conflicts resolve', or abort with 'kodiak merge --abort'",
+            m.conflicts.len(),
+            m.conflicts.keys().cloned().collect::<Vec<_>>().join(", ")
         )));
     }
     if opts.message.trim().is_empty() {
@@ -190,7 +191,9 @@ pub fn commit(repo: &Repo, opts: &CommitOptions) -> Result<CommitOutcome> {
         (old.parents, base, Some(old.change_id))
     } else {
         let mut parents: Vec<CommitId> = st.head_commit.into_iter().collect();
-        if let Some(m) = &st.record.merge {
+        if let Some(m) = &st.record.merge
+            && m.kind == crate::workingset::MergeKind::Merge
+        {
             parents.push(m.other);
         }
         (parents, st.head_root, None)

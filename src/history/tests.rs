@@ -340,7 +340,7 @@ fn run_op(repo: &Repo, op: &Op) -> crate::Result<()> {
         Op::Checkout(t) => ops::checkout_tables(repo, "HEAD~1", &[format!("t{t}")]),
         Op::WsCreate(w) => workspace::create(repo, &ws(*w), None).map(|_| ()),
         Op::WsSwitch(w) => workspace::switch(repo, &ws(*w)),
-        Op::WsMerge(w) => workspace::merge(repo, &ws(*w)).map(|_| ()),
+        Op::WsMerge(w) => workspace::merge(repo, &ws(*w), &Default::default()).map(|_| ()),
         Op::WsDelete(w) => workspace::delete(repo, &ws(*w), true),
         Op::SnapCreate(s) => snapshot::create(repo, &format!("s{s}"), None).map(|_| ()),
         Op::SnapRestore(s) => snapshot::restore(repo, &format!("s{s}"), true),
@@ -620,6 +620,9 @@ fn merge_state_in_the_working_set() {
             base: Some(base),
             message: "merge other".into(),
             conflicts: conflicts.into_iter().collect(),
+            kind: crate::workingset::MergeKind::Merge,
+            orig_staged: st.staged_root,
+            orig_working: st.working_root,
         });
         repo.transaction(&st.update(record), "test: merge").unwrap();
     };

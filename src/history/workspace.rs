@@ -7,10 +7,8 @@ use crate::refs::{Change, Expected, RefName, RefValue, Transaction, WorkspaceNam
 use crate::repo::Repo;
 use crate::workingset::WorkingSet;
 
-use super::ops::{carry_changes, move_head_tx};
 use super::revision::resolve_commit;
-use super::state::{WorkState, commit_root};
-use super::walk::is_ancestor;
+use super::state::WorkState;
 
 /// One workspace in a listing.
 #[derive(Clone, Debug)]
@@ -84,17 +82,13 @@ pub fn list(repo: &Repo) -> Result<Vec<WorkspaceInfo>> {
     Ok(out)
 }
 
-/// What [`merge`] did.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum MergeOutcome {
-    /// HEAD already contains the workspace's commits.
-    UpToDate,
-    /// HEAD moved forward to this commit.
-    FastForward(CommitId),
-}
-
-/// Brings a workspace's commits into the current HEAD; fast-forward only for now.
-pub fn merge(repo: &Repo, name: &str) -> Result<MergeOutcome> {
+/// Brings a workspace's commits into the current HEAD: fast-forward when possible, else a
+/// three-way merge (see [`crate::merge::ops::merge_commit`]).
+pub fn merge(
+    repo: &Repo,
+    name: &str,
+    opts: &crate::merge::ops::MergeOptions,
+) -> Result<crate::merge::ops::MergeOutcome> {
     let ws = WorkspaceName::new(name)?;
     let st = WorkState::load(repo)?;
     if ws == st.workspace {
@@ -104,24 +98,9 @@ pub fn merge(repo: &Repo, name: &str) -> Result<MergeOutcome> {
     }
     let other = WorkState::load_workspace(repo, &ws)?;
     let Some(tip) = other.head_commit else {
-        return Ok(MergeOutcome::UpToDate);
+        return Ok(crate::merge::ops::MergeOutcome::UpToDate);
     };
-    if let Some(h) = st.head_commit {
-        if is_ancestor(repo.store(), tip, h)? {
-            return Ok(MergeOutcome::UpToDate);
-        }
-        if !is_ancestor(repo.store(), h, tip)? {
-            return Err(Error::Invalid(format!(
-                "cannot merge workspace '{name}': its history and {} have diverged, and only fast-forward merges are supported so far\nhint: commit on top of the other line instead, or move one side with 'kodiak reset'",
-                st.head_label()
-            )));
-        }
-    }
-    let root = commit_root(repo.store(), tip)?;
-    let (staged, working) = carry_changes(repo, &st, root, name)?;
-    let tx = move_head_tx(&st, tip, root, staged, working);
-    repo.transaction(&tx, &format!("merge workspace {name}: fast-forward"))?;
-    Ok(MergeOutcome::FastForward(tip))
+    crate::merge::ops::merge_commit(repo, tip, &format!("workspace {name}"), opts)
 }
 
 /// Deletes a workspace and its tip ref; refuses the current one, and one with uncommitted

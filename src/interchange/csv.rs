@@ -5,6 +5,7 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
 use arrow_array::builder::{
     BinaryBuilder, BooleanBuilder, Date32Builder, Decimal128Builder, FixedSizeBinaryBuilder,
@@ -23,7 +24,7 @@ use super::text::{
     format_date, format_decimal, format_float, format_timestamp, parse_date, parse_decimal,
     parse_float, parse_hex, parse_timestamp, push_hex,
 };
-use super::{BatchIter, CsvOptions, InterchangeError};
+use super::{BatchIter, Counting, CsvOptions, InterchangeError};
 
 /// Size of the tokenizer's read buffer.
 const READ_BUF: usize = 1 << 16;
@@ -439,7 +440,7 @@ impl Ctx {
 }
 
 /// An opened CSV file: tokenizer, column names, and a first record already consumed.
-type Opened = (Tokenizer<File>, Vec<String>, Option<Record>);
+type Opened = (Tokenizer<Counting<File>>, Vec<String>, Option<Record>);
 
 /// Opens the file and reads the header (if any); returns the tokenizer, the column names
 /// (from the header, or `c1…` for the width of the first record) and whether a first record
@@ -448,9 +449,10 @@ fn open_tokenizer(
     path: &Path,
     ctx: &Ctx,
     options: &CsvOptions,
+    bytes_read: Option<Arc<AtomicU64>>,
 ) -> Result<Opened, InterchangeError> {
     let file = File::open(path).map_err(|e| InterchangeError::io(path, "cannot open", e))?;
-    let mut tok = Tokenizer::new(file, options.delimiter);
+    let mut tok = Tokenizer::new(Counting::new(file, bytes_read), options.delimiter);
     let mut first = Record::default();
     if !tok.next_record(&mut first).map_err(|e| ctx.tok_error(e))? {
         if options.header {
@@ -499,12 +501,19 @@ pub(crate) fn read_csv(
     options: &CsvOptions,
     declared: Option<SchemaRef>,
     batch_size: usize,
+    bytes_read: Option<Arc<AtomicU64>>,
 ) -> Result<(SchemaRef, BatchIter), InterchangeError> {
     let ctx = Ctx {
         file: path.display().to_string(),
         null_token: options.null_token.as_ref().map(|t| t.as_bytes().to_vec()),
     };
-    let (mut tok, names, pending) = open_tokenizer(path, &ctx, options)?;
+    // Only the pass producing batches counts bytes, not the inference pass.
+    let first_counter = if declared.is_some() {
+        bytes_read.clone()
+    } else {
+        None
+    };
+    let (mut tok, names, pending) = open_tokenizer(path, &ctx, options, first_counter)?;
     let schema = match declared {
         Some(s) => {
             let s = canonical_schema(&s)
@@ -530,7 +539,7 @@ pub(crate) fn read_csv(
                 .map(|(n, k)| Field::new(n, k.data_type(), true))
                 .collect();
             // Second pass: start over.
-            let (t, _, p) = open_tokenizer(path, &ctx, options)?;
+            let (t, _, p) = open_tokenizer(path, &ctx, options, bytes_read)?;
             tok = t;
             return finish(tok, ctx, Arc::new(Schema::new(fields)), p, batch_size);
         }
@@ -538,9 +547,47 @@ pub(crate) fn read_csv(
     finish(tok, ctx, schema, pending, batch_size)
 }
 
+/// The 1-based physical line (header counted) each 0-based data row in `rows` starts on, in
+/// the order asked; `None` for a row past the end. Rescans the file: for error messages.
+pub(crate) fn row_lines(
+    path: &Path,
+    options: &CsvOptions,
+    rows: &[u64],
+) -> Result<Vec<Option<u64>>, InterchangeError> {
+    let ctx = Ctx {
+        file: path.display().to_string(),
+        null_token: None,
+    };
+    let (mut tok, names, pending) = open_tokenizer(path, &ctx, options, None)?;
+    let mut found = vec![None; rows.len()];
+    let Some(last) = rows.iter().copied().max() else {
+        return Ok(found);
+    };
+    let mut rec = pending.unwrap_or_default();
+    let mut have = !rec.ends.is_empty();
+    let mut row = 0u64;
+    while row <= last {
+        if !have && !tok.next_record(&mut rec).map_err(|e| ctx.tok_error(e))? {
+            break;
+        }
+        have = false;
+        // Blank lines are skipped exactly as the reading pass skips them.
+        if rec.is_blank() && names.len() > 1 {
+            continue;
+        }
+        for (f, &r) in found.iter_mut().zip(rows) {
+            if r == row {
+                *f = Some(rec.line);
+            }
+        }
+        row += 1;
+    }
+    Ok(found)
+}
+
 /// Builds the batch iterator for a known schema.
 fn finish(
-    tok: Tokenizer<File>,
+    tok: Tokenizer<Counting<File>>,
     ctx: Ctx,
     schema: SchemaRef,
     pending: Option<Record>,
@@ -572,7 +619,7 @@ fn finish(
 
 /// The inference pass over the whole file.
 fn infer(
-    tok: &mut Tokenizer<File>,
+    tok: &mut Tokenizer<Counting<File>>,
     ctx: &Ctx,
     names: &[String],
     pending: Option<Record>,
@@ -734,7 +781,7 @@ fn clip(s: &str) -> String {
 
 /// The streaming CSV batch iterator.
 struct CsvBatches {
-    tok: Tokenizer<File>,
+    tok: Tokenizer<Counting<File>>,
     ctx: Ctx,
     schema: SchemaRef,
     kinds: Vec<Kind>,

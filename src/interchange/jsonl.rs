@@ -5,13 +5,14 @@ use std::fs::File;
 use std::io::{BufReader, Seek, Write};
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
 use arrow_array::RecordBatch;
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 
 use super::csv::View;
 use super::normalize::{canonical_schema, normalized};
-use super::{BatchIter, Format, InterchangeError, clean_arrow_message, guarded};
+use super::{BatchIter, Counting, Format, InterchangeError, clean_arrow_message, guarded};
 
 /// Reads a JSONL file. Without a declared schema, types are inferred over the whole file by
 /// arrow-json (BOOL, INT, FLOAT, TEXT; nested values are refused).
@@ -19,10 +20,11 @@ pub(crate) fn read_jsonl(
     path: &Path,
     declared: Option<SchemaRef>,
     batch_size: usize,
+    bytes_read: Option<Arc<AtomicU64>>,
 ) -> Result<(SchemaRef, BatchIter), InterchangeError> {
     let file_name = path.display().to_string();
     let file = File::open(path).map_err(|e| InterchangeError::io(path, "cannot open", e))?;
-    let mut reader = BufReader::with_capacity(1 << 16, file);
+    let mut reader = BufReader::with_capacity(1 << 16, Counting::new(file, bytes_read));
     let schema = match declared {
         Some(s) => canonical_schema(&s)
             .map_err(|m| InterchangeError::data(&file_name, Default::default(), m))?,
@@ -34,6 +36,7 @@ pub(crate) fn read_jsonl(
             reader
                 .rewind()
                 .map_err(|e| InterchangeError::io(path, "cannot read", e))?;
+            reader.get_ref().reset();
             canonical_schema(&inferred)
                 .map_err(|m| InterchangeError::data(&file_name, Default::default(), m))?
         }

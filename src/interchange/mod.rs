@@ -23,8 +23,11 @@ mod write;
 mod tests;
 
 use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use arrow_array::RecordBatch;
 use arrow_schema::{ArrowError, SchemaRef};
@@ -95,6 +98,12 @@ pub struct ReadOptions {
     pub schema: Option<SchemaRef>,
     /// Rows per batch (at least 1).
     pub batch_size: usize,
+    /// If set, bytes of the file read so far while producing batches (for progress reports).
+    ///
+    /// Counted for the sequentially read formats (CSV, TSV, JSONL, Arrow IPC file and stream);
+    /// a CSV/JSONL type-inference pass is not counted, so the count runs from 0 to about the
+    /// file size once. Parquet and ORC are read by random access and leave it at 0.
+    pub bytes_read: Option<Arc<AtomicU64>>,
 }
 
 impl Default for ReadOptions {
@@ -104,7 +113,32 @@ impl Default for ReadOptions {
             csv: CsvOptions::default(),
             schema: None,
             batch_size: DEFAULT_BATCH_SIZE,
+            bytes_read: None,
         }
+    }
+}
+
+/// Where each 0-based data row in `rows` of `path` is, for messages: `line N` (1-based
+/// physical line, header counted) for CSV/TSV, `row N` (1-based) for other formats.
+///
+/// CSV/TSV files are scanned again up to the last row asked for, so this is meant for error
+/// paths; a row past the end (or a file that can no longer be read) gets `row N`.
+pub fn row_places(path: &Path, options: &ReadOptions, rows: &[u64]) -> Vec<String> {
+    let by_row = |r: u64| format!("row {}", r + 1);
+    let format = options.format.or_else(|| detect_format(path).ok());
+    let lines = match format {
+        Some(f @ (Format::Csv | Format::Tsv)) => {
+            csv::row_lines(path, &options.csv.for_format(f), rows).ok()
+        }
+        _ => None,
+    };
+    match lines {
+        Some(lines) => rows
+            .iter()
+            .zip(lines)
+            .map(|(&r, l)| l.map_or_else(|| by_row(r), |l| format!("line {l}")))
+            .collect(),
+        None => rows.iter().map(|&r| by_row(r)).collect(),
     }
 }
 
@@ -126,11 +160,22 @@ pub fn read(
     match format {
         Format::Csv | Format::Tsv => {
             let csv_options = options.csv.for_format(format);
-            csv::read_csv(path, &csv_options, options.schema.clone(), batch_size)
+            csv::read_csv(
+                path,
+                &csv_options,
+                options.schema.clone(),
+                batch_size,
+                options.bytes_read.clone(),
+            )
         }
-        Format::Jsonl => jsonl::read_jsonl(path, options.schema.clone(), batch_size),
+        Format::Jsonl => jsonl::read_jsonl(
+            path,
+            options.schema.clone(),
+            batch_size,
+            options.bytes_read.clone(),
+        ),
         Format::Arrow => {
-            let file = open(path)?;
+            let file = Counting::new(open(path)?, options.bytes_read.clone());
             let reader = guarded(&file_name, format, || {
                 arrow_ipc::reader::FileReader::try_new_buffered(file, None)
             })?;
@@ -138,7 +183,7 @@ pub fn read(
             normalize::normalized(file_name, format, schema, reader.map(|r| r.map_err(ext)))
         }
         Format::ArrowStream => {
-            let file = open(path)?;
+            let file = Counting::new(open(path)?, options.bytes_read.clone());
             let reader = guarded(&file_name, format, || {
                 arrow_ipc::reader::StreamReader::try_new_buffered(file, None)
             })?;
@@ -175,6 +220,42 @@ pub fn read(
 }
 
 /// Opens a file for reading, naming it in the error.
+/// A reader adding every byte it reads to an optional shared counter.
+pub(crate) struct Counting<R> {
+    inner: R,
+    counter: Option<Arc<AtomicU64>>,
+}
+
+impl<R> Counting<R> {
+    /// Wraps `inner`; reads are added to `counter` if there is one.
+    pub(crate) fn new(inner: R, counter: Option<Arc<AtomicU64>>) -> Self {
+        Counting { inner, counter }
+    }
+
+    /// Sets the counter back to 0 (after a pass that should not count).
+    pub(crate) fn reset(&self) {
+        if let Some(c) = &self.counter {
+            c.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(c) = &self.counter {
+            c.fetch_add(n as u64, Ordering::Relaxed);
+        }
+        Ok(n)
+    }
+}
+
+impl<R: Seek> Seek for Counting<R> {
+    fn seek(&mut self, pos: SeekFrom) -> std::io::Result<u64> {
+        self.inner.seek(pos)
+    }
+}
+
 fn open(path: &Path) -> Result<File, InterchangeError> {
     File::open(path).map_err(|e| InterchangeError::io(path, "cannot open", e))
 }

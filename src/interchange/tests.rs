@@ -1027,6 +1027,7 @@ fn csv_roundtrip(
         csv,
         schema: Some(schema),
         batch_size: 1 << 20,
+        ..ReadOptions::default()
     };
     let (_, batches) = read_all(&path, &ropts).unwrap_or_else(|e| panic!("{e}"));
     let back = if batches.is_empty() {

@@ -165,6 +165,25 @@ impl Schema {
         Ok(s)
     }
 
+    /// Builds a schema from its parts (columns with their tags and slots, primary key tags,
+    /// next free slot, dropped columns), checking every invariant; merges use it to combine
+    /// two versions of a table's schema column by column.
+    pub fn from_parts(
+        columns: Vec<Column>,
+        primary_key: Vec<u64>,
+        next_slot: u32,
+        dropped: Vec<DroppedColumn>,
+    ) -> Result<Schema> {
+        let s = Schema {
+            columns,
+            primary_key,
+            next_slot,
+            dropped,
+        };
+        s.validate()?;
+        Ok(s)
+    }
+
     /// Checks every invariant listed on [`Schema`].
     pub fn validate(&self) -> Result<()> {
         if self.columns.is_empty() {

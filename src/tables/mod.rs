@@ -15,6 +15,7 @@ mod sort;
 #[cfg(test)]
 mod tests;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use arrow_array::RecordBatch;
@@ -92,6 +93,41 @@ pub struct ImportOutcome {
     pub rows_read: u64,
     /// Rows in the table afterwards.
     pub row_count: u64,
+}
+
+/// How far an import has got, reported after each batch.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ImportProgress {
+    /// Rows read so far.
+    pub rows: u64,
+    /// Bytes of the input file read so far (0 for formats read by random access: Parquet,
+    /// ORC); see [`ReadOptions::bytes_read`](crate::interchange::ReadOptions::bytes_read).
+    pub bytes: u64,
+    /// Size of the input file, if known.
+    pub total_bytes: Option<u64>,
+}
+
+/// Threads converting and encoding batches during an import.
+const ENCODERS: usize = 2;
+
+/// The encoded rows of one batch: keys and values back to back.
+#[derive(Default)]
+struct EncodedBatch {
+    bytes: Vec<u8>,
+    /// Key and value length of each row, in order.
+    lens: Vec<(u32, u32)>,
+}
+
+impl EncodedBatch {
+    fn push(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+        let too_long = || Error::Invalid("a row's key or value is over 4 GiB".into());
+        let k = u32::try_from(key.len()).map_err(|_| too_long())?;
+        let v = u32::try_from(value.len()).map_err(|_| too_long())?;
+        self.lens.push((k, v));
+        self.bytes.extend_from_slice(key);
+        self.bytes.extend_from_slice(value);
+        Ok(())
+    }
 }
 
 /// The root a revision names (`None`: the working root), with the working state it was read
@@ -342,18 +378,19 @@ fn column_map(
 
 /// Imports `path` into table `table` of the working state (see [`ImportOptions`]).
 ///
-/// `progress` is called after each batch with the rows read so far.
+/// `progress` is called after each batch with the rows and bytes read so far.
 pub fn import(
     repo: &Repo,
     table: &str,
     path: &Path,
     options: &ImportOptions,
-    progress: &mut dyn FnMut(u64),
+    progress: &mut dyn FnMut(ImportProgress),
 ) -> Result<ImportOutcome> {
     check_table_name(table)?;
     let store = repo.store();
     let state = WorkState::load(repo)?;
     let mut root = state.working(store)?;
+    crate::package::check_editable(&root, table)?;
     let existing = match root.tables.get(table) {
         Some(_) => Some(table_of(store, &root, table)?),
         None => None,
@@ -413,6 +450,11 @@ pub fn import(
         _ => None,
     };
     let mut read = options.read.clone();
+    let bytes_read = read
+        .bytes_read
+        .get_or_insert_with(|| std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0)))
+        .clone();
+    let total_bytes = std::fs::metadata(path).ok().map(|m| m.len());
     if let Some(s) = &known {
         read.schema = declared_schema(path, &read, s, table)?;
     }
@@ -423,6 +465,11 @@ pub fn import(
         None => new_schema(table, &file_schema, None, options.primary_key.as_deref())?,
     };
     let map = column_map(&file, &file_schema, &schema, table)?;
+    // `line N` (CSV/TSV) or `row N` (1-based) of a 0-based data row, for messages.
+    let place = |row: u64| -> String {
+        let mut p = interchange::row_places(path, &read, &[row]);
+        p.pop().unwrap_or_else(|| format!("row {}", row + 1))
+    };
     let codec = RowCodec::new(&schema);
     let key_cols = schema.primary_key();
     let ncols = schema.columns().len();
@@ -433,10 +480,58 @@ pub fn import(
         .collect();
 
     let mut pairs = SortedPairs::new(options.sort_memory);
-    let mut row_buf = defaults.clone();
-    let (mut key, mut value) = (Vec::new(), Vec::new());
     let mut row_no: u64 = 0;
-    // Decoding the file runs on its own thread, overlapping with conversion and encoding here.
+    // Converts and encodes one batch whose first row is data row `first`.
+    let encode_batch = |batch: &RecordBatch, first: u64| -> Result<EncodedBatch> {
+        let readers: Vec<Option<ColumnReader>> = map
+            .iter()
+            .enumerate()
+            .map(|(ti, fi)| {
+                fi.map(|fi| {
+                    ColumnReader::new(
+                        batch.column(fi).clone(),
+                        schema.columns()[ti].ty,
+                        &format!("{file}: {}", schema.columns()[ti].name),
+                    )
+                })
+                .transpose()
+            })
+            .collect::<Result<_>>()?;
+        let mut out = EncodedBatch::default();
+        let mut row_buf = defaults.clone();
+        let (mut key, mut value) = (Vec::new(), Vec::new());
+        for i in 0..batch.num_rows() {
+            let row = first + i as u64;
+            for (ti, r) in readers.iter().enumerate() {
+                row_buf[ti] = match r {
+                    Some(r) => r.value(i).map_err(|e| {
+                        Error::Invalid(format!(
+                            "{file} {}, column {}: {e}",
+                            place(row),
+                            schema.columns()[ti].name
+                        ))
+                    })?,
+                    None => defaults[ti].clone(),
+                };
+            }
+            for &k in &key_cols {
+                if row_buf[k].is_null() {
+                    return Err(Error::Invalid(format!(
+                        "{file} {}, column {}: NULL in a primary key column",
+                        place(row),
+                        schema.columns()[k].name
+                    )));
+                }
+            }
+            codec
+                .encode_row_into(&row_buf[..ncols], &mut key, &mut value)
+                .map_err(|e| Error::Invalid(format!("{file} {}: {e}", place(row))))?;
+            out.push(&key, &value)?;
+        }
+        Ok(out)
+    };
+    // Decoding the file runs on its own thread; converting and encoding batches on
+    // `ENCODERS` more; this thread collects the encoded rows in file order.
     let (tx, rx) = std::sync::mpsc::sync_channel(4);
     let reader = std::thread::spawn(move || {
         for b in batches {
@@ -446,55 +541,63 @@ pub fn import(
             }
         }
     });
-    let encode_all = || -> Result<()> {
-        for batch in rx {
-            let batch = batch.map_err(ix)?;
-            let readers: Vec<Option<ColumnReader>> = map
-                .iter()
-                .enumerate()
-                .map(|(ti, fi)| {
-                    fi.map(|fi| {
-                        ColumnReader::new(
-                            batch.column(fi).clone(),
-                            schema.columns()[ti].ty,
-                            &format!("{file}: {}", schema.columns()[ti].name),
-                        )
-                    })
-                    .transpose()
-                })
-                .collect::<Result<_>>()?;
-            for i in 0..batch.num_rows() {
-                for (ti, r) in readers.iter().enumerate() {
-                    row_buf[ti] = match r {
-                        Some(r) => r.value(i).map_err(|e| {
-                            Error::Invalid(format!(
-                                "{file} row {row_no}, column {}: {e}",
-                                schema.columns()[ti].name
-                            ))
-                        })?,
-                        None => defaults[ti].clone(),
-                    };
-                }
-                for &k in &key_cols {
-                    if row_buf[k].is_null() {
-                        return Err(Error::Invalid(format!(
-                            "{file} row {row_no}, column {}: NULL in a primary key column",
-                            schema.columns()[k].name
-                        )));
+    let numbered = std::sync::Mutex::new((rx, 0u64, 0u64));
+    let mut encode_all = || -> Result<()> {
+        std::thread::scope(|scope| -> Result<()> {
+            let (etx, erx) = std::sync::mpsc::sync_channel::<(u64, Result<EncodedBatch>)>(4);
+            for _ in 0..ENCODERS {
+                let etx = etx.clone();
+                let (numbered, encode_batch) = (&numbered, &encode_batch);
+                scope.spawn(move || {
+                    loop {
+                        // Taking a batch and its sequence and row numbers is one step, so
+                        // batches are numbered in file order.
+                        let (seq, first, batch) = {
+                            let Ok(mut guard) = numbered.lock() else {
+                                return;
+                            };
+                            let (rx, next_seq, next_row) = &mut *guard;
+                            let Ok(batch) = rx.recv() else { return };
+                            let seq = *next_seq;
+                            let first = *next_row;
+                            *next_seq += 1;
+                            if let Ok(b) = &batch {
+                                *next_row += b.num_rows() as u64;
+                            }
+                            (seq, first, batch)
+                        };
+                        let encoded = batch.map_err(ix).and_then(|b| encode_batch(&b, first));
+                        let failed = encoded.is_err();
+                        if etx.send((seq, encoded)).is_err() || failed {
+                            return;
+                        }
                     }
-                }
-                codec
-                    .encode_row_into(&row_buf[..ncols], &mut key, &mut value)
-                    .map_err(|e| Error::Invalid(format!("{file} row {row_no}: {e}")))?;
-                pairs.push(&key, &value, row_no)?;
-                row_no += 1;
+                });
             }
-            progress(row_no);
-        }
-        Ok(())
+            drop(etx);
+            // Batches finish out of order; keep them until their turn.
+            let mut waiting: BTreeMap<u64, Result<EncodedBatch>> = BTreeMap::new();
+            let mut next_seq = 0u64;
+            for (seq, encoded) in erx {
+                waiting.insert(seq, encoded);
+                while let Some(encoded) = waiting.remove(&next_seq) {
+                    next_seq += 1;
+                    let encoded = encoded?;
+                    pairs.push_packed(&encoded.bytes, &encoded.lens, row_no)?;
+                    row_no += encoded.lens.len() as u64;
+                    progress(ImportProgress {
+                        rows: row_no,
+                        bytes: bytes_read.load(std::sync::atomic::Ordering::Relaxed),
+                        total_bytes,
+                    });
+                }
+            }
+            Ok(())
+        })
     };
     let encoded = encode_all();
-    // The receiver is gone once `encode_all` returns, so the reader thread stops soon.
+    // Every receiver is gone once `encode_all` returns, so the reader thread stops soon.
+    drop(numbered);
     if reader.join().is_err() {
         return Err(Error::Invalid(format!("{file}: the reader thread failed")));
     }
@@ -523,8 +626,14 @@ pub fn import(
             };
             if !keyless {
                 if let Some(r2) = merged.peek_equal(k)? {
+                    // Pairs with equal keys come in row order, so `r` is the first.
+                    let places = interchange::row_places(path, &read, &[r, r2]);
+                    let (first, second) = match places.as_slice() {
+                        [a, b] => (a.clone(), b.clone()),
+                        _ => (format!("row {}", r + 1), format!("row {}", r2 + 1)),
+                    };
                     return Err(Error::Invalid(format!(
-                        "{file}: duplicate primary key ({}) in rows {r} and {r2}",
+                        "{file} {second}: duplicate primary key ({}), first seen on {first}",
                         describe_key(k)
                     )));
                 }
@@ -785,6 +894,7 @@ pub fn change_working<T>(
 /// Removes tables from `root`.
 pub fn remove_tables(root: &mut Root, names: &[String]) -> Result<()> {
     for n in names {
+        crate::package::check_editable(root, n)?;
         if root.tables.remove(n).is_none() {
             return Err(Error::Invalid(format!("table '{n}' does not exist")));
         }
@@ -796,6 +906,10 @@ pub fn remove_tables(root: &mut Root, names: &[String]) -> Result<()> {
 /// is shared, so column tags stay and history sees the same table under a new name.
 pub fn move_table(root: &mut Root, from: &str, to: &str, keep: bool) -> Result<()> {
     check_table_name(to)?;
+    crate::package::check_editable(root, to)?;
+    if !keep {
+        crate::package::check_editable(root, from)?;
+    }
     if root.tables.contains_key(to) {
         return Err(Error::Invalid(format!("table '{to}' already exists")));
     }
@@ -832,6 +946,7 @@ pub enum Alter {
 
 /// Applies a schema change to table `name` in `root`.
 pub fn alter_table(store: &Store, root: &mut Root, name: &str, alter: &Alter) -> Result<()> {
+    crate::package::check_editable(root, name)?;
     let (t, old) = table_of(store, root, name)?;
     let mut schema = old.clone();
     let (rows, row_count) = match alter {
@@ -1034,6 +1149,7 @@ pub fn row_from_assignments(
 ///
 /// New rows get defaults (or NULL) for columns not given; keyless tables add one copy.
 pub fn put_row(store: &Store, root: &mut Root, name: &str, assignments: &[String]) -> Result<()> {
+    crate::package::check_editable(root, name)?;
     let (t, schema) = table_of(store, root, name)?;
     let (mut row, assigned) = row_from_assignments(&schema, assignments)?;
     let codec = RowCodec::new(&schema);
@@ -1078,6 +1194,7 @@ pub fn put_row(store: &Store, root: &mut Root, name: &str, assignments: &[String
 
 /// Deletes the row of table `name` whose key is `key` (one text per key column).
 pub fn delete_row(store: &Store, root: &mut Root, name: &str, key: &[String]) -> Result<()> {
+    crate::package::check_editable(root, name)?;
     let (t, schema) = table_of(store, root, name)?;
     let key_cols = schema.primary_key();
     if key_cols.is_empty() {
@@ -1117,4 +1234,49 @@ pub fn delete_row(store: &Store, root: &mut Root, name: &str, key: &[String]) ->
         put_table(store, &schema, rows, t.row_count.saturating_sub(1))?,
     );
     Ok(())
+}
+
+/// Reads every row of a data file (any supported format, detected from its name) as full
+/// rows of `schema` (columns the file lacks get their default or NULL); `table` names the
+/// table in errors. For small files such as conflict resolutions: rows are held in memory.
+pub fn read_file_rows(path: &Path, schema: &Schema, table: &str) -> Result<Vec<Vec<Value>>> {
+    let mut read = ReadOptions::default();
+    read.schema = declared_schema(path, &read, schema, table)?;
+    let (file_schema, batches) = interchange::read(path, &read).map_err(ix)?;
+    let file = path.display().to_string();
+    let map = column_map(&file, &file_schema, schema, table)?;
+    let defaults: Vec<Value> = schema
+        .columns()
+        .iter()
+        .map(|c| c.default.clone().unwrap_or(Value::Null))
+        .collect();
+    let mut out = Vec::new();
+    for batch in batches {
+        let batch = batch.map_err(ix)?;
+        let readers: Vec<Option<ColumnReader>> = map
+            .iter()
+            .enumerate()
+            .map(|(ti, fi)| {
+                fi.map(|fi| {
+                    let c = &schema.columns()[ti];
+                    ColumnReader::new(
+                        batch.column(fi).clone(),
+                        c.ty,
+                        &format!("{file}: {}", c.name),
+                    )
+                })
+                .transpose()
+            })
+            .collect::<Result<_>>()?;
+        for i in 0..batch.num_rows() {
+            let mut row = defaults.clone();
+            for (ti, r) in readers.iter().enumerate() {
+                if let Some(r) = r {
+                    row[ti] = r.value(i)?;
+                }
+            }
+            out.push(row);
+        }
+    }
+    Ok(out)
 }

@@ -9,6 +9,9 @@ use crate::error::{Error, Result};
 /// Default in-memory budget (bytes of keys, values and bookkeeping).
 const DEFAULT_BUDGET: usize = 256 << 20;
 
+/// Entries whose pairs [`Gathered::fill`] copies at a time.
+const GATHER: usize = 256;
+
 /// Bytes of bookkeeping per pair, counted against the budget.
 const ENTRY_OVERHEAD: usize = std::mem::size_of::<Entry>();
 
@@ -32,6 +35,17 @@ fn prefix(key: &[u8]) -> u64 {
     u64::from_be_bytes(p)
 }
 
+/// Whether a pair with key `key` (first 8 bytes `prefix`) may follow `last` without a sort.
+///
+/// Rows come in increasing row order, so equal keys are in order too.
+fn follows(last: &Entry, arena: &[u8], prefix: u64, key: &[u8]) -> bool {
+    match last.prefix.cmp(&prefix) {
+        std::cmp::Ordering::Less => true,
+        std::cmp::Ordering::Greater => false,
+        std::cmp::Ordering::Equal => arena[last.off..last.off + last.klen as usize] <= *key,
+    }
+}
+
 fn io_err(e: std::io::Error) -> Error {
     Error::Io {
         op: "sorting rows in a temporary file",
@@ -46,6 +60,9 @@ pub(crate) struct SortedPairs {
     arena: Vec<u8>,
     entries: Vec<Entry>,
     runs: Vec<File>,
+    /// Whether `entries` are already in order (pushed with non-decreasing keys): input sorted
+    /// by key, common for dumps, then needs no sort.
+    in_order: bool,
 }
 
 impl SortedPairs {
@@ -56,14 +73,21 @@ impl SortedPairs {
             arena: Vec::new(),
             entries: Vec::new(),
             runs: Vec::new(),
+            in_order: true,
         }
     }
 
     /// Adds a pair.
     pub(crate) fn push(&mut self, key: &[u8], value: &[u8], row: u64) -> Result<()> {
         let too_long = || Error::Invalid(format!("row {row}: a key or value is over 4 GiB"));
+        let prefix = prefix(key);
+        if self.in_order
+            && let Some(last) = self.entries.last()
+        {
+            self.in_order = follows(last, &self.arena, prefix, key);
+        }
         self.entries.push(Entry {
-            prefix: prefix(key),
+            prefix,
             off: self.arena.len(),
             klen: u32::try_from(key.len()).map_err(|_| too_long())?,
             vlen: u32::try_from(value.len()).map_err(|_| too_long())?,
@@ -77,7 +101,51 @@ impl SortedPairs {
         Ok(())
     }
 
+    /// Adds pairs stored back to back in `bytes` (each key, then its value; lengths in
+    /// `lens`), from rows `first_row`, `first_row + 1`, …: one copy for the lot.
+    pub(crate) fn push_packed(
+        &mut self,
+        bytes: &[u8],
+        lens: &[(u32, u32)],
+        first_row: u64,
+    ) -> Result<()> {
+        let total: u64 = lens.iter().map(|&(k, v)| u64::from(k) + u64::from(v)).sum();
+        if total != bytes.len() as u64 {
+            return Err(Error::Invalid(format!(
+                "rows from {first_row}: {} bytes of encoded rows, but their lengths add up to {total}",
+                bytes.len()
+            )));
+        }
+        let mut off = self.arena.len();
+        self.arena.extend_from_slice(bytes);
+        self.entries.reserve(lens.len());
+        for (row, &(klen, vlen)) in (first_row..).zip(lens) {
+            let key = &self.arena[off..off + klen as usize];
+            let prefix = prefix(key);
+            if self.in_order
+                && let Some(last) = self.entries.last()
+            {
+                self.in_order = follows(last, &self.arena, prefix, key);
+            }
+            self.entries.push(Entry {
+                prefix,
+                off,
+                klen,
+                vlen,
+                row,
+            });
+            off += klen as usize + vlen as usize;
+        }
+        if self.arena.len() + self.entries.len() * ENTRY_OVERHEAD >= self.budget {
+            self.spill()?;
+        }
+        Ok(())
+    }
+
     fn sort(&mut self) {
+        if self.in_order {
+            return;
+        }
         let arena = &self.arena;
         let key = |e: &Entry| &arena[e.off..e.off + e.klen as usize];
         self.entries.sort_unstable_by(|a, b| {
@@ -104,6 +172,7 @@ impl SortedPairs {
         self.runs.push(file);
         self.arena.clear();
         self.entries.clear();
+        self.in_order = true;
         Ok(())
     }
 
@@ -115,6 +184,7 @@ impl SortedPairs {
                 arena: self.arena,
                 entries: self.entries,
                 pos: 0,
+                gathered: Gathered::default(),
             });
         }
         if !self.entries.is_empty() {
@@ -169,6 +239,65 @@ impl Run {
     }
 }
 
+/// Copies of the pairs of the next few sorted entries, back to back.
+///
+/// Sorted entries point all over the arena, so reading them one by one between other work
+/// waits for memory on almost every pair; copying a few hundred in a tight loop lets those
+/// waits overlap.
+#[derive(Default)]
+pub(crate) struct Gathered {
+    bytes: Vec<u8>,
+    /// Key length, value length and row number of each copied pair, in order.
+    items: Vec<(u32, u32, u64)>,
+    /// Next item to hand out, and where its bytes start.
+    next: usize,
+    off: usize,
+}
+
+impl Gathered {
+    fn is_empty(&self) -> bool {
+        self.next == self.items.len()
+    }
+
+    /// Replaces the contents with copies of the pairs of (up to [`GATHER`] of) `entries`.
+    fn fill(&mut self, arena: &[u8], entries: &[Entry]) {
+        self.bytes.clear();
+        self.items.clear();
+        (self.next, self.off) = (0, 0);
+        for e in entries.iter().take(GATHER) {
+            let end = e.off + e.klen as usize + e.vlen as usize;
+            self.bytes.extend_from_slice(&arena[e.off..end]);
+            self.items.push((e.klen, e.vlen, e.row));
+        }
+    }
+
+    /// The next pair without consuming it.
+    fn peek(&self) -> Option<(&[u8], &[u8], u64)> {
+        let &(klen, vlen, row) = self.items.get(self.next)?;
+        let k = self.off + klen as usize;
+        Some((
+            &self.bytes[self.off..k],
+            &self.bytes[k..k + vlen as usize],
+            row,
+        ))
+    }
+
+    /// The next pair.
+    fn next(&mut self) -> Option<(&[u8], &[u8], u64)> {
+        let &(klen, vlen, _) = self.items.get(self.next)?;
+        let start = self.off;
+        self.next += 1;
+        self.off += klen as usize + vlen as usize;
+        let k = start + klen as usize;
+        let row = self.items[self.next - 1].2;
+        Some((
+            &self.bytes[start..k],
+            &self.bytes[k..k + vlen as usize],
+            row,
+        ))
+    }
+}
+
 /// Sorted pairs, from memory or merged from spilled runs.
 pub(crate) enum Merged {
     /// Everything fitted in memory.
@@ -179,6 +308,8 @@ pub(crate) enum Merged {
         entries: Vec<Entry>,
         /// Next entry.
         pos: usize,
+        /// Copies of the pairs of the entries from `pos` on.
+        gathered: Gathered,
     },
     /// Sorted runs on disk.
     Runs(Vec<Run>),
@@ -232,18 +363,20 @@ impl Merged {
                 arena,
                 entries,
                 pos,
+                gathered,
             } => {
-                let Some(e) = entries.get(*pos) else {
+                if gathered.is_empty() {
+                    gathered.fill(arena, &entries[*pos..]);
+                }
+                let Some((k, v, row)) = gathered.next() else {
                     return Ok(None);
                 };
                 *pos += 1;
-                let k = e.off + e.klen as usize;
-                let v = k + e.vlen as usize;
                 key.clear();
-                key.extend_from_slice(&arena[e.off..k]);
+                key.extend_from_slice(k);
                 value.clear();
-                value.extend_from_slice(&arena[k..v]);
-                Ok(Some(e.row))
+                value.extend_from_slice(v);
+                Ok(Some(row))
             }
             Merged::Runs(_) => Ok(self.next()?.map(|(k, v, r)| {
                 *key = k;
@@ -260,12 +393,16 @@ impl Merged {
                 arena,
                 entries,
                 pos,
-            } => entries
-                .get(*pos)
-                .filter(|e| {
-                    e.prefix == prefix(key) && &arena[e.off..e.off + e.klen as usize] == key
-                })
-                .map(|e| e.row),
+                gathered,
+            } => match gathered.peek() {
+                Some((k, _, row)) => (k == key).then_some(row),
+                None => entries
+                    .get(*pos)
+                    .filter(|e| {
+                        e.prefix == prefix(key) && &arena[e.off..e.off + e.klen as usize] == key
+                    })
+                    .map(|e| e.row),
+            },
             Merged::Runs(runs) => Self::min_run(runs)
                 .and_then(|i| runs[i].head.as_ref())
                 .filter(|(k, _, _)| k.as_slice() == key)
@@ -307,5 +444,86 @@ mod tests {
         assert_eq!(a.len(), 2000);
         assert_eq!(a, b);
         assert!(a.windows(2).all(|w| (&w[0].0, w[0].2) < (&w[1].0, w[1].2)));
+    }
+
+    #[test]
+    fn packed_pushes_match_single_pushes() {
+        let pairs: Vec<(Vec<u8>, Vec<u8>)> = (0..1000u32)
+            .map(|i| {
+                let k = (i.wrapping_mul(2_654_435_761) % 300).to_be_bytes().to_vec();
+                (k, vec![b'v'; (i % 5) as usize])
+            })
+            .collect();
+        for budget in [0, 2000] {
+            let mut single = SortedPairs::new(budget);
+            let mut packed = SortedPairs::new(budget);
+            for (n, chunk) in pairs.chunks(37).enumerate() {
+                let (mut bytes, mut lens) = (Vec::new(), Vec::new());
+                for (i, (k, v)) in chunk.iter().enumerate() {
+                    let row = (n * 37 + i) as u64;
+                    single.push(k, v, row).unwrap_or_else(|e| panic!("{e}"));
+                    bytes.extend_from_slice(k);
+                    bytes.extend_from_slice(v);
+                    lens.push((k.len() as u32, v.len() as u32));
+                }
+                packed
+                    .push_packed(&bytes, &lens, (n * 37) as u64)
+                    .unwrap_or_else(|e| panic!("{e}"));
+            }
+            assert_eq!(budget > 0, !packed.runs.is_empty());
+            let a = drain(single.finish().unwrap_or_else(|e| panic!("{e}")));
+            let b = drain(packed.finish().unwrap_or_else(|e| panic!("{e}")));
+            assert_eq!(a.len(), 1000);
+            assert_eq!(a, b);
+        }
+        // Lengths that do not add up are refused, not sliced past the end.
+        let mut p = SortedPairs::new(0);
+        assert!(p.push_packed(b"abc", &[(2, 2)], 0).is_err());
+    }
+
+    #[test]
+    fn input_in_key_order_is_detected() {
+        let mut sorted = SortedPairs::new(0);
+        for i in 0..300u32 {
+            // Keys longer than the 8-byte prefix, equal in it: the full keys decide.
+            let mut k = vec![7u8; 8];
+            k.extend_from_slice(&(i / 2).to_be_bytes());
+            sorted
+                .push(&k, b"v", u64::from(i))
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        assert!(sorted.in_order);
+        let out = drain(sorted.finish().unwrap_or_else(|e| panic!("{e}")));
+        assert_eq!(out.len(), 300);
+        assert!(
+            out.windows(2)
+                .all(|w| (&w[0].0, w[0].2) < (&w[1].0, w[1].2))
+        );
+
+        // One pair out of place at the very end still gets everything sorted.
+        let mut late = SortedPairs::new(0);
+        for i in 1..200u32 {
+            late.push(&i.to_be_bytes(), b"v", u64::from(i))
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        assert!(late.in_order);
+        late.push(&0u32.to_be_bytes(), b"v", 200)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(!late.in_order);
+        let out = drain(late.finish().unwrap_or_else(|e| panic!("{e}")));
+        assert_eq!(out[0].0, 0u32.to_be_bytes().to_vec());
+        assert!(out.windows(2).all(|w| w[0].0 < w[1].0));
+
+        // Spilled runs: each run's order is tracked on its own.
+        let mut spilled = SortedPairs::new(600);
+        for i in (0..100u32).rev() {
+            spilled
+                .push(&i.to_be_bytes(), b"v", u64::from(100 - i))
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        assert!(spilled.runs.len() > 1);
+        let out = drain(spilled.finish().unwrap_or_else(|e| panic!("{e}")));
+        assert_eq!(out.len(), 100);
+        assert!(out.windows(2).all(|w| w[0].0 < w[1].0));
     }
 }

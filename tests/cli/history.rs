@@ -493,13 +493,25 @@ fn status_shows_an_unfinished_merge() {
         let repo = d.env.open_repo(&d.env.path("demo"));
         let st = kodiak::history::WorkState::load(&repo).unwrap();
         let head = st.head_commit.unwrap();
-        let t = st.head(repo.store()).unwrap().tables["a"];
+        let mut set = kodiak::merge::ConflictSet::default();
+        set.rows.insert(
+            vec![1],
+            kodiak::merge::RowConflict {
+                base: None,
+                ours: Some(vec![]),
+                theirs: None,
+            },
+        );
+        let t = set.write(repo.store()).unwrap();
         let mut record = st.record.clone();
         record.merge = Some(kodiak::workingset::MergeState {
             other: head,
             base: None,
             message: "merge".into(),
             conflicts: [("a".to_string(), t)].into(),
+            kind: kodiak::workingset::MergeKind::Merge,
+            orig_staged: st.staged_root,
+            orig_working: st.working_root,
         });
         repo.transaction(&st.update(record), "test: merge").unwrap();
         repo.close().unwrap();
@@ -507,7 +519,10 @@ fn status_shows_an_unfinished_merge() {
     let out = d.ok(&["status"]);
     assert!(out.contains("You are in the middle of a merge"), "{out}");
     assert!(out.contains("Unmerged tables:"), "{out}");
-    assert!(out.contains("both modified:  a"), "{out}");
+    assert!(
+        out.contains("both modified:  a (1 conflicting row)"),
+        "{out}"
+    );
     let s = d.status();
     assert_eq!(s["merge"]["conflicts"][0], "a");
     let err = d.fails(&["commit", "-m", "x"], 1);

@@ -1,6 +1,7 @@
 //! CLI tests, one module per area.
 
 mod branches;
+mod bundle;
 mod cat_object;
 mod config;
 mod diff;
@@ -8,6 +9,8 @@ mod help;
 mod history;
 mod lock;
 mod loop_helpers;
+mod merge;
+mod package;
 mod refs;
 mod repo;
 mod tables;

@@ -270,13 +270,28 @@ fn bad_input_is_reported_and_changes_nothing() {
             "dup.csv",
             b"id,name,age\n5,Eve,3\n6,Fay,4\n5,Gil,5\n".to_vec(),
             vec!["--update"],
-            vec!["duplicate primary key", "id=5", "rows 0 and 2"],
+            vec!["dup.csv line 4: duplicate primary key (id=5), first seen on line 2"],
+        ),
+        (
+            // Physical lines: a quoted field spanning two lines counts both.
+            "dup_multiline.csv",
+            b"id,name,age\n5,\"E\nve\",3\n\n6,Fay,4\n5,Gil,5\n".to_vec(),
+            vec!["--update"],
+            vec!["dup_multiline.csv line 6: duplicate primary key (id=5), first seen on line 2"],
+        ),
+        (
+            // Other formats name 1-based rows.
+            "dup.jsonl",
+            b"{\"id\":5,\"name\":\"Eve\",\"age\":3}\n{\"id\":5,\"name\":\"Fay\",\"age\":4}\n"
+                .to_vec(),
+            vec!["--update"],
+            vec!["dup.jsonl row 2: duplicate primary key (id=5), first seen on row 1"],
         ),
         (
             "nullkey.csv",
             b"id,name,age\n5,Eve,3\n,Fay,4\n".to_vec(),
             vec!["--update"],
-            vec!["row 1", "column id", "NULL"],
+            vec!["nullkey.csv line 3, column id", "NULL"],
         ),
         (
             "nokey.csv",

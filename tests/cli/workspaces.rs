@@ -60,14 +60,13 @@ fn workspaces_keep_their_own_state() {
         "Already up to date.\n"
     );
 
-    // Diverged histories are refused.
+    // Diverged histories get a three-way merge commit.
     d.ok(&["commit", "-a", "-m", "default work"]);
     d.ok(&["workspace", "switch", "exp"]);
     d.ok(&["commit", "-a", "-m", "exp work"]);
     d.ok(&["workspace", "switch", "default"]);
-    let err = d.fails(&["workspace", "merge", "exp"], 1);
-    assert!(err.contains("have diverged"), "{err}");
-    assert!(err.contains("only fast-forward"), "{err}");
+    let out = d.ok(&["workspace", "merge", "exp"]);
+    assert!(out.contains("Merge workspace exp into main"), "{out}");
 
     // Deleting: not the current one; not with uncommitted work unless forced.
     let err = d.fails(&["workspace", "delete", "default"], 1);

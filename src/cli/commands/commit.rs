@@ -4,16 +4,17 @@ use std::io::Write;
 
 use kodiak::history::ops::{self, CommitOptions};
 
-use crate::cli::error::CliResult;
+use crate::cli::error::{CliError, CliResult};
 use crate::cli::history::change_line;
 use crate::cli::{Access, Ctx};
 
 /// Arguments of `kodiak commit`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The commit message
-    #[arg(short, long, value_name = "MESSAGE", required = true)]
-    pub message: String,
+    /// The commit message (required, except to conclude a merge, revert or cherry-pick,
+    /// whose prepared message is the default)
+    #[arg(short, long, value_name = "MESSAGE")]
+    pub message: Option<String>,
 
     /// Commit every change in the working state, staged or not
     #[arg(short, long)]
@@ -39,10 +40,20 @@ pub fn run(ctx: &Ctx, args: Args, out: &mut dyn Write) -> CliResult {
         Some(a) => Some(ops::parse_author(a, &repo.signature()?)?),
         None => None,
     };
+    let message = match &args.message {
+        Some(m) => m.clone(),
+        None => match kodiak::history::WorkState::load(&repo)?.record.merge {
+            Some(m) => m.message,
+            None => {
+                return Err(CliError::usage("a commit message is required")
+                    .with_hint("give one with -m MESSAGE"));
+            }
+        },
+    };
     let outcome = ops::commit(
         &repo,
         &CommitOptions {
-            message: args.message.clone(),
+            message,
             all: args.all,
             amend: args.amend,
             author,

@@ -3,6 +3,7 @@
 use std::io::Write;
 
 use kodiak::history::{TableChange, WorkState, diff_roots};
+use kodiak::workingset::MergeKind;
 use serde_json::json;
 
 use crate::cli::error::CliResult;
@@ -54,6 +55,12 @@ pub fn run(ctx: &Ctx, args: Args, out: &mut dyn Write) -> CliResult {
                 "base": m.base.map(|b| b.to_hex()),
                 "message": m.message,
                 "conflicts": m.conflicts.keys().collect::<Vec<_>>(),
+                "kind": match m.kind {
+                    MergeKind::Merge => "merge",
+                    MergeKind::Squash => "squash",
+                    MergeKind::Revert => "revert",
+                    MergeKind::CherryPick => "cherry-pick",
+                },
             })
         });
         let v = json!({
@@ -82,9 +89,15 @@ pub fn run(ctx: &Ctx, args: Args, out: &mut dyn Write) -> CliResult {
         writeln!(out, "\nNo commits yet")?;
     }
     if let Some(m) = &st.record.merge {
+        let what = match m.kind {
+            MergeKind::Merge => "a merge",
+            MergeKind::Squash => "a squash merge",
+            MergeKind::Revert => "a revert",
+            MergeKind::CherryPick => "a cherry-pick",
+        };
         writeln!(
             out,
-            "\nYou are in the middle of a merge of {}.",
+            "\nYou are in the middle of {what} of {}.",
             m.other.short()
         )?;
         if m.conflicts.is_empty() {
@@ -93,11 +106,26 @@ pub fn run(ctx: &Ctx, args: Args, out: &mut dyn Write) -> CliResult {
                 "  (all conflicts fixed: run \"kodiak commit\" to conclude the merge)"
             )?;
         } else {
-            writeln!(out, "  (fix conflicts and run \"kodiak commit\")")?;
-            writeln!(out, "  (use \"kodiak reset --hard\" to abort the merge)")?;
+            writeln!(
+                out,
+                "  (see them with \"kodiak conflicts show <table>\", resolve them with \"kodiak conflicts resolve <table>\", then run \"kodiak commit\")"
+            )?;
+            writeln!(out, "  (use \"kodiak merge --abort\" to abort)")?;
             writeln!(out, "\nUnmerged tables:")?;
-            for t in m.conflicts.keys() {
-                writeln!(out, "\tboth modified:  {t}")?;
+            for (t, id) in &m.conflicts {
+                let set = kodiak::merge::ConflictSet::read(store, *id)?;
+                let mut what = Vec::new();
+                if set.table.is_some() {
+                    what.push("table conflict".to_string());
+                }
+                let rows = set.rows.len();
+                if rows > 0 {
+                    what.push(format!(
+                        "{rows} conflicting row{}",
+                        if rows == 1 { "" } else { "s" }
+                    ));
+                }
+                writeln!(out, "\tboth modified:  {t} ({})", what.join(", "))?;
             }
         }
     }

@@ -258,23 +258,15 @@ fn import(ctx: &Ctx, a: ImportArgs, out: &mut dyn Write) -> CliResult {
         sort_memory: 0,
     };
     // A progress line only for a person watching: never on a pipe or in a log.
-    let bar = std::io::IsTerminal::is_terminal(&std::io::stderr()).then(|| {
-        let b = indicatif::ProgressBar::new_spinner();
-        if let Ok(style) = indicatif::ProgressStyle::with_template(
-            "{spinner} importing {msg}: {human_pos} rows ({per_sec}, {elapsed})",
-        ) {
-            b.set_style(style);
-        }
-        b.set_message(a.table.clone());
-        b
-    });
-    let result = tables::import(&repo, &a.table, &a.file, &options, &mut |rows| {
+    let bar = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        .then(|| ImportBar::new(&a.table, &a.file));
+    let result = tables::import(&repo, &a.table, &a.file, &options, &mut |p| {
         if let Some(b) = &bar {
-            b.set_position(rows);
+            b.update(p);
         }
     });
     if let Some(b) = &bar {
-        b.finish_and_clear();
+        b.bar.finish_and_clear();
     }
     let outcome = result?;
     let plural = |n: u64| if n == 1 { "row" } else { "rows" };
@@ -290,6 +282,69 @@ fn import(ctx: &Ctx, a: ImportArgs, out: &mut dyn Write) -> CliResult {
         ImportMode::Append => writeln!(out, "appended {read} to {table} (now {total})")?,
     }
     Ok(())
+}
+
+/// The import progress line: rows, bytes of the file read, rates and, once bytes are known,
+/// the ETA (from bytes read against the file size).
+struct ImportBar {
+    bar: indicatif::ProgressBar,
+    /// When rows started coming, and how many came first: the rate leaves out the time before
+    /// (a CSV type-inference pass).
+    first: std::cell::Cell<Option<(std::time::Instant, u64)>>,
+    /// Whether the bar has switched to bytes (formats read by random access report none).
+    by_bytes: std::cell::Cell<bool>,
+}
+
+impl ImportBar {
+    fn new(table: &str, file: &std::path::Path) -> Self {
+        let bar = indicatif::ProgressBar::new_spinner();
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{spinner} importing {prefix}: {msg} ({elapsed})",
+        ) {
+            bar.set_style(style);
+        }
+        bar.set_prefix(format!("{table} from {}", file.display()));
+        bar.set_message("0 rows");
+        ImportBar {
+            bar,
+            first: std::cell::Cell::new(None),
+            by_bytes: std::cell::Cell::new(false),
+        }
+    }
+
+    fn update(&self, p: tables::ImportProgress) {
+        let (t0, r0) = match self.first.get() {
+            Some(f) => f,
+            None => {
+                let f = (std::time::Instant::now(), p.rows);
+                self.first.set(Some(f));
+                f
+            }
+        };
+        let secs = t0.elapsed().as_secs_f64();
+        let rate = if secs > 0.05 {
+            let per_sec = (p.rows - r0) as f64 / secs;
+            format!(", {}/s", indicatif::HumanCount(per_sec as u64))
+        } else {
+            String::new()
+        };
+        self.bar
+            .set_message(format!("{} rows{rate}", indicatif::HumanCount(p.rows)));
+        let Some(total) = p.total_bytes.filter(|_| p.bytes > 0) else {
+            return;
+        };
+        if !self.by_bytes.replace(true) {
+            self.bar.set_length(total);
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "{spinner} importing {prefix}: {msg}, {bytes}/{total_bytes} ({bytes_per_sec}, ETA {eta})",
+            ) {
+                self.bar.set_style(style);
+            }
+            // The byte rate and ETA start now, not when the bar appeared.
+            self.bar.reset_eta();
+        }
+        self.bar.set_position(p.bytes.min(total));
+    }
 }
 
 fn export(ctx: &Ctx, a: ExportArgs, out: &mut dyn Write) -> CliResult {

@@ -5,7 +5,7 @@ use std::io::Write;
 
 use clap::Subcommand;
 use kodiak::history::WorkState;
-use kodiak::history::workspace::{self, MergeOutcome};
+use kodiak::history::workspace;
 
 use crate::cli::error::CliResult;
 use crate::cli::{Access, Ctx};
@@ -41,7 +41,7 @@ pub enum Action {
         /// The workspace
         name: Option<String>,
     },
-    /// Bring a workspace's commits into the current HEAD (fast-forward only)
+    /// Bring a workspace's commits into the current HEAD (fast-forward, else a three-way merge)
     Merge {
         /// The workspace
         name: String,
@@ -145,11 +145,11 @@ pub fn run(ctx: &Ctx, args: Args, out: &mut dyn Write) -> CliResult {
         }
         Action::Merge { name } => {
             let repo = ctx.open_repo(Access::Write)?;
-            match workspace::merge(&repo, &name)? {
-                MergeOutcome::UpToDate => writeln!(out, "Already up to date.")?,
-                MergeOutcome::FastForward(c) => writeln!(out, "Fast-forward to {}", c.short())?,
-            }
+            let label = super::merge::head_label(&repo)?;
+            let outcome = workspace::merge(&repo, &name, &Default::default())?;
+            let result = super::merge::report(out, &repo, &outcome, &label, "merge");
             repo.close()?;
+            result?;
         }
         Action::Delete { name, force } => {
             let repo = ctx.open_repo(Access::Write)?;

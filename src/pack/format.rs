@@ -1,0 +1,729 @@
+//! The `.kdk` bundle file format: a streaming writer and a streaming, verifying reader.
+//!
+//! Layout (see "Bundles (.kdk)" in `objects_format.md`):
+//! ```text
+//! magic "KODIAKBN" | u32le version | u32le header length | postcard BundleHeader
+//! chunk*           : 'C' | u32le raw length | u32le compressed length | one zstd frame
+//!                    (raw = records back to back: kind u8 | u32le length | canonical bytes)
+//! index            : 'I' | u64le count | count × (32-byte id | u64le chunk offset | u32le offset in chunk)
+//! trailer          : u64le index offset | "KDKTRAIL" | 32-byte BLAKE3 of every byte before it
+//! ```
+//! Objects are grouped into chunks of about [`CHUNK_TARGET`] raw bytes so that zstd sees many
+//! similar prolly nodes at once (far smaller than compressing objects one by one); memory on
+//! both sides is bounded by one chunk, i.e. by `max(CHUNK_TARGET, largest object)`.
+
+use std::io::{Read, Write};
+
+use serde::{Deserialize, Serialize};
+
+use crate::id::{CommitId, ObjectId};
+use crate::object::{self, Kind};
+use crate::store::MAX_OBJECT_SIZE;
+
+/// The first eight bytes of a bundle.
+pub const BUNDLE_MAGIC: [u8; 8] = *b"KODIAKBN";
+/// The bundle format version written after the magic.
+pub const BUNDLE_VERSION: u32 = 1;
+/// The magic inside the trailer, before the checksum.
+pub const TRAILER_MAGIC: [u8; 8] = *b"KDKTRAIL";
+/// Bytes of the trailer: index offset, trailer magic, checksum.
+pub const TRAILER_LEN: u64 = 8 + 8 + 32;
+/// Section tag of a chunk of object records.
+pub const CHUNK_TAG: u8 = b'C';
+/// Section tag of the index.
+pub const INDEX_TAG: u8 = b'I';
+/// Bytes of a record header: kind byte and `u32le` length.
+pub const RECORD_HEADER_LEN: usize = 5;
+/// Set in a record's kind byte when the record is a delta against an object the receiver has.
+pub const DELTA_FLAG: u8 = 0x80;
+/// Bytes of a delta record's body before its zstd frame: target id, base id, target length.
+pub const DELTA_HEADER_LEN: usize = 32 + 32 + 4;
+/// Bytes of one index entry: id, chunk offset, offset in the chunk.
+pub const INDEX_ENTRY_LEN: usize = 32 + 8 + 4;
+/// A writer closes a chunk once its raw records reach this many bytes.
+pub const CHUNK_TARGET: usize = 4 << 20;
+/// Largest header accepted by a reader.
+pub const MAX_HEADER_LEN: u32 = 16 << 20;
+/// Largest raw chunk accepted by a reader: one largest object and its record header.
+pub const MAX_CHUNK_RAW: u32 = MAX_OBJECT_SIZE + RECORD_HEADER_LEN as u32;
+/// zstd level of bundle chunks (see `docs/bundles.md` for the size/speed trade-off).
+pub const BUNDLE_ZSTD_LEVEL: i32 = 1;
+/// zstd level of delta records (few, small objects: size matters more than speed).
+pub const DELTA_ZSTD_LEVEL: i32 = 19;
+
+/// Why a bundle cannot be read; the message says what is wrong and where.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct BundleError(pub String);
+
+fn bad(msg: impl Into<String>) -> BundleError {
+    BundleError(msg.into())
+}
+
+/// A ref carried by a bundle.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BundleRef {
+    /// Full ref name (`refs/heads/main`, `refs/tags/v1`).
+    pub name: String,
+    /// The object it names (a commit, or a tag object for annotated tags).
+    pub id: ObjectId,
+}
+
+/// Who made a bundle and when.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Creator {
+    /// The program, e.g. `kodiak 0.1.0`.
+    pub tool: String,
+    /// `Name <email>` of the user, or `unknown`.
+    pub who: String,
+    /// Seconds since the Unix epoch.
+    pub time: i64,
+}
+
+/// The bundle header: refs, prerequisites and creator.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BundleHeader {
+    /// Refs, sorted by name, each at most once.
+    pub refs: Vec<BundleRef>,
+    /// The branch (full name) HEAD was on when packed, if it is one of `refs`.
+    pub head: Option<String>,
+    /// Commits the receiver must already have (an incremental bundle); sorted, distinct.
+    pub prerequisites: Vec<CommitId>,
+    /// Who made the bundle.
+    pub creator: Creator,
+}
+
+impl BundleHeader {
+    fn check(&self) -> Result<(), BundleError> {
+        for w in self.refs.windows(2) {
+            if w[0].name >= w[1].name {
+                return Err(bad(format!(
+                    "header lists refs out of order or twice ('{}' then '{}')",
+                    w[0].name, w[1].name
+                )));
+            }
+        }
+        for r in &self.refs {
+            crate::refs::RefName::new(&r.name)
+                .map_err(|e| bad(format!("header names a bad ref: {e}")))?;
+        }
+        if let Some(h) = &self.head
+            && !self.refs.iter().any(|r| &r.name == h)
+        {
+            return Err(bad(format!("header's HEAD '{h}' is not one of its refs")));
+        }
+        for w in self.prerequisites.windows(2) {
+            if w[0] >= w[1] {
+                return Err(bad("header lists prerequisites out of order or twice"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What a finished bundle holds.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BundleSummary {
+    /// Objects in the bundle.
+    pub objects: u64,
+    /// Sum of their canonical lengths.
+    pub object_bytes: u64,
+    /// Length of the file.
+    pub file_bytes: u64,
+    /// The trailer's checksum.
+    pub checksum: [u8; 32],
+    /// Objects stored as deltas against objects of the receiver.
+    pub deltas: u64,
+    /// Delta objects whose base was not available (verification without a repository):
+    /// id, kind and base id. They were not checked and not handed to the visitor.
+    pub unresolved: Vec<(ObjectId, Kind, ObjectId)>,
+}
+
+/// A writer that hashes and counts everything written through it.
+struct Hashing<W> {
+    inner: W,
+    hasher: blake3::Hasher,
+    pos: u64,
+}
+
+impl<W: Write> Hashing<W> {
+    fn put(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.inner.write_all(bytes)?;
+        self.hasher.update(bytes);
+        self.pos += bytes.len() as u64;
+        Ok(())
+    }
+}
+
+/// The compressing, writing end of a [`BundleWriter`], run on its own thread.
+struct Sink<W> {
+    out: Hashing<W>,
+    /// The index so far, as encoded entries (44 bytes each).
+    index: Vec<u8>,
+    compressor: zstd::bulk::Compressor<'static>,
+}
+
+impl<W: Write> Sink<W> {
+    fn write_chunk(&mut self, raw: &[u8], entries: &[(ObjectId, u32)]) -> std::io::Result<()> {
+        let z = self.compressor.compress(raw)?;
+        let at = self.out.pos;
+        self.out.put(&[CHUNK_TAG])?;
+        self.out.put(&(raw.len() as u32).to_le_bytes())?;
+        self.out.put(&(z.len() as u32).to_le_bytes())?;
+        self.out.put(&z)?;
+        for (id, off) in entries {
+            self.index.extend_from_slice(id.as_bytes());
+            self.index.extend_from_slice(&at.to_le_bytes());
+            self.index.extend_from_slice(&off.to_le_bytes());
+        }
+        Ok(())
+    }
+}
+
+/// A full chunk on its way to the sink: raw records and their index entries.
+type Job = (Vec<u8>, Vec<(ObjectId, u32)>);
+
+/// Streams objects into a bundle: [`BundleWriter::new`], [`BundleWriter::add`] each object,
+/// then [`BundleWriter::finish`].
+///
+/// Chunks are compressed and written on a second thread while the caller reads the next
+/// objects (at most two chunks wait in between, so memory stays bounded).
+pub struct BundleWriter<W: Write + Send + 'static> {
+    chunk: Vec<u8>,
+    /// Index entries of the objects in `chunk`.
+    pending: Vec<(ObjectId, u32)>,
+    count: u64,
+    object_bytes: u64,
+    deltas: u64,
+    jobs: Option<std::sync::mpsc::SyncSender<Job>>,
+    sink: Option<std::thread::JoinHandle<std::io::Result<Sink<W>>>>,
+}
+
+impl<W: Write + Send + 'static> BundleWriter<W> {
+    /// Writes the magic and header and returns a writer ready for objects.
+    pub fn new(out: W, header: &BundleHeader) -> std::io::Result<Self> {
+        let mut out = Hashing {
+            inner: out,
+            hasher: blake3::Hasher::new(),
+            pos: 0,
+        };
+        let mut head = Vec::new();
+        object::postcard_encode(header, &mut head);
+        out.put(&BUNDLE_MAGIC)?;
+        out.put(&BUNDLE_VERSION.to_le_bytes())?;
+        out.put(&(head.len() as u32).to_le_bytes())?;
+        out.put(&head)?;
+        let mut sink = Sink {
+            out,
+            index: Vec::new(),
+            compressor: zstd::bulk::Compressor::new(BUNDLE_ZSTD_LEVEL)?,
+        };
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Job>(2);
+        let handle = std::thread::Builder::new()
+            .name("kdk-compress".into())
+            .spawn(move || {
+                for (raw, entries) in rx {
+                    sink.write_chunk(&raw, &entries)?;
+                }
+                Ok(sink)
+            })?;
+        Ok(BundleWriter {
+            chunk: Vec::with_capacity(CHUNK_TARGET + (64 << 10)),
+            pending: Vec::new(),
+            count: 0,
+            object_bytes: 0,
+            deltas: 0,
+            jobs: Some(tx),
+            sink: Some(handle),
+        })
+    }
+
+    /// Appends one object's canonical bytes (the caller passes each id once).
+    pub fn add(&mut self, id: ObjectId, canonical: &[u8]) -> std::io::Result<()> {
+        if canonical.len() > MAX_OBJECT_SIZE as usize || canonical.is_empty() {
+            return Err(std::io::Error::other(format!(
+                "object {id} is {} bytes, outside what a bundle can carry",
+                canonical.len()
+            )));
+        }
+        if !self.chunk.is_empty()
+            && self.chunk.len() + RECORD_HEADER_LEN + canonical.len() > CHUNK_TARGET
+        {
+            self.send_chunk()?;
+        }
+        self.pending.push((id, self.chunk.len() as u32));
+        self.chunk.push(canonical[0]);
+        self.chunk
+            .extend_from_slice(&(canonical.len() as u32).to_le_bytes());
+        self.chunk.extend_from_slice(canonical);
+        self.count += 1;
+        self.object_bytes += canonical.len() as u64;
+        if self.chunk.len() >= CHUNK_TARGET {
+            self.send_chunk()?;
+        }
+        Ok(())
+    }
+
+    /// Appends an object as a delta against `base` (an object the receiver is known to have,
+    /// given as id and canonical bytes) when that is smaller, else whole.
+    pub fn add_delta(
+        &mut self,
+        id: ObjectId,
+        canonical: &[u8],
+        base_id: ObjectId,
+        base: &[u8],
+    ) -> std::io::Result<()> {
+        let z =
+            zstd::bulk::Compressor::with_dictionary(DELTA_ZSTD_LEVEL, base)?.compress(canonical)?;
+        let body = DELTA_HEADER_LEN + z.len();
+        if body >= canonical.len() || canonical.is_empty() {
+            return self.add(id, canonical);
+        }
+        if !self.chunk.is_empty() && self.chunk.len() + RECORD_HEADER_LEN + body > CHUNK_TARGET {
+            self.send_chunk()?;
+        }
+        self.pending.push((id, self.chunk.len() as u32));
+        self.chunk.push(canonical[0] | DELTA_FLAG);
+        self.chunk.extend_from_slice(&(body as u32).to_le_bytes());
+        self.chunk.extend_from_slice(id.as_bytes());
+        self.chunk.extend_from_slice(base_id.as_bytes());
+        self.chunk
+            .extend_from_slice(&(canonical.len() as u32).to_le_bytes());
+        self.chunk.extend_from_slice(&z);
+        self.count += 1;
+        self.object_bytes += canonical.len() as u64;
+        self.deltas += 1;
+        if self.chunk.len() >= CHUNK_TARGET {
+            self.send_chunk()?;
+        }
+        Ok(())
+    }
+
+    fn send_chunk(&mut self) -> std::io::Result<()> {
+        if self.chunk.is_empty() {
+            return Ok(());
+        }
+        let raw = std::mem::replace(
+            &mut self.chunk,
+            Vec::with_capacity(CHUNK_TARGET + (64 << 10)),
+        );
+        let entries = std::mem::take(&mut self.pending);
+        let sent = self
+            .jobs
+            .as_ref()
+            .is_some_and(|tx| tx.send((raw, entries)).is_ok());
+        if sent {
+            Ok(())
+        } else {
+            // The sink stopped: its error says why.
+            self.join().map(|_| ())?;
+            Err(std::io::Error::other("the bundle writer thread stopped"))
+        }
+    }
+
+    fn join(&mut self) -> std::io::Result<Sink<W>> {
+        self.jobs = None;
+        match self.sink.take() {
+            Some(h) => h
+                .join()
+                .map_err(|_| std::io::Error::other("the bundle writer thread panicked"))?,
+            None => Err(std::io::Error::other(
+                "the bundle writer was already finished",
+            )),
+        }
+    }
+
+    /// Writes the last chunk, the index and the trailer; returns the output and a summary.
+    pub fn finish(mut self) -> std::io::Result<(W, BundleSummary)> {
+        self.send_chunk()?;
+        let mut sink = self.join()?;
+        let index_at = sink.out.pos;
+        sink.out.put(&[INDEX_TAG])?;
+        sink.out.put(&self.count.to_le_bytes())?;
+        let index = std::mem::take(&mut sink.index);
+        sink.out.put(&index)?;
+        sink.out.put(&index_at.to_le_bytes())?;
+        sink.out.put(&TRAILER_MAGIC)?;
+        let checksum = *sink.out.hasher.finalize().as_bytes();
+        sink.out.inner.write_all(&checksum)?;
+        sink.out.inner.flush()?;
+        let file_bytes = sink.out.pos + 32;
+        Ok((
+            sink.out.inner,
+            BundleSummary {
+                objects: self.count,
+                object_bytes: self.object_bytes,
+                file_bytes,
+                checksum,
+                deltas: self.deltas,
+                unresolved: Vec::new(),
+            },
+        ))
+    }
+}
+
+/// A reader that hashes and counts everything read through it.
+struct HashingReader<R> {
+    inner: R,
+    hasher: blake3::Hasher,
+    pos: u64,
+}
+
+impl<R: Read> HashingReader<R> {
+    /// Reads exactly `buf.len()` bytes; running out is a truncated bundle.
+    fn exact(&mut self, buf: &mut [u8], what: &str) -> Result<(), BundleError> {
+        self.inner.read_exact(buf).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                bad(format!(
+                    "the file is truncated: it ends inside the {what} at byte {}",
+                    self.pos
+                ))
+            } else {
+                bad(format!("reading the {what} at byte {}: {e}", self.pos))
+            }
+        })?;
+        self.hasher.update(buf);
+        self.pos += buf.len() as u64;
+        Ok(())
+    }
+
+    /// Reads `len` bytes into a fresh vector that grows only as data arrives.
+    fn vec(&mut self, len: u64, what: &str) -> Result<Vec<u8>, BundleError> {
+        let mut out = Vec::new();
+        let got = (&mut self.inner)
+            .take(len)
+            .read_to_end(&mut out)
+            .map_err(|e| bad(format!("reading the {what} at byte {}: {e}", self.pos)))?;
+        if (got as u64) < len {
+            return Err(bad(format!(
+                "the file is truncated: the {what} at byte {} declares {len} bytes but only {got} follow",
+                self.pos
+            )));
+        }
+        self.hasher.update(&out);
+        self.pos += len;
+        Ok(out)
+    }
+
+    fn u8(&mut self, what: &str) -> Result<u8, BundleError> {
+        let mut b = [0u8; 1];
+        self.exact(&mut b, what)?;
+        Ok(b[0])
+    }
+
+    fn u32(&mut self, what: &str) -> Result<u32, BundleError> {
+        let mut b = [0u8; 4];
+        self.exact(&mut b, what)?;
+        Ok(u32::from_le_bytes(b))
+    }
+
+    fn u64(&mut self, what: &str) -> Result<u64, BundleError> {
+        let mut b = [0u8; 8];
+        self.exact(&mut b, what)?;
+        Ok(u64::from_le_bytes(b))
+    }
+}
+
+/// One object as the reader hands it to its visitor.
+pub struct BundleObject<'a> {
+    /// The object's id (the BLAKE3 hash of `canonical`, computed by the reader).
+    pub id: ObjectId,
+    /// Its kind.
+    pub kind: Kind,
+    /// Its canonical bytes.
+    pub canonical: &'a [u8],
+}
+
+/// Reads only the magic, version and header of a bundle (no verification of the rest).
+pub fn read_header<R: Read>(r: R) -> Result<BundleHeader, BundleError> {
+    let mut r = HashingReader {
+        inner: r,
+        hasher: blake3::Hasher::new(),
+        pos: 0,
+    };
+    read_header_from(&mut r)
+}
+
+fn read_header_from<R: Read>(r: &mut HashingReader<R>) -> Result<BundleHeader, BundleError> {
+    let mut magic = [0u8; 8];
+    r.exact(&mut magic, "magic")?;
+    if magic != BUNDLE_MAGIC {
+        return Err(bad("it is not a kodiak bundle (bad magic bytes)"));
+    }
+    let version = r.u32("version")?;
+    if version != BUNDLE_VERSION {
+        return Err(bad(format!(
+            "unsupported bundle version {version} (this kodiak reads version {BUNDLE_VERSION})"
+        )));
+    }
+    let len = r.u32("header length")?;
+    if len > MAX_HEADER_LEN {
+        return Err(bad(format!(
+            "the header declares {len} bytes, more than the limit of {MAX_HEADER_LEN}"
+        )));
+    }
+    let bytes = r.vec(u64::from(len), "header")?;
+    // postcard_decode needs a kind only to label its errors; the reason alone is reported.
+    let header: BundleHeader = object::postcard_decode(Kind::Blob, &bytes).map_err(|e| {
+        let why = match e {
+            object::DecodeError::Malformed { reason, .. } => reason,
+            other => other.to_string(),
+        };
+        bad(format!("the header is malformed: {why}"))
+    })?;
+    header.check()?;
+    Ok(header)
+}
+
+/// Reads a whole bundle, checking every byte, and hands each object to `visit` in file order.
+///
+/// Checked: magic, version, header, every chunk's lengths and decompressed size (bounded by
+/// its declared length and [`MAX_CHUNK_RAW`] before anything is allocated), every record's
+/// kind and length, every object's header, the index against the records (same ids, same
+/// places, same count), the trailer and the BLAKE3 checksum of the whole file, and that
+/// nothing follows it. `visit` sees objects before the checksum is known to match: callers
+/// must not make anything durable until this returns `Ok`.
+pub fn read_bundle<R: Read>(
+    r: R,
+    bases: &mut Bases<'_>,
+    mut visit: impl FnMut(&BundleObject<'_>) -> Result<(), BundleError>,
+) -> Result<(BundleHeader, BundleSummary), BundleError> {
+    let mut r = HashingReader {
+        inner: r,
+        hasher: blake3::Hasher::new(),
+        pos: 0,
+    };
+    let header = read_header_from(&mut r)?;
+    // (id, chunk offset, offset in chunk) of every record, checked against the index.
+    let mut seen: Vec<(ObjectId, u64, u32)> = Vec::new();
+    let mut object_bytes: u64 = 0;
+    let mut deltas = 0u64;
+    let mut unresolved = Vec::new();
+    loop {
+        let at = r.pos;
+        let tag = r.u8("section tag")?;
+        match tag {
+            CHUNK_TAG => {
+                let raw_len = r.u32("chunk header")?;
+                let z_len = r.u32("chunk header")?;
+                if raw_len == 0 || raw_len > MAX_CHUNK_RAW {
+                    return Err(bad(format!(
+                        "the chunk at byte {at} declares {raw_len} bytes of records (allowed: 1 to {MAX_CHUNK_RAW})"
+                    )));
+                }
+                let z_bound = zstd::zstd_safe::compress_bound(raw_len as usize) as u64;
+                if u64::from(z_len) > z_bound {
+                    return Err(bad(format!(
+                        "the chunk at byte {at} declares {z_len} compressed bytes, more than zstd can produce from {raw_len}"
+                    )));
+                }
+                let z = r.vec(u64::from(z_len), "chunk")?;
+                let raw = decompress_capped(&z, raw_len)
+                    .map_err(|why| bad(format!("the chunk at byte {at} is corrupt: {why}")))?;
+                let mut p = 0usize;
+                while p < raw.len() {
+                    if raw.len() - p < RECORD_HEADER_LEN {
+                        return Err(bad(format!(
+                            "the chunk at byte {at} ends inside a record header (offset {p})"
+                        )));
+                    }
+                    let kind_byte = raw[p];
+                    let len = u32::from_le_bytes([raw[p + 1], raw[p + 2], raw[p + 3], raw[p + 4]])
+                        as usize;
+                    let body = p + RECORD_HEADER_LEN;
+                    if len == 0 || len > raw.len() - body {
+                        return Err(bad(format!(
+                            "the record at offset {p} of the chunk at byte {at} declares {len} bytes but {} remain",
+                            raw.len() - body
+                        )));
+                    }
+                    let record = &raw[body..body + len];
+                    let rebuilt;
+                    let (id, canonical) = if kind_byte & DELTA_FLAG != 0 {
+                        deltas += 1;
+                        match resolve_delta(record, bases)
+                            .map_err(|why| bad(format!("the delta record at offset {p} of the chunk at byte {at} is bad: {why}")))?
+                        {
+                            Delta::Rebuilt(id, bytes) => {
+                                rebuilt = bytes;
+                                (id, rebuilt.as_slice())
+                            }
+                            Delta::Unresolved(id, base) => {
+                                let kind = Kind::from_u8(kind_byte & !DELTA_FLAG).ok_or_else(|| {
+                                    bad(format!("the record of object {id} has unknown kind {kind_byte}"))
+                                })?;
+                                unresolved.push((id, kind, base));
+                                seen.push((id, at, p as u32));
+                                p = body + len;
+                                continue;
+                            }
+                        }
+                    } else {
+                        (ObjectId::hash(record), record)
+                    };
+                    let (kind, _, _) = object::split_header(canonical).map_err(|e| {
+                        bad(format!(
+                            "object {id} (chunk at byte {at}) is malformed: {e}"
+                        ))
+                    })?;
+                    if kind as u8 != kind_byte & !DELTA_FLAG {
+                        return Err(bad(format!(
+                            "the record of object {id} says kind {kind_byte} but the object is a {kind}"
+                        )));
+                    }
+                    visit(&BundleObject {
+                        id,
+                        kind,
+                        canonical,
+                    })?;
+                    object_bytes += canonical.len() as u64;
+                    seen.push((id, at, p as u32));
+                    p = body + len;
+                }
+            }
+            INDEX_TAG => {
+                let count = r.u64("index count")?;
+                if count != seen.len() as u64 {
+                    return Err(bad(format!(
+                        "the index lists {count} objects but the bundle holds {}",
+                        seen.len()
+                    )));
+                }
+                let mut entry = [0u8; INDEX_ENTRY_LEN];
+                for (i, (id, chunk_at, off)) in seen.iter().enumerate() {
+                    r.exact(&mut entry, "index")?;
+                    let eid = ObjectId::from_slice(&entry[..32])
+                        .ok_or_else(|| bad("index entry is short"))?;
+                    let mut c = [0u8; 8];
+                    c.copy_from_slice(&entry[32..40]);
+                    let mut o = [0u8; 4];
+                    o.copy_from_slice(&entry[40..44]);
+                    if eid != *id
+                        || u64::from_le_bytes(c) != *chunk_at
+                        || u32::from_le_bytes(o) != *off
+                    {
+                        return Err(bad(format!(
+                            "index entry {i} does not match the records (it names {eid}, the record holds {id})"
+                        )));
+                    }
+                }
+                let index_at = r.u64("trailer")?;
+                if index_at != at {
+                    return Err(bad(format!(
+                        "the trailer says the index is at byte {index_at} but it is at byte {at}"
+                    )));
+                }
+                let mut magic = [0u8; 8];
+                r.exact(&mut magic, "trailer")?;
+                if magic != TRAILER_MAGIC {
+                    return Err(bad("the trailer's magic bytes are wrong"));
+                }
+                let expected = *r.hasher.finalize().as_bytes();
+                let mut sum = [0u8; 32];
+                r.inner.read_exact(&mut sum).map_err(|_| {
+                    bad("the file is truncated: it ends inside the trailer's checksum")
+                })?;
+                if sum != expected {
+                    return Err(bad(
+                        "the checksum does not match the contents (the file is corrupt)",
+                    ));
+                }
+                let mut extra = [0u8; 1];
+                match r.inner.read(&mut extra) {
+                    Ok(0) => {}
+                    Ok(_) => return Err(bad("unexpected bytes after the trailer")),
+                    Err(e) => return Err(bad(format!("reading past the trailer: {e}"))),
+                }
+                return Ok((
+                    header,
+                    BundleSummary {
+                        objects: seen.len() as u64,
+                        object_bytes,
+                        file_bytes: r.pos + 32,
+                        checksum: sum,
+                        deltas,
+                        unresolved,
+                    },
+                ));
+            }
+            other => {
+                return Err(bad(format!(
+                    "unknown section tag 0x{other:02x} at byte {at}"
+                )));
+            }
+        }
+    }
+}
+
+/// Looks up a delta's base object: its canonical bytes, or `None` when it is not available.
+pub type Bases<'a> = dyn FnMut(&ObjectId) -> Result<Option<Vec<u8>>, BundleError> + 'a;
+
+/// A base lookup that never finds anything (verification without a repository).
+pub fn no_bases(_: &ObjectId) -> Result<Option<Vec<u8>>, BundleError> {
+    Ok(None)
+}
+
+enum Delta {
+    Rebuilt(ObjectId, Vec<u8>),
+    Unresolved(ObjectId, ObjectId),
+}
+
+/// Rebuilds a delta record's object from its base, checking its length and hash.
+fn resolve_delta(record: &[u8], bases: &mut Bases<'_>) -> Result<Delta, String> {
+    if record.len() < DELTA_HEADER_LEN {
+        return Err(format!(
+            "it is {} bytes, shorter than its header",
+            record.len()
+        ));
+    }
+    let id = ObjectId::from_slice(&record[..32]).ok_or("short target id")?;
+    let base_id = ObjectId::from_slice(&record[32..64]).ok_or("short base id")?;
+    let len = u32::from_le_bytes([record[64], record[65], record[66], record[67]]);
+    if len == 0 || len > MAX_OBJECT_SIZE {
+        return Err(format!(
+            "object {id} declares {len} bytes (allowed: 1 to {MAX_OBJECT_SIZE})"
+        ));
+    }
+    let Some(base) = bases(&base_id).map_err(|e| e.0)? else {
+        return Ok(Delta::Unresolved(id, base_id));
+    };
+    let mut dec = zstd::stream::read::Decoder::with_dictionary(&record[DELTA_HEADER_LEN..], &base)
+        .map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    let got = (&mut dec)
+        .take(u64::from(len) + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| format!("object {id}: zstd: {e}"))?;
+    if got as u64 != u64::from(len) {
+        return Err(format!(
+            "object {id} rebuilds to another length than the declared {len}"
+        ));
+    }
+    let actual = ObjectId::hash(&out);
+    if actual != id {
+        return Err(format!("object {id} rebuilds to bytes hashing to {actual}"));
+    }
+    Ok(Delta::Rebuilt(id, out))
+}
+
+/// Decompresses one zstd frame that must yield exactly `len` bytes; output beyond `len` is
+/// never produced (decompression bombs stop at the declared size).
+fn decompress_capped(z: &[u8], len: u32) -> Result<Vec<u8>, String> {
+    let mut dec = zstd::stream::read::Decoder::with_buffer(z).map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    let got = (&mut dec)
+        .take(u64::from(len) + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| format!("zstd: {e}"))?;
+    if got as u64 != u64::from(len) {
+        return Err(format!(
+            "it decompresses to {} bytes, not the declared {len}",
+            if got as u64 > u64::from(len) {
+                "more than".to_string()
+            } else {
+                got.to_string()
+            }
+        ));
+    }
+    Ok(out)
+}

@@ -1,0 +1,542 @@
+//! Bundle format tests: round trips, and every kind of bad file rejected with a clear error.
+
+use std::io::Cursor;
+
+use proptest::prelude::*;
+
+use super::format::*;
+use crate::id::{CommitId, ObjectId};
+use crate::object::{self, Blob, Kind};
+
+fn header(prereqs: Vec<CommitId>) -> BundleHeader {
+    BundleHeader {
+        refs: vec![BundleRef {
+            name: "refs/heads/main".into(),
+            id: ObjectId::hash(b"x"),
+        }],
+        head: Some("refs/heads/main".into()),
+        prerequisites: prereqs,
+        creator: Creator {
+            tool: "test".into(),
+            who: "T <t@x>".into(),
+            time: 1,
+        },
+    }
+}
+
+fn blobs(sizes: &[usize]) -> Vec<(ObjectId, Vec<u8>)> {
+    sizes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let data: Vec<u8> = (0..*n).map(|j| (i * 7 + j % 251) as u8).collect();
+            let (id, bytes) = object::encode_with_id(&Blob { data });
+            (id.id(), bytes)
+        })
+        .collect()
+}
+
+fn write(objects: &[(ObjectId, Vec<u8>)]) -> Vec<u8> {
+    let mut w = BundleWriter::new(Vec::new(), &header(Vec::new())).unwrap();
+    for (id, b) in objects {
+        w.add(*id, b).unwrap();
+    }
+    w.finish().unwrap().0
+}
+
+fn read(bytes: &[u8]) -> Result<Vec<(ObjectId, Kind, Vec<u8>)>, BundleError> {
+    let mut out = Vec::new();
+    read_bundle(Cursor::new(bytes), &mut no_bases, |o| {
+        out.push((o.id, o.kind, o.canonical.to_vec()));
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// Recomputes the trailing checksum, so a test reaches the check behind it.
+fn reseal(bytes: &mut Vec<u8>) {
+    let n = bytes.len() - 32;
+    bytes.truncate(n);
+    let sum = *blake3::hash(bytes).as_bytes();
+    bytes.extend_from_slice(&sum);
+}
+
+/// Offset of the first chunk (after magic, version, header length and header).
+fn first_chunk(bytes: &[u8]) -> usize {
+    16 + u32::from_le_bytes(bytes[12..16].try_into().unwrap()) as usize
+}
+
+fn err(bytes: &[u8]) -> String {
+    read(bytes).expect_err("the bundle must be rejected").0
+}
+
+#[test]
+fn round_trip_keeps_objects_in_order_across_chunks() {
+    let objs = blobs(&[10, 3_000_000, 2_000_000, 5, 100]);
+    let bytes = write(&objs);
+    let got = read(&bytes).unwrap();
+    assert_eq!(got.len(), objs.len());
+    for ((id, b), (gid, kind, gb)) in objs.iter().zip(&got) {
+        assert_eq!(id, gid);
+        assert_eq!(*kind, Kind::Blob);
+        assert_eq!(b, gb);
+    }
+    let h = read_header(Cursor::new(&bytes)).unwrap();
+    assert_eq!(h, header(Vec::new()));
+}
+
+#[test]
+fn truncation_anywhere_is_rejected() {
+    let bytes = write(&blobs(&[100, 200, 5000]));
+    for cut in [
+        0,
+        4,
+        11,
+        15,
+        20,
+        first_chunk(&bytes) + 3,
+        bytes.len() / 2,
+        bytes.len() - 40,
+        bytes.len() - 1,
+    ] {
+        let e = err(&bytes[..cut]);
+        assert!(
+            e.contains("truncated") || e.contains("not a kodiak bundle"),
+            "cut at {cut}: {e}"
+        );
+    }
+}
+
+#[test]
+fn flipped_bytes_fail_the_checksum_or_a_structural_check() {
+    let bytes = write(&blobs(&[100, 200, 5000]));
+    for at in (0..bytes.len()).step_by(7) {
+        let mut b = bytes.clone();
+        b[at] ^= 0x40;
+        assert!(read(&b).is_err(), "flip at {at} was accepted");
+    }
+    let mut b = bytes.clone();
+    let n = b.len();
+    b[n - 1] ^= 1;
+    assert!(err(&b).contains("checksum does not match"));
+}
+
+#[test]
+fn altered_object_with_resealed_checksum_fails_the_index() {
+    // Replace a record's payload by another valid object of the same length: its hash changes,
+    // so the index (naming the original id) no longer matches.
+    let objs = blobs(&[50]);
+    let bytes = write(&objs);
+    let c = first_chunk(&bytes);
+    let raw_len = u32::from_le_bytes(bytes[c + 1..c + 5].try_into().unwrap());
+    let z_len = u32::from_le_bytes(bytes[c + 5..c + 9].try_into().unwrap()) as usize;
+    let mut raw = zstd::decode_all(&bytes[c + 9..c + 9 + z_len]).unwrap();
+    assert_eq!(raw.len() as u32, raw_len);
+    let last = raw.len() - 1;
+    raw[last] ^= 1;
+    let z = zstd::encode_all(&raw[..], 1).unwrap();
+    let mut b = bytes[..c + 5].to_vec();
+    b.extend_from_slice(&(z.len() as u32).to_le_bytes());
+    b.extend_from_slice(&z);
+    let rest = &bytes[c + 9 + z_len..];
+    // The index offset in the trailer moves with the chunk; fix it so only the id differs.
+    let shift = z.len() as i64 - z_len as i64;
+    let mut tail = rest.to_vec();
+    let t = tail.len() - 48;
+    let idx = u64::from_le_bytes(tail[t..t + 8].try_into().unwrap());
+    tail[t..t + 8].copy_from_slice(&((idx as i64 + shift) as u64).to_le_bytes());
+    b.extend_from_slice(&tail);
+    reseal(&mut b);
+    let e = err(&b);
+    assert!(e.contains("index entry 0 does not match"), "{e}");
+}
+
+#[test]
+fn lying_lengths_are_rejected() {
+    let bytes = write(&blobs(&[100, 200]));
+    let c = first_chunk(&bytes);
+    // Chunk raw length larger and smaller than what the frame holds.
+    for delta in [1i64, -1] {
+        let mut b = bytes.clone();
+        let raw = u32::from_le_bytes(b[c + 1..c + 5].try_into().unwrap());
+        b[c + 1..c + 5].copy_from_slice(&((raw as i64 + delta) as u32).to_le_bytes());
+        reseal(&mut b);
+        let e = err(&b);
+        assert!(e.contains("decompresses to"), "{e}");
+    }
+    // Compressed length past the end of the file.
+    let mut b = bytes.clone();
+    b[c + 5..c + 9].copy_from_slice(&(1_000_000u32).to_le_bytes());
+    let e = err(&b);
+    assert!(e.contains("more than zstd can produce"), "{e}");
+    let mut b = bytes.clone();
+    let raw = u32::from_le_bytes(b[c + 1..c + 5].try_into().unwrap());
+    let bound = zstd::zstd_safe::compress_bound(raw as usize) as u32;
+    b[c + 5..c + 9].copy_from_slice(&bound.to_le_bytes());
+    let e = err(&b);
+    assert!(e.contains("truncated") || e.contains("is corrupt"), "{e}");
+    // Header length beyond the limit, before anything is allocated.
+    let mut b = bytes.clone();
+    b[12..16].copy_from_slice(&u32::MAX.to_le_bytes());
+    assert!(err(&b).contains("more than the limit"));
+    // Chunk raw length beyond the limit.
+    let mut b = bytes.clone();
+    b[c + 1..c + 5].copy_from_slice(&u32::MAX.to_le_bytes());
+    assert!(err(&b).contains("declares"));
+}
+
+#[test]
+fn record_lengths_inside_a_chunk_are_checked() {
+    let (id, canonical) = object::encode_with_id(&Blob { data: vec![1; 40] });
+    let mut raw = vec![Kind::Blob as u8];
+    raw.extend_from_slice(&(1000u32).to_le_bytes());
+    raw.extend_from_slice(&canonical);
+    let e = err(&handmade(&raw, &[(id.id(), 0)]));
+    assert!(e.contains("declares 1000 bytes"), "{e}");
+    // A kind byte that disagrees with the object.
+    let mut raw = vec![Kind::Node as u8];
+    raw.extend_from_slice(&(canonical.len() as u32).to_le_bytes());
+    raw.extend_from_slice(&canonical);
+    let e = err(&handmade(&raw, &[(id.id(), 0)]));
+    assert!(e.contains("says kind 2"), "{e}");
+}
+
+/// A bundle with one chunk of the given raw records and the given index entries.
+fn handmade(raw: &[u8], index: &[(ObjectId, u32)]) -> Vec<u8> {
+    let mut head = Vec::new();
+    object::postcard_encode(&header(Vec::new()), &mut head);
+    let mut b = BUNDLE_MAGIC.to_vec();
+    b.extend_from_slice(&BUNDLE_VERSION.to_le_bytes());
+    b.extend_from_slice(&(head.len() as u32).to_le_bytes());
+    b.extend_from_slice(&head);
+    let chunk_at = b.len() as u64;
+    let z = zstd::encode_all(raw, 3).unwrap();
+    b.push(CHUNK_TAG);
+    b.extend_from_slice(&(raw.len() as u32).to_le_bytes());
+    b.extend_from_slice(&(z.len() as u32).to_le_bytes());
+    b.extend_from_slice(&z);
+    let index_at = b.len() as u64;
+    b.push(INDEX_TAG);
+    b.extend_from_slice(&(index.len() as u64).to_le_bytes());
+    for (id, off) in index {
+        b.extend_from_slice(id.as_bytes());
+        b.extend_from_slice(&chunk_at.to_le_bytes());
+        b.extend_from_slice(&off.to_le_bytes());
+    }
+    b.extend_from_slice(&index_at.to_le_bytes());
+    b.extend_from_slice(&TRAILER_MAGIC);
+    b.extend_from_slice(&[0; 32]);
+    reseal(&mut b);
+    b
+}
+
+#[test]
+fn decompression_bomb_stops_at_the_declared_size() {
+    // 64 MiB of zeros compress to a few KiB; the chunk claims 100 KB.
+    let zeros = vec![0u8; 64 << 20];
+    let z = zstd::encode_all(&zeros[..], 3).unwrap();
+    let bytes = write(&blobs(&[100]));
+    let c = first_chunk(&bytes);
+    let mut b = bytes[..c].to_vec();
+    b.push(CHUNK_TAG);
+    b.extend_from_slice(&100_000u32.to_le_bytes());
+    b.extend_from_slice(&(z.len() as u32).to_le_bytes());
+    b.extend_from_slice(&z);
+    b.extend_from_slice(&[0; 48]);
+    reseal(&mut b);
+    let e = err(&b);
+    assert!(
+        e.contains("more than") && e.contains("declared 100000"),
+        "{e}"
+    );
+}
+
+#[test]
+fn absurd_counts_and_junk_are_rejected() {
+    let bytes = write(&blobs(&[100]));
+    // The index count is right after the 'I' tag: find it through the trailer.
+    let t = bytes.len() - 48;
+    let idx = u64::from_le_bytes(bytes[t..t + 8].try_into().unwrap()) as usize;
+    let mut b = bytes.clone();
+    b[idx + 1..idx + 9].copy_from_slice(&(u64::MAX / 2).to_le_bytes());
+    reseal(&mut b);
+    assert!(err(&b).contains("the index lists"));
+    let mut b = bytes.clone();
+    b.insert(b.len() - 32, 0);
+    reseal(&mut b);
+    assert!(read(&b).is_err());
+    let mut b = bytes.clone();
+    b.push(0);
+    assert!(read(&b).is_err());
+    let mut b = bytes.clone();
+    b[0] = b'X';
+    assert!(err(&b).contains("not a kodiak bundle"));
+    let mut b = bytes.clone();
+    b[8] = 9;
+    assert!(err(&b).contains("unsupported bundle version 9"));
+    // A section tag that is neither chunk nor index.
+    let mut b = bytes.clone();
+    let c = first_chunk(&b);
+    b[c] = b'Z';
+    reseal(&mut b);
+    assert!(err(&b).contains("unknown section tag 0x5a"));
+}
+
+#[test]
+fn headers_are_checked() {
+    let mut h = header(Vec::new());
+    h.head = Some("refs/heads/other".into());
+    let mut w = BundleWriter::new(Vec::new(), &h).unwrap();
+    w.add(
+        ObjectId::hash(b"q"),
+        &object::encode(&Blob { data: vec![1] }),
+    )
+    .unwrap();
+    let bytes = w.finish().unwrap().0;
+    assert!(err(&bytes).contains("HEAD 'refs/heads/other' is not one of its refs"));
+    let mut h = header(Vec::new());
+    h.refs.push(h.refs[0].clone());
+    let bytes = BundleWriter::new(Vec::new(), &h)
+        .unwrap()
+        .finish()
+        .unwrap()
+        .0;
+    assert!(err(&bytes).contains("out of order or twice"));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    #[test]
+    fn any_object_sizes_round_trip(sizes in proptest::collection::vec(0usize..20_000, 0..12)) {
+        let objs = blobs(&sizes);
+        let got = read(&write(&objs)).unwrap();
+        prop_assert_eq!(got.len(), objs.len());
+        for ((id, b), (gid, _, gb)) in objs.iter().zip(&got) {
+            prop_assert_eq!(id, gid);
+            prop_assert_eq!(b, gb);
+        }
+    }
+}
+
+#[test]
+fn deltas_rebuild_from_their_base_and_are_checked() {
+    let base_data: Vec<u8> = (0..20_000u32).flat_map(|i| (i * 7).to_le_bytes()).collect();
+    let mut new_data = base_data.clone();
+    new_data[1000] ^= 0xff;
+    let (base_id, base) = object::encode_with_id(&Blob { data: base_data });
+    let (id, canonical) = object::encode_with_id(&Blob { data: new_data });
+    let mut w = BundleWriter::new(Vec::new(), &header(Vec::new())).unwrap();
+    w.add_delta(id.id(), &canonical, base_id.id(), &base)
+        .unwrap();
+    let (bytes, summary) = w.finish().unwrap();
+    assert_eq!(summary.deltas, 1);
+    assert!(
+        bytes.len() < 1000,
+        "a one-byte change costs {} bytes",
+        bytes.len()
+    );
+
+    // With the base: rebuilt and hash-checked.
+    let mut got = Vec::new();
+    let mut bases = |b: &ObjectId| Ok((*b == base_id.id()).then(|| base.clone()));
+    let (_, s) = read_bundle(Cursor::new(&bytes), &mut bases, |o| {
+        got.push((o.id, o.canonical.to_vec()));
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(got, vec![(id.id(), canonical.clone())]);
+    assert!(s.unresolved.is_empty());
+
+    // Without it: reported as unresolved, not visited.
+    let (_, s) = read_bundle(Cursor::new(&bytes), &mut no_bases, |_| {
+        panic!("an unresolved delta must not be visited")
+    })
+    .unwrap();
+    assert_eq!(s.unresolved, vec![(id.id(), Kind::Blob, base_id.id())]);
+
+    // Against another base: the rebuilt bytes do not hash to the id.
+    let mut wrong = |_: &ObjectId| Ok(Some(object::encode(&Blob { data: vec![9; 50] })));
+    let e = read_bundle(Cursor::new(&bytes), &mut wrong, |_| Ok(()))
+        .expect_err("a wrong base must be rejected")
+        .0;
+    assert!(e.contains("delta record") && e.contains("bad"), "{e}");
+
+    // A delta that does not pay is written whole.
+    let mut w = BundleWriter::new(Vec::new(), &header(Vec::new())).unwrap();
+    let (small_id, small) = object::encode_with_id(&Blob {
+        data: vec![1, 2, 3],
+    });
+    w.add_delta(small_id.id(), &small, base_id.id(), &base)
+        .unwrap();
+    assert_eq!(w.finish().unwrap().1.deltas, 0);
+}
+
+mod graph {
+    use std::collections::BTreeSet;
+
+    use crate::id::{CommitId, ObjectId};
+    use crate::object::{Commit, Kind, Root, Signature, Table};
+    use crate::pack::Walker;
+    use crate::schema::{ColumnDef, Schema, Type};
+    use crate::store::Store;
+    use crate::table::NodeStore;
+
+    fn sig() -> Signature {
+        Signature {
+            name: "T".into(),
+            email: "t@x".into(),
+            time: 1,
+            tz_offset_min: 0,
+        }
+    }
+
+    /// A commit of one table `t` whose rows are `rows`, with `parents`.
+    fn commit(store: &Store, rows: &[(Vec<u8>, Vec<u8>)], parents: Vec<CommitId>) -> CommitId {
+        let schema = Schema::new(
+            "t",
+            vec![
+                ColumnDef::new("k", Type::Int).not_null(),
+                ColumnDef::new("v", Type::Text),
+            ],
+            &["k"],
+        )
+        .unwrap();
+        let ns = NodeStore::new(store.clone());
+        let rows_id = ns.build(rows.iter().map(|(k, v)| (k, v))).unwrap();
+        let table = store
+            .put(&Table {
+                schema: store.put(&schema).unwrap(),
+                rows: rows_id,
+                row_count: rows.len() as u64,
+            })
+            .unwrap();
+        let mut root = Root::default();
+        root.tables.insert("t".into(), table);
+        let root = store.put(&root).unwrap();
+        store
+            .put(&Commit {
+                root,
+                parents,
+                author: sig(),
+                committer: sig(),
+                message: "m".into(),
+                change_id: [0; 16],
+            })
+            .unwrap()
+    }
+
+    fn all(store: &Store, c: CommitId) -> BTreeSet<ObjectId> {
+        let mut out = BTreeSet::new();
+        Walker::new(store)
+            .walk(&[(c.id(), Kind::Commit)], &mut |id, _, _, _| {
+                out.insert(id);
+                Ok(())
+            })
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn incremental_walk_sends_only_what_the_prerequisite_lacks_with_delta_bases() {
+        let store = Store::memory();
+        let mut rows: Vec<(Vec<u8>, Vec<u8>)> = (0u32..20_000)
+            .map(|i| (i.to_be_bytes().to_vec(), format!("value {i}").into_bytes()))
+            .collect();
+        let c1 = commit(&store, &rows, Vec::new());
+        rows[12_345].1 = b"changed".to_vec();
+        let c2 = commit(&store, &rows, vec![c1]);
+
+        let mut w = Walker::new(&store);
+        w.exclude(&[c1.id()]).unwrap();
+        let starts = [(c2.id(), Kind::Commit)];
+        let boundary = w.commit_boundary(&starts).unwrap();
+        assert_eq!(boundary, vec![c1.id()]);
+        w.exclude_roots(&boundary).unwrap();
+        let mut sent = BTreeSet::new();
+        let mut with_base = 0;
+        w.walk(&starts, &mut |id, _, _, base| {
+            sent.insert(id);
+            with_base += usize::from(base.is_some());
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(w.prerequisites(), boundary);
+        let old = all(&store, c1);
+        let new = all(&store, c2);
+        // Complete given the prerequisite, and nothing the prerequisite already has.
+        assert!(new.iter().all(|id| sent.contains(id) || old.contains(id)));
+        assert!(sent.iter().all(|id| !old.contains(id)));
+        // Commit, root, table, and one node per tree level; all but the commit have a base.
+        assert!(sent.len() <= 8, "{} objects sent", sent.len());
+        assert_eq!(with_base, sent.len() - 1);
+    }
+}
+
+#[test]
+fn incomplete_and_inconsistent_bundles_fail_verification() {
+    use crate::id::RootId;
+    use crate::object::{Commit, Signature};
+    let sig = Signature {
+        name: "T".into(),
+        email: "t@x".into(),
+        time: 1,
+        tz_offset_min: 0,
+    };
+    let commit = Commit {
+        root: RootId::new(ObjectId::hash(b"no such root")),
+        parents: Vec::new(),
+        author: sig.clone(),
+        committer: sig,
+        message: "m".into(),
+        change_id: [0; 16],
+    };
+    let (cid, bytes) = object::encode_with_id(&commit);
+    let mut h = header(Vec::new());
+    h.refs[0].id = cid.id();
+    let tmp = tempfile::tempdir().unwrap();
+    let write_file = |name: &str, objs: &[(ObjectId, Vec<u8>)], h: &BundleHeader| {
+        let mut w = BundleWriter::new(Vec::new(), h).unwrap();
+        for (id, b) in objs {
+            w.add(*id, b).unwrap();
+        }
+        let path = tmp.path().join(name);
+        std::fs::write(&path, w.finish().unwrap().0).unwrap();
+        path
+    };
+    let p = write_file("incomplete.kdk", &[(cid.id(), bytes.clone())], &h);
+    let e = super::verify_file(&p, None).unwrap_err().to_string();
+    assert!(e.contains("incomplete") && e.contains("root"), "{e}");
+    // The same object twice.
+    let twice = [(cid.id(), bytes.clone()), (cid.id(), bytes.clone())];
+    let p = write_file("twice.kdk", &twice, &h);
+    let e = super::verify_file(&p, None).unwrap_err().to_string();
+    assert!(e.contains("appears twice"), "{e}");
+    // A ref to an object that is not there at all.
+    let p = write_file("dangling.kdk", &[], &header(Vec::new()));
+    let e = super::verify_file(&p, None).unwrap_err().to_string();
+    assert!(e.contains("incomplete"), "{e}");
+    // A ref naming a blob where a commit is expected: fine for the ref, but not for a parent.
+    let blob = object::encode_with_id(&Blob { data: vec![1] });
+    let (root_id, root_bytes) = object::encode_with_id(&crate::object::Root::default());
+    let mut child = commit.clone();
+    child.root = root_id;
+    child.parents = vec![crate::id::CommitId::new(blob.0.id())];
+    let (child_id, child_bytes) = object::encode_with_id(&child);
+    let mut h2 = header(Vec::new());
+    h2.refs[0].id = child_id.id();
+    let p = write_file(
+        "kinds.kdk",
+        &[
+            (child_id.id(), child_bytes),
+            (root_id.id(), root_bytes),
+            (blob.0.id(), blob.1),
+        ],
+        &h2,
+    );
+    let e = super::verify_file(&p, None).unwrap_err().to_string();
+    assert!(
+        e.contains("referenced as a commit but the bundle holds a blob"),
+        "{e}"
+    );
+}
