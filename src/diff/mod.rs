@@ -123,7 +123,9 @@ impl TableDiff {
     /// whose trees differ only in bytes that decode to equal values yields no row changes.
     pub fn data_changed(&self) -> bool {
         match (&self.old, &self.new) {
-            (Some(o), Some(n)) => o.table.rows != n.table.rows,
+            (Some(o), Some(n)) => {
+                o.table.rows != n.table.rows || rows::reads_old_slots(&o.schema, &n.schema)
+            }
             (Some(s), None) | (None, Some(s)) => s.table.row_count > 0,
             (None, None) => false,
         }

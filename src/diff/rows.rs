@@ -299,7 +299,7 @@ fn numeric(v: &Value) -> Option<f64> {
 
 /// Whether the new schema reads a column from a slot the old schema had used (a dropped
 /// column restored): rows whose bytes did not change may then still read other values.
-fn reads_old_slots(old: &Schema, new: &Schema) -> bool {
+pub(crate) fn reads_old_slots(old: &Schema, new: &Schema) -> bool {
     new.columns()
         .iter()
         .any(|c| old.column_by_tag(c.tag).is_none() && c.slot < old.next_slot())

@@ -269,6 +269,34 @@ fn added_column_compares_with_its_default() {
 }
 
 #[test]
+fn restored_column_is_compared_in_every_row() {
+    // B drops `name` without rewriting rows; going back from B to A restores it, and rows
+    // whose bytes never changed read their old names again.
+    let a_schema = items_schema();
+    let mut b_schema = a_schema.clone();
+    b_schema.drop_column("name").unwrap();
+    let store = Store::memory();
+    let a = put_table(&store, &a_schema, &[item(1, "a", 1), item(2, "b", 2)]);
+    let a_table: Table = store.get(&a).unwrap();
+    let b = store
+        .put(&Table {
+            schema: store.put(&b_schema).unwrap(),
+            ..a_table
+        })
+        .unwrap();
+    let forward = plan(&store, &root(&[("t", a)]), &root(&[("t", b)]), &[]).unwrap();
+    assert!(!forward[0].data_changed());
+    assert!(all_changes(&store, &forward[0]).is_empty());
+    let back = plan(&store, &root(&[("t", b)]), &root(&[("t", a)]), &[]).unwrap();
+    assert!(back[0].data_changed());
+    let changes = all_changes(&store, &back[0]);
+    assert_eq!(changes.len(), 2, "{changes:?}");
+    assert!(changes.iter().all(|c| c.kind == RowKind::Modified));
+    assert_eq!(changes[1].new.as_ref().unwrap()[1], Value::Text("b".into()));
+    assert_eq!(changes[1].old.as_ref().unwrap()[1], Value::Null);
+}
+
+#[test]
 fn filters_and_limit() {
     let store = Store::memory();
     let s = items_schema();
