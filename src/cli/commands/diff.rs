@@ -278,7 +278,11 @@ pub fn run(ctx: &Ctx, args: Args, out: &mut dyn Write) -> CliResult {
         options: &options,
         color: format == Format::Table && use_color(args.color),
     };
-    match format::write(out, &cx, &diffs, format, mode) {
+    // Stdout is line-buffered: without a buffer every row would be a write call.
+    let mut buffered = std::io::BufWriter::with_capacity(1 << 16, out);
+    let written = format::write(&mut buffered, &cx, &diffs, format, mode)
+        .and_then(|()| buffered.flush().map_err(WriteError::Io));
+    match written {
         Ok(()) => Ok(()),
         Err(WriteError::Io(e)) => Err(e.into()),
         Err(WriteError::Diff(e)) => Err(e.into()),
