@@ -105,11 +105,12 @@ mod tests {
     }
 }
 
-/// Output format of listing commands (`branch`, `tag`).
+/// Output format of commands that print either text or JSON (`log`, `status`, `branch`,
+/// `tag`, `conflicts show`).
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ListFormat {
+pub enum TextOrJson {
     /// Human-readable text.
     Text,
-    /// A JSON array.
+    /// JSON (documented per command).
     Json,
 }

@@ -8,7 +8,7 @@ use kodiak::object::Commit;
 use serde_json::json;
 
 use crate::cli::error::{CliError, CliResult};
-use crate::cli::format::ListFormat;
+use crate::cli::format::TextOrJson;
 use crate::cli::history::to_json;
 use crate::cli::{Access, Ctx};
 
@@ -37,7 +37,7 @@ pub struct Args {
 
     /// Listing format
     #[arg(long, value_enum, default_value = "text")]
-    pub format: ListFormat,
+    pub format: TextOrJson,
 
     /// Branch name, and a start revision when creating (default HEAD)
     #[arg(value_name = "NAME")]
@@ -75,7 +75,7 @@ pub fn run(ctx: &Ctx, args: Args, out: &mut dyn Write) -> CliResult {
             [] => {
                 let st = WorkState::load(&repo)?;
                 let branches = ops::list_branches(&repo)?;
-                if args.format == ListFormat::Json {
+                if args.format == TextOrJson::Json {
                     let mut items = Vec::new();
                     for (name, id) in branches {
                         let c: Commit = repo.store().get(&CommitId::new(id))?;

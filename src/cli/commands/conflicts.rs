@@ -9,17 +9,9 @@ use kodiak::schema::Value;
 use serde_json::{Map, json};
 
 use crate::cli::error::{CliError, CliResult};
+use crate::cli::format::TextOrJson;
 use crate::cli::history::to_json;
 use crate::cli::{Access, Ctx};
-
-/// Output format of `conflicts show`.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
-    /// Human-readable text.
-    Text,
-    /// JSON.
-    Json,
-}
 
 /// Arguments of `kodiak conflicts`.
 #[derive(clap::Args, Debug)]
@@ -38,7 +30,7 @@ pub enum Action {
         table: String,
         /// Output format
         #[arg(long, value_enum, default_value = "text")]
-        format: Format,
+        format: TextOrJson,
     },
     /// Resolve conflicts of a table with one side's version or with rows from a file
     Resolve {
@@ -196,8 +188,8 @@ pub fn run(ctx: &Ctx, args: Args, out: &mut dyn Write) -> CliResult {
             let repo = ctx.open_repo(Access::Read)?;
             let shown = resolve::show(&repo, &table)?;
             match format {
-                Format::Json => writeln!(out, "{}", to_json(&show_json(&table, &shown))?)?,
-                Format::Text => show_text(out, &table, &shown)?,
+                TextOrJson::Json => writeln!(out, "{}", to_json(&show_json(&table, &shown))?)?,
+                TextOrJson::Text => show_text(out, &table, &shown)?,
             }
         }
         Some(Action::Resolve {

@@ -7,17 +7,9 @@ use kodiak::id::CommitId;
 use kodiak::object::Commit;
 
 use crate::cli::error::CliResult;
+use crate::cli::format::TextOrJson;
 use crate::cli::history::{commit_json, decoration_text, decorations, to_json, write_commit_text};
 use crate::cli::{Access, Ctx};
-
-/// Output format.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
-    /// Human-readable text.
-    Text,
-    /// A JSON array of commits.
-    Json,
-}
 
 /// Arguments of `kodiak log`.
 #[derive(clap::Args, Debug)]
@@ -44,7 +36,7 @@ pub struct Args {
 
     /// Output format
     #[arg(long, value_enum, default_value = "text")]
-    pub format: Format,
+    pub format: TextOrJson,
 }
 
 /// A text commit graph: one column per line of history being followed.
@@ -138,7 +130,7 @@ pub fn run(ctx: &Ctx, args: Args, out: &mut dyn Write) -> CliResult {
         Err(e) => return Err(e.into()),
     };
     let decor = decorations(&repo)?;
-    let json = args.format == Format::Json;
+    let json = args.format == TextOrJson::Json;
     let mut graph = args.graph.then(Graph::default);
     let mut shown = 0u64;
     if json {

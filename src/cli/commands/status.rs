@@ -7,24 +7,16 @@ use kodiak::workingset::MergeKind;
 use serde_json::json;
 
 use crate::cli::error::CliResult;
+use crate::cli::format::TextOrJson;
 use crate::cli::history::{change_json, change_line, to_json};
 use crate::cli::{Access, Ctx};
-
-/// Output format.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
-    /// Human-readable text.
-    Text,
-    /// JSON.
-    Json,
-}
 
 /// Arguments of `kodiak status`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Output format
     #[arg(long, value_enum, default_value = "text")]
-    pub format: Format,
+    pub format: TextOrJson,
 }
 
 fn changes_json(
@@ -48,7 +40,7 @@ pub fn run(ctx: &Ctx, args: Args, out: &mut dyn Write) -> CliResult {
     let working = st.working(store)?;
     let to_commit = diff_roots(&head, &staged);
     let not_staged = diff_roots(&staged, &working);
-    if args.format == Format::Json {
+    if args.format == TextOrJson::Json {
         let merge = st.record.merge.as_ref().map(|m| {
             json!({
                 "other": m.other.to_hex(),

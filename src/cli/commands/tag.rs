@@ -11,7 +11,7 @@ use kodiak::repo::Repo;
 use serde_json::json;
 
 use crate::cli::error::{CliError, CliResult};
-use crate::cli::format::ListFormat;
+use crate::cli::format::TextOrJson;
 use crate::cli::history::{sig_json, to_json};
 use crate::cli::{Access, Ctx};
 
@@ -40,7 +40,7 @@ pub struct Args {
 
     /// Listing format
     #[arg(long, value_enum, default_value = "text")]
-    pub format: ListFormat,
+    pub format: TextOrJson,
 
     /// Tag name, then the revision to tag (default HEAD)
     #[arg(value_name = "NAME")]
@@ -55,7 +55,7 @@ pub fn run(ctx: &Ctx, args: Args, out: &mut dyn Write) -> CliResult {
         }
         let repo = ctx.open_repo(Access::Read)?;
         let tags = repo.refs().list("refs/tags/")?;
-        if args.format == ListFormat::Json {
+        if args.format == TextOrJson::Json {
             let mut items = Vec::new();
             for (name, value) in tags {
                 let RefValue::Direct(id) = value else {
