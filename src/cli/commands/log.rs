@@ -65,7 +65,13 @@ impl Graph {
         let mut next: Vec<CommitId> = Vec::new();
         for (i, c) in self.columns.iter().enumerate() {
             if i == idx {
-                next.extend(parents.first());
+                // A first parent another line already waits for joins that line.
+                if let Some(p) = parents.first()
+                    && !next.contains(p)
+                    && !self.columns[i + 1..].contains(p)
+                {
+                    next.push(*p);
+                }
                 for p in parents.iter().skip(1) {
                     if !self.columns.contains(p) && !next.contains(p) {
                         next.push(*p);
@@ -83,7 +89,9 @@ impl Graph {
             let mut s = vec!["|"; idx + 1].join(" ");
             s.push('\\');
             transitions.push(s);
-        } else if after + 1 < before || (after < before && idx + 1 < before) {
+        } else if after + 1 < before
+            || (after < before && (idx + 1 < before || !parents.is_empty()))
+        {
             let mut s = vec!["|"; after.max(1)].join(" ");
             s.push('/');
             transitions.push(s);
@@ -226,6 +234,24 @@ mod tests {
             lines.extend(trans);
         }
         assert_eq!(lines.join("\n"), "* M\n|\\\n| * R\n* | L\n|/\n* B");
+    }
+
+    #[test]
+    fn graph_of_a_merge_whose_first_parent_is_newer() {
+        let (m, a, f, b) = (id("m"), id("a"), id("f"), id("b"));
+        let mut g = Graph::default();
+        let mut lines = Vec::new();
+        for (c, parents, name) in [
+            (m, vec![a, f], "M"),
+            (a, vec![b], "A"),
+            (f, vec![b], "F"),
+            (b, vec![], "B"),
+        ] {
+            let (star, _, trans) = g.place(c, &parents);
+            lines.push(format!("{star} {name}"));
+            lines.extend(trans);
+        }
+        assert_eq!(lines.join("\n"), "* M\n|\\\n* | A\n| * F\n|/\n* B");
     }
 
     #[test]
