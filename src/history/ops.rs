@@ -688,8 +688,10 @@ pub fn rename_branch(repo: &Repo, old: &str, new: &str, keep_old: bool) -> Resul
             "a branch named '{new}' already exists"
         )));
     }
-    let mut tx =
-        Transaction::new().update_ref(to.clone(), Expected::Absent, Change::Set(value.clone()));
+    // Like git, the new name keeps the branch's history of moves (copied for -c).
+    let mut tx = Transaction::new()
+        .update_ref(to.clone(), Expected::Absent, Change::Set(value.clone()))
+        .carry_reflog(from.clone(), to.clone());
     if !keep_old {
         tx = tx.update_ref(from.clone(), Expected::Equals(value), Change::Delete);
         for (ws, set) in repo.refs().working_sets()? {

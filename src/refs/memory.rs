@@ -112,6 +112,11 @@ impl RefStore for MemoryRefStore {
             let next = s.logs.get(&l).map_or(0, |v| v.len() as u64);
             snap.log_next.insert(l, next);
         }
+        for (from, _) in &t.carry_reflogs {
+            let name = log_name(from, &current);
+            let entries = s.logs.get(&name).cloned().unwrap_or_default();
+            snap.carried.insert(name, entries);
+        }
         for w in tx::plan(t, meta, &current, &snap)? {
             match w {
                 Write::Ref(name, Some(v)) => {

@@ -111,6 +111,10 @@ pub struct Transaction {
     /// Makes another workspace current (it must exist once the transaction is applied). `HEAD`
     /// updates in the same transaction apply to the workspace that was current before.
     pub set_current_workspace: Option<WorkspaceName>,
+    /// Reflogs to carry over, `(from, to)`: `to`'s reflog gets a copy of `from`'s entries
+    /// (oldest first) before this transaction's own entries, as a branch rename does. `to`
+    /// must be a ref the transaction updates.
+    pub carry_reflogs: Vec<(RefName, RefName)>,
 }
 
 impl Transaction {
@@ -152,6 +156,12 @@ impl Transaction {
     /// Switches the current workspace.
     pub fn switch_workspace(mut self, workspace: WorkspaceName) -> Self {
         self.set_current_workspace = Some(workspace);
+        self
+    }
+
+    /// Carries `from`'s reflog over to `to` (see [`Transaction::carry_reflogs`]).
+    pub fn carry_reflog(mut self, from: RefName, to: RefName) -> Self {
+        self.carry_reflogs.push((from, to));
         self
     }
 }

@@ -8,6 +8,8 @@
 //! - `meta`: `current-workspace` → workspace name; `reflog-next:<log name>` → next sequence
 //!   number (u64 big-endian).
 
+use std::collections::BTreeMap;
+
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 
@@ -104,6 +106,7 @@ fn abort<T>(e: Error) -> TxResult<T> {
 fn run(
     t: &Transaction,
     meta: &ReflogMeta,
+    carried: &BTreeMap<String, Vec<ReflogEntry>>,
     refs: &TransactionalTree,
     reflog: &TransactionalTree,
     worksets: &TransactionalTree,
@@ -152,6 +155,7 @@ fn run(
         };
         snap.log_next.insert(l, next);
     }
+    snap.carried = carried.clone();
     let writes = match tx::plan(t, meta, &current, &snap) {
         Ok(w) => w,
         Err(e) => return abort(e),
@@ -242,9 +246,21 @@ impl RefStore for SledRefStore {
     }
 
     fn transaction(&self, t: &Transaction, meta: &ReflogMeta) -> Result<()> {
+        // Reflogs to carry are read before the transaction (sled transactions cannot scan);
+        // reflogs only ever grow, and writers hold the repository lock.
+        let mut carried = BTreeMap::new();
+        if !t.carry_reflogs.is_empty() {
+            let current = self.current_workspace()?;
+            for (from, _) in &t.carry_reflogs {
+                let name = log_name(from, &current);
+                let mut entries = self.log(&name)?;
+                entries.reverse();
+                carried.insert(name, entries);
+            }
+        }
         (&self.refs, &self.reflog, &self.worksets, &self.meta)
             .transaction(|(refs, reflog, worksets, metat)| {
-                run(t, meta, refs, reflog, worksets, metat)
+                run(t, meta, &carried, refs, reflog, worksets, metat)
             })
             .map_err(|e| match e {
                 TransactionError::Abort(e) => e,

@@ -179,6 +179,59 @@ fn multi_ref_transaction_is_all_or_nothing() {
 }
 
 #[test]
+fn renames_carry_the_reflog() {
+    for (label, s) in stores() {
+        let main = main_branch();
+        let dev = RefName::branch("dev").unwrap();
+        s.transaction(&set(&main, Expected::Absent, oid("1")), &meta("one"))
+            .unwrap();
+        s.transaction(
+            &set(
+                &main,
+                Expected::Equals(RefValue::Direct(oid("1"))),
+                oid("2"),
+            ),
+            &meta("two"),
+        )
+        .unwrap();
+        let rename = Transaction::new()
+            .update_ref(
+                dev.clone(),
+                Expected::Absent,
+                Change::Set(RefValue::Direct(oid("2"))),
+            )
+            .update_ref(
+                main.clone(),
+                Expected::Equals(RefValue::Direct(oid("2"))),
+                Change::Delete,
+            )
+            .carry_reflog(main.clone(), dev.clone());
+        s.transaction(&rename, &meta("renamed")).unwrap();
+        let log: Vec<String> = s
+            .reflog(&dev)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.message)
+            .collect();
+        assert_eq!(log, ["renamed", "two", "one"], "{label}");
+        // The old name's log is kept, ending with the deletion.
+        let old = s.reflog(&main).unwrap();
+        assert_eq!(old.len(), 3, "{label}");
+        assert_eq!(old[0].new, None, "{label}");
+        // Carrying to a ref the transaction does not update is refused; nothing is written.
+        let bad = Transaction::new()
+            .update_ref(
+                main.clone(),
+                Expected::Absent,
+                Change::Set(RefValue::Direct(oid("3"))),
+            )
+            .carry_reflog(dev.clone(), RefName::branch("x").unwrap());
+        assert!(s.transaction(&bad, &meta("bad")).is_err(), "{label}");
+        assert_eq!(s.get(&main).unwrap(), None, "{label}");
+    }
+}
+
+#[test]
 fn reflog_is_newest_first_with_metadata() {
     for (label, s) in stores() {
         let main = main_branch();

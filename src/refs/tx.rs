@@ -29,6 +29,8 @@ pub(crate) struct Snapshot {
     pub worksets: BTreeMap<WorkspaceName, Option<WorkingSet>>,
     /// Next free sequence number per reflog.
     pub log_next: BTreeMap<String, u64>,
+    /// Entries (oldest first) of the reflogs named in `Transaction::carry_reflogs`, by log name.
+    pub carried: BTreeMap<String, Vec<ReflogEntry>>,
 }
 
 /// One write of a planned transaction.
@@ -156,6 +158,23 @@ pub(crate) fn plan(
 ) -> Result<Vec<Write>> {
     let mut writes = Vec::new();
     let mut log_next = snap.log_next.clone();
+    for (from, to) in &tx.carry_reflogs {
+        if !tx.refs.iter().any(|u| u.name == *to) || from.is_head() || to.is_head() {
+            return Err(Error::Invalid(format!(
+                "a transaction can carry a reflog only to a branch or tag it updates ({from} -> {to})"
+            )));
+        }
+        let from_log = log_name(from, current);
+        let entries = snap.carried.get(&from_log).ok_or_else(|| {
+            Error::Storage(format!("transaction snapshot lacks reflog {from_log}"))
+        })?;
+        let to_log = log_name(to, current);
+        let next = log_next.entry(to_log.clone()).or_insert(0);
+        for e in entries {
+            writes.push(Write::Log(to_log.clone(), *next, e.clone()));
+            *next += 1;
+        }
+    }
     let mut log =
         |writes: &mut Vec<Write>, name: String, old: Option<RefValue>, new: Option<RefValue>| {
             let next = log_next.entry(name.clone()).or_insert(0);

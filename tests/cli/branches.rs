@@ -18,8 +18,12 @@ fn branch_create_list_rename_copy_delete() {
     d.ok(&["branch", "-m", "old", "older"]);
     d.ok(&["branch", "-c", "older", "copy"]);
     assert_eq!(d.ok(&["branch"]), "  copy\n  dev\n* main\n  older\n");
-    // Renaming the current branch keeps HEAD on it.
+    // Renaming the current branch keeps HEAD on it, and the branch keeps its reflog.
     d.ok(&["branch", "-m", "trunk"]);
+    let log = d.ok(&["reflog", "trunk"]);
+    assert_eq!(log.lines().count(), 2, "{log}");
+    assert!(log.lines().next().unwrap().contains("renamed main to trunk"), "{log}");
+    assert!(log.lines().nth(1).unwrap().contains("one"), "{log}");
     assert_eq!(d.ok(&["branch"]), "  copy\n  dev\n  older\n* trunk\n");
     assert!(d.ok(&["status"]).contains("On branch trunk"));
     let short = &c1[..c1.len().min(12)];
