@@ -1,13 +1,15 @@
 //! Blame: the commit that last changed each row of a table.
 //!
-//! The walk follows first parents from the starting commit. At every commit whose version of
-//! the table has another row tree than its parent's, the tree diff names the rows it changed;
-//! each row still unattributed that the commit added or changed is attributed to it. When the
-//! table does not exist in the parent (or there is no parent), every remaining row is
-//! attributed to that commit. The walk stops as soon as every row is attributed, and each diff
-//! costs what differs, not the table's size.
+//! The walk goes back from the starting commit through every parent, newest commit first,
+//! carrying the rows still unattributed. At a commit, a row passes to the first parent whose
+//! version of the table holds the same row (unchanged rows are found with the tree diff, which
+//! costs what differs, not the table's size); a row no parent holds unchanged — added or
+//! changed there, or resolved differently in a merge — is attributed to that commit, as is
+//! every row reaching a root commit or a parent without the table. Rows that reach one commit
+//! along several paths are handled once. The walk stops as soon as every row is attributed.
 
-use std::collections::BTreeMap;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
 
 use crate::error::{Error, Result};
 use crate::id::{CommitId, NodeId};
@@ -67,6 +69,10 @@ fn table_rows(repo: &Repo, commit: &Commit, table: &str) -> Result<Option<NodeId
     }
 }
 
+/// A commit still to visit: the commit, its version of the table's rows, and the rows (key →
+/// value) handed to it that are not attributed yet.
+type Visit = (Commit, NodeId, BTreeMap<Vec<u8>, Vec<u8>>);
+
 /// The table's schema at `start` and, in key order, every row (matching `filters`) with the
 /// commit that last changed it.
 pub fn blame(
@@ -101,53 +107,72 @@ pub fn blame(
         pending.insert(row.key().to_vec(), row.value().to_vec());
     }
     let mut out: BTreeMap<Vec<u8>, BlameRow> = BTreeMap::new();
-    let mut cur_id = start;
-    let mut cur = first;
-    let mut cur_rows = t.rows;
-    while !pending.is_empty() {
-        let parent = match cur.parents.first() {
-            Some(p) => {
-                let pc: Commit = store.get(p)?;
-                let rows = table_rows(repo, &pc, table)?;
-                rows.map(|r| (*p, pc, r))
-            }
-            None => None,
+    // Commits still to visit, newest first, each with the rows handed to it.
+    let mut heap: BinaryHeap<(i64, Reverse<u64>, CommitId)> = BinaryHeap::new();
+    let mut waiting: HashMap<CommitId, Visit> = HashMap::new();
+    let mut seq = 0u64;
+    heap.push((first.committer.time, Reverse(seq), start));
+    waiting.insert(start, (first, t.rows, pending));
+    while let Some((_, _, cid)) = heap.pop() {
+        let Some((commit, rows, mut pending)) = waiting.remove(&cid) else {
+            continue;
         };
-        let Some((pid, pc, prows)) = parent else {
-            for (key, value) in std::mem::take(&mut pending) {
-                out.insert(
-                    key.clone(),
-                    BlameRow {
-                        key,
-                        value,
-                        commit: cur_id,
-                    },
-                );
+        for p in &commit.parents {
+            if pending.is_empty() {
+                break;
             }
-            break;
-        };
-        if prows != cur_rows {
-            for d in ns.diff(prows, cur_rows) {
-                let d = d?;
-                if d.new.is_none() {
-                    continue;
+            let pc: Commit = store.get(p)?;
+            let Some(prows) = table_rows(repo, &pc, table)? else {
+                continue;
+            };
+            // Rows of `pending` the parent holds unchanged pass to it.
+            let mut passed = BTreeMap::new();
+            if prows == rows {
+                passed = std::mem::take(&mut pending);
+            } else {
+                let mut changed = std::collections::BTreeSet::new();
+                for d in ns.diff(prows, rows) {
+                    let d = d?;
+                    if d.new.is_some() && pending.contains_key(d.key()) {
+                        changed.insert(d.key().to_vec());
+                    }
                 }
-                if let Some(value) = pending.remove(d.key()) {
-                    let key = d.key().to_vec();
-                    out.insert(
-                        key.clone(),
-                        BlameRow {
-                            key,
-                            value,
-                            commit: cur_id,
-                        },
-                    );
+                let keys: Vec<Vec<u8>> = pending
+                    .keys()
+                    .filter(|k| !changed.contains(*k))
+                    .cloned()
+                    .collect();
+                for k in keys {
+                    if let Some(v) = pending.remove(&k) {
+                        passed.insert(k, v);
+                    }
+                }
+            }
+            if passed.is_empty() {
+                continue;
+            }
+            match waiting.get_mut(p) {
+                Some((_, _, rows_there)) => rows_there.extend(passed),
+                None => {
+                    seq += 1;
+                    heap.push((pc.committer.time, Reverse(seq), *p));
+                    waiting.insert(*p, (pc, prows, passed));
                 }
             }
         }
-        cur_id = pid;
-        cur = pc;
-        cur_rows = prows;
+        for (key, value) in pending {
+            out.insert(
+                key.clone(),
+                BlameRow {
+                    key,
+                    value,
+                    commit: cid,
+                },
+            );
+        }
+        if waiting.is_empty() {
+            break;
+        }
     }
     Ok((schema, out.into_values().collect()))
 }

@@ -22,7 +22,13 @@ fn branch_create_list_rename_copy_delete() {
     d.ok(&["branch", "-m", "trunk"]);
     let log = d.ok(&["reflog", "trunk"]);
     assert_eq!(log.lines().count(), 2, "{log}");
-    assert!(log.lines().next().unwrap().contains("renamed main to trunk"), "{log}");
+    assert!(
+        log.lines()
+            .next()
+            .unwrap()
+            .contains("renamed main to trunk"),
+        "{log}"
+    );
     assert!(log.lines().nth(1).unwrap().contains("one"), "{log}");
     assert_eq!(d.ok(&["branch"]), "  copy\n  dev\n  older\n* trunk\n");
     assert!(d.ok(&["status"]).contains("On branch trunk"));

@@ -419,6 +419,32 @@ fn status_counts_rows_and_schema_changes() {
 }
 
 #[test]
+fn blame_follows_every_parent_of_a_merge() {
+    let d = Demo::new();
+    let base = d.commit_tables(&[("t", Some("abcd"))], "base");
+    d.ok(&["switch", "-c", "side"]);
+    let side = d.commit_tables(&[("t", Some("aScd"))], "side: row 1");
+    d.ok(&["switch", "main"]);
+    let main = d.commit_tables(&[("t", Some("abcM"))], "main: row 3");
+    let out = d.ok(&["merge", "side", "-m", "merge side"]);
+    assert!(out.contains("[main "), "{out}");
+    let merge = d.rev("HEAD");
+    let out = d.ok(&["blame", "t"]);
+    let commits: Vec<&str> = out
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().next().unwrap())
+        .collect();
+    // Row 1 comes from the side branch through the merge's second parent, not the merge.
+    assert_eq!(
+        commits,
+        [&base[..], &side[..], &base[..], &main[..]],
+        "{out}"
+    );
+    assert!(!out.contains(&merge[..12]), "{out}");
+}
+
+#[test]
 fn blame_names_the_last_change_of_each_row() {
     let d = Demo::new();
     let c1 = d.commit_tables(&[("t", Some("abc"))], "one");
