@@ -41,6 +41,16 @@ fn workspaces_keep_their_own_state() {
     assert!(list.contains("  default"), "{list}");
     assert!(list.contains("* exp"), "{list}");
     assert!(list.contains("uncommitted changes"), "{list}");
+    let json: serde_json::Value =
+        serde_json::from_str(&d.ok(&["workspace", "list", "--format", "json"])).unwrap();
+    assert_eq!(json[0]["name"], "default");
+    assert_eq!(json[0]["current"], false);
+    assert_eq!(json[0]["head"], "refs/heads/main");
+    assert_eq!(json[1]["name"], "exp");
+    assert_eq!(json[1]["current"], true);
+    assert_eq!(json[1]["head"], "refs/workspaces/exp");
+    assert_eq!(json[1]["dirty"], true);
+    assert_eq!(json[1]["commit"].as_str().unwrap(), d.rev("HEAD"));
     let info = d.ok(&["workspace", "info", "default"]);
     assert!(info.contains("HEAD:      ref: refs/heads/main"), "{info}");
     assert!(info.contains("uncommitted changes"), "{info}");

@@ -8,6 +8,8 @@ use kodiak::history::WorkState;
 use kodiak::history::workspace;
 
 use crate::cli::error::CliResult;
+use crate::cli::format::TextOrJson;
+use crate::cli::history::to_json;
 use crate::cli::{Access, Ctx};
 
 /// Arguments of `kodiak workspace`.
@@ -35,7 +37,11 @@ pub enum Action {
         name: String,
     },
     /// List workspaces: current marker, name, HEAD, state
-    List,
+    List {
+        /// Output format
+        #[arg(long, value_enum, default_value = "text")]
+        format: TextOrJson,
+    },
     /// Show one workspace (default: the current one)
     Info {
         /// The workspace
@@ -74,9 +80,28 @@ fn describe(st: &WorkState) -> String {
 /// Runs `kodiak workspace`.
 pub fn run(ctx: &Ctx, args: Args, out: &mut dyn Write) -> CliResult {
     match args.action {
-        Action::List => {
+        Action::List { format } => {
             let repo = ctx.open_repo(Access::Read)?;
-            for w in workspace::list(&repo)? {
+            let list = workspace::list(&repo)?;
+            if format == TextOrJson::Json {
+                let items: Vec<serde_json::Value> = list
+                    .iter()
+                    .map(|w| {
+                        let st = &w.state;
+                        serde_json::json!({
+                            "name": st.workspace.as_str(),
+                            "current": w.current,
+                            "head": st.head_ref.as_ref().map(|r| r.as_str()),
+                            "commit": st.head_commit.map(|c| c.to_hex()),
+                            "dirty": st.is_dirty(),
+                            "merging": st.record.merge.is_some(),
+                        })
+                    })
+                    .collect();
+                writeln!(out, "{}", to_json(&serde_json::Value::Array(items))?)?;
+                return Ok(());
+            }
+            for w in list {
                 let mark = if w.current { "*" } else { " " };
                 writeln!(
                     out,
