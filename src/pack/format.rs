@@ -538,6 +538,9 @@ pub fn read_bundle<R: Read>(
                     )));
                 }
                 let raw = r.vec(u64::from(raw_len), "chunk")?;
+                // Record boundaries first; then, batch by batch, whole records are unframed
+                // and hashed on two threads, and everything is checked and visited in order.
+                let mut records: Vec<(usize, u8, std::ops::Range<usize>)> = Vec::new();
                 let mut p = 0usize;
                 while p < raw.len() {
                     if raw.len() - p < RECORD_HEADER_LEN {
@@ -555,56 +558,85 @@ pub fn read_bundle<R: Read>(
                             raw.len() - body
                         )));
                     }
-                    let record = &raw[body..body + len];
-                    let rebuilt;
-                    let mut stored = None;
-                    let (id, canonical) = if kind_byte & DELTA_FLAG != 0 {
-                        deltas += 1;
-                        match resolve_delta(record, bases)
-                            .map_err(|why| bad(format!("the delta record at offset {p} of the chunk at byte {at} is bad: {why}")))?
-                        {
-                            Delta::Rebuilt(id, bytes) => {
-                                rebuilt = bytes;
-                                (id, rebuilt.as_slice())
-                            }
-                            Delta::Unresolved(id, base) => {
-                                let kind = Kind::from_u8(kind_byte & !DELTA_FLAG).ok_or_else(|| {
-                                    bad(format!("the record of object {id} has unknown kind {kind_byte}"))
-                                })?;
-                                unresolved.push((id, kind, base));
-                                seen.push((id, at, p as u32));
-                                p = body + len;
-                                continue;
-                            }
+                    records.push((p, kind_byte, body..body + len));
+                    p = body + len;
+                }
+                let mut first = 0;
+                while first < records.len() {
+                    // Bounded by declared canonical sizes, so memory stays at one batch (or
+                    // one object) even when stored values compress extremely well.
+                    let mut last = first;
+                    let mut declared = 0u64;
+                    while last < records.len() && (last == first || declared < VERIFY_BATCH) {
+                        let (_, kind_byte, range) = &records[last];
+                        if kind_byte & DELTA_FLAG == 0 {
+                            declared += declared_len(&raw[range.clone()]);
                         }
-                    } else {
-                        rebuilt = unframe(record).map_err(|why| {
+                        last += 1;
+                    }
+                    let batch = &records[first..last];
+                    first = last;
+                    let bodies: Vec<&[u8]> = batch
+                        .iter()
+                        .filter(|(_, k, _)| k & DELTA_FLAG == 0)
+                        .map(|(_, _, range)| &raw[range.clone()])
+                        .collect();
+                    let mut unframed = unframe_and_hash(&bodies).into_iter();
+                    for (p, kind_byte, range) in batch {
+                        let (p, kind_byte) = (*p, *kind_byte);
+                        let record = &raw[range.clone()];
+                        let rebuilt;
+                        let mut stored = None;
+                        let (id, canonical) = if kind_byte & DELTA_FLAG != 0 {
+                            deltas += 1;
+                            match resolve_delta(record, bases)
+                                .map_err(|why| bad(format!("the delta record at offset {p} of the chunk at byte {at} is bad: {why}")))?
+                            {
+                                Delta::Rebuilt(id, bytes) => {
+                                    rebuilt = bytes;
+                                    (id, rebuilt.as_slice())
+                                }
+                                Delta::Unresolved(id, base) => {
+                                    let kind = Kind::from_u8(kind_byte & !DELTA_FLAG).ok_or_else(|| {
+                                        bad(format!("the record of object {id} has unknown kind {kind_byte}"))
+                                    })?;
+                                    unresolved.push((id, kind, base));
+                                    seen.push((id, at, p as u32));
+                                    continue;
+                                }
+                            }
+                        } else {
+                            let (id, bytes) = unframed
+                                .next()
+                                .unwrap_or_else(|| Err("it was not verified".into()))
+                                .map_err(|why| {
+                                    bad(format!(
+                                        "the record at offset {p} of the chunk at byte {at} is corrupt: {why}"
+                                    ))
+                                })?;
+                            rebuilt = bytes;
+                            stored = Some(record);
+                            (id, rebuilt.as_slice())
+                        };
+                        let (kind, _, _) = object::split_header(canonical).map_err(|e| {
                             bad(format!(
-                                "the record at offset {p} of the chunk at byte {at} is corrupt: {why}"
+                                "object {id} (chunk at byte {at}) is malformed: {e}"
                             ))
                         })?;
-                        stored = Some(record);
-                        (ObjectId::hash(&rebuilt), rebuilt.as_slice())
-                    };
-                    let (kind, _, _) = object::split_header(canonical).map_err(|e| {
-                        bad(format!(
-                            "object {id} (chunk at byte {at}) is malformed: {e}"
-                        ))
-                    })?;
-                    if kind as u8 != kind_byte & !DELTA_FLAG {
-                        return Err(bad(format!(
-                            "the record of object {id} says kind {kind_byte} but the object is a {kind}"
-                        )));
+                        if kind as u8 != kind_byte & !DELTA_FLAG {
+                            return Err(bad(format!(
+                                "the record of object {id} says kind {kind_byte} but the object is a {kind}"
+                            )));
+                        }
+                        visit(&BundleObject {
+                            id,
+                            kind,
+                            canonical,
+                            stored,
+                        })?;
+                        object_bytes += canonical.len() as u64;
+                        seen.push((id, at, p as u32));
                     }
-                    visit(&BundleObject {
-                        id,
-                        kind,
-                        canonical,
-                        stored,
-                    })?;
-                    object_bytes += canonical.len() as u64;
-                    seen.push((id, at, p as u32));
-                    p = body + len;
                 }
             }
             INDEX_TAG => {
@@ -730,4 +762,45 @@ fn resolve_delta(record: &[u8], bases: &mut Bases<'_>) -> Result<Delta, String> 
         return Err(format!("object {id} rebuilds to bytes hashing to {actual}"));
     }
     Ok(Delta::Rebuilt(id, out))
+}
+
+/// Canonical bytes a reader may unframe in one batch before checking and visiting them.
+const VERIFY_BATCH: u64 = 8 << 20;
+
+/// The canonical length a stored value declares (0 when it is malformed: unframing says why).
+fn declared_len(stored: &[u8]) -> u64 {
+    match stored {
+        [0, rest @ ..] => rest.len() as u64,
+        [1, a, b, c, d, ..] => u64::from(u32::from_le_bytes([*a, *b, *c, *d])),
+        _ => 0,
+    }
+}
+
+/// Unframes each stored value and hashes what it yields, on two threads when there are
+/// several (decompression and BLAKE3 are most of a reader's work); results stay in order.
+fn unframe_and_hash(bodies: &[&[u8]]) -> Vec<Result<(ObjectId, Vec<u8>), String>> {
+    let work = |part: &[&[u8]]| -> Vec<Result<(ObjectId, Vec<u8>), String>> {
+        part.iter()
+            .map(|b| unframe(b).map(|c| (ObjectId::hash(&c), c)))
+            .collect()
+    };
+    if bodies.len() < 2 {
+        return work(bodies);
+    }
+    let (a, b) = bodies.split_at(bodies.len() / 2);
+    std::thread::scope(|scope| {
+        let helper = std::thread::Builder::new()
+            .name("kdk-verify".into())
+            .spawn_scoped(scope, || work(b));
+        let mut out = work(a);
+        match helper {
+            Ok(h) => match h.join() {
+                Ok(rest) => out.extend(rest),
+                Err(_) => out.extend(b.iter().map(|_| Err("a verifying thread panicked".into()))),
+            },
+            // No second thread: do the rest here.
+            Err(_) => out.extend(work(b)),
+        }
+        out
+    })
 }
