@@ -176,13 +176,16 @@ pub fn pack(repo: &Repo, opts: &PackOptions, path: &Path) -> Result<PackOutcome>
     let mut w = BundleWriter::new(BufWriter::with_capacity(1 << 20, file), &header).map_err(io)?;
     // Whole objects go in as the store keeps them (already compressed): nothing is
     // compressed again.
-    walker.walk(&starts, &mut |id, kind, canonical, stored, base| match base {
-        Some(b) => {
-            let base_bytes = store.get_canonical(&b, kind)?;
-            w.add_delta(id, canonical, b, &base_bytes).map_err(io)
-        }
-        None => w.add_stored(id, canonical, stored).map_err(io),
-    })?;
+    walker.walk(
+        &starts,
+        &mut |id, kind, canonical, stored, base| match base {
+            Some(b) => {
+                let base_bytes = store.get_canonical(&b, kind)?;
+                w.add_delta(id, canonical, b, &base_bytes).map_err(io)
+            }
+            None => w.add_stored(id, canonical, stored).map_err(io),
+        },
+    )?;
     // Bundles are files to share (0644), not private like temporary files.
     {
         use std::os::unix::fs::PermissionsExt;

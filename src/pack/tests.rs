@@ -129,7 +129,11 @@ fn altered_object_with_resealed_checksum_fails_the_index() {
     let mut b = write(&objs);
     let c = first_chunk(&b);
     let len = u32::from_le_bytes(b[c + 1..c + 5].try_into().unwrap()) as usize;
-    assert_eq!(b[c + 5 + RECORD_HEADER_LEN], 0, "a 50-byte blob is stored raw");
+    assert_eq!(
+        b[c + 5 + RECORD_HEADER_LEN],
+        0,
+        "a 50-byte blob is stored raw"
+    );
     b[c + 5 + len - 1] ^= 1;
     reseal(&mut b);
     let e = err(&b);
@@ -200,7 +204,10 @@ fn stored_values_are_checked() {
         data: vec![7; 5000],
     });
     let stored = crate::store::frame(&canonical);
-    assert_eq!(stored[0], 1, "a repetitive 5000-byte blob is stored compressed");
+    assert_eq!(
+        stored[0], 1,
+        "a repetitive 5000-byte blob is stored compressed"
+    );
     let check = |body: &[u8], want: &str| {
         let e = err(&handmade(&record(Kind::Blob as u8, body), &[(id.id(), 0)]));
         assert!(e.contains("is corrupt") && e.contains(want), "{want}: {e}");
@@ -223,7 +230,10 @@ fn stored_values_are_checked() {
     let other = crate::store::frame(&object::encode(&Blob {
         data: vec![8; 5000],
     }));
-    let e = err(&handmade(&record(Kind::Blob as u8, &other), &[(id.id(), 0)]));
+    let e = err(&handmade(
+        &record(Kind::Blob as u8, &other),
+        &[(id.id(), 0)],
+    ));
     assert!(e.contains("index entry 0 does not match"), "{e}");
 }
 

@@ -73,8 +73,7 @@ fn blob_of(v: &Value) -> Option<ObjectId> {
 /// The last argument is a *base*: an object of the same kind that the receiver has (it is
 /// reachable from an excluded commit's root) and that is probably similar — the same table's
 /// previous version, the node at the same place in its previous tree — for delta encoding.
-pub type Emit<'e> =
-    dyn FnMut(ObjectId, Kind, &[u8], &[u8], Option<ObjectId>) -> Result<()> + 'e;
+pub type Emit<'e> = dyn FnMut(ObjectId, Kind, &[u8], &[u8], Option<ObjectId>) -> Result<()> + 'e;
 
 /// A depth-first walk over the object graph that visits each object at most once.
 pub struct Walker<'a> {
@@ -134,7 +133,9 @@ impl<'a> Walker<'a> {
     pub fn exclude_roots(&mut self, commits: &[ObjectId]) -> Result<()> {
         for c in commits {
             let commit: Commit = self.store.get(&crate::id::CommitId::new(*c))?;
-            self.walk(&[(commit.root.id(), Kind::Root)], &mut |_, _, _, _, _| Ok(()))?;
+            self.walk(&[(commit.root.id(), Kind::Root)], &mut |_, _, _, _, _| {
+                Ok(())
+            })?;
             self.base_root.get_or_insert(commit.root.id());
         }
         self.excluded_objects = self.seen.clone();
