@@ -311,6 +311,10 @@ fn bad_bundles_change_nothing() {
     absurd[chunk + 1..chunk + 5].copy_from_slice(&u32::MAX.to_le_bytes());
     reseal(&mut absurd);
     cases.push(("absurd-length", absurd, "declares 4294967295 bytes"));
+    // A bundle of the old format (version 1, zstd-compressed chunks) is refused by name.
+    let mut v1 = good.clone();
+    v1[8..12].copy_from_slice(&1u32.to_le_bytes());
+    cases.push(("version-1", v1, "version 1 bundle"));
     let mut header = good.clone();
     header[12..16].copy_from_slice(&u32::MAX.to_le_bytes());
     cases.push(("absurd-header", header, "more than the limit"));
