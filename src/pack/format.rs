@@ -781,7 +781,17 @@ fn declared_len(stored: &[u8]) -> u64 {
 fn unframe_and_hash(bodies: &[&[u8]]) -> Vec<Result<(ObjectId, Vec<u8>), String>> {
     let work = |part: &[&[u8]]| -> Vec<Result<(ObjectId, Vec<u8>), String>> {
         part.iter()
-            .map(|b| unframe(b).map(|c| (ObjectId::hash(&c), c)))
+            .map(|b| {
+                let c = unframe(b)?;
+                // A raw stored value may be a few bytes longer than the largest object.
+                if c.len() > MAX_OBJECT_SIZE as usize {
+                    return Err(format!(
+                        "it holds {} bytes, more than the {MAX_OBJECT_SIZE}-byte object limit",
+                        c.len()
+                    ));
+                }
+                Ok((ObjectId::hash(&c), c))
+            })
             .collect()
     };
     if bodies.len() < 2 {
