@@ -166,7 +166,7 @@ fn fetch_source(repo: &Repo, source: &Path, rev: Option<&str>) -> Result<Source>
         let dest = repo.store();
         let mut batch: Vec<(ObjectId, Vec<u8>)> = Vec::new();
         let mut bytes = 0usize;
-        walker.walk(&[(root.id(), Kind::Root)], &mut |id, _, canonical, _| {
+        walker.walk(&[(root.id(), Kind::Root)], &mut |id, _, canonical, _, _| {
             bytes += canonical.len();
             batch.push((id, canonical.to_vec()));
             if bytes >= 32 << 20 {

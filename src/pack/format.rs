@@ -2,15 +2,17 @@
 //!
 //! Layout (see "Bundles (.kdk)" in `objects_format.md`):
 //! ```text
-//! magic "KODIAKBN" | u32le version | u32le header length | postcard BundleHeader
-//! chunk*           : 'C' | u32le raw length | u32le compressed length | one zstd frame
-//!                    (raw = records back to back: kind u8 | u32le length | canonical bytes)
+//! magic "KODIAKBN" | u32le version (2) | u32le header length | postcard BundleHeader
+//! chunk*           : 'C' | u32le length | records back to back
+//!                    (record: kind u8 | u32le length | the object's stored value)
 //! index            : 'I' | u64le count | count × (32-byte id | u64le chunk offset | u32le offset in chunk)
 //! trailer          : u64le index offset | "KDKTRAIL" | 32-byte BLAKE3 of every byte before it
 //! ```
-//! Objects are grouped into chunks of about [`CHUNK_TARGET`] raw bytes so that zstd sees many
-//! similar prolly nodes at once (far smaller than compressing objects one by one); memory on
-//! both sides is bounded by one chunk, i.e. by `max(CHUNK_TARGET, largest object)`.
+//! A record carries the object exactly as the object store keeps it (its *stored value*: a
+//! codec byte, then raw or zstd-compressed canonical bytes, see [`crate::store::frame`]), so
+//! neither side compresses anything: the writer copies what its store holds, the reader
+//! unframes and hashes each object to check it and hands the same stored value to its store.
+//! Memory on both sides is bounded by one chunk, i.e. by `max(CHUNK_TARGET, largest object)`.
 
 use std::io::{Read, Write};
 
@@ -18,12 +20,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::id::{CommitId, ObjectId};
 use crate::object::{self, Kind};
-use crate::store::MAX_OBJECT_SIZE;
+use crate::store::{MAX_OBJECT_SIZE, frame, unframe};
 
 /// The first eight bytes of a bundle.
 pub const BUNDLE_MAGIC: [u8; 8] = *b"KODIAKBN";
-/// The bundle format version written after the magic.
-pub const BUNDLE_VERSION: u32 = 1;
+/// The bundle format version written after the magic (the only one read: see
+/// `objects_format.md`, "Version changes", for version 1).
+pub const BUNDLE_VERSION: u32 = 2;
 /// The magic inside the trailer, before the checksum.
 pub const TRAILER_MAGIC: [u8; 8] = *b"KDKTRAIL";
 /// Bytes of the trailer: index offset, trailer magic, checksum.
@@ -44,10 +47,11 @@ pub const INDEX_ENTRY_LEN: usize = 32 + 8 + 4;
 pub const CHUNK_TARGET: usize = 4 << 20;
 /// Largest header accepted by a reader.
 pub const MAX_HEADER_LEN: u32 = 16 << 20;
-/// Largest raw chunk accepted by a reader: one largest object and its record header.
-pub const MAX_CHUNK_RAW: u32 = MAX_OBJECT_SIZE + RECORD_HEADER_LEN as u32;
-/// zstd level of bundle chunks (see `docs/bundles.md` for the size/speed trade-off).
-pub const BUNDLE_ZSTD_LEVEL: i32 = 1;
+/// Largest record body: a stored value of the largest object (codec byte and, for zstd
+/// frames, the `u32le` canonical length before a frame smaller than the object).
+pub const MAX_RECORD_BODY: u32 = MAX_OBJECT_SIZE + 5;
+/// Largest chunk accepted by a reader: one largest record and its header.
+pub const MAX_CHUNK_RAW: u32 = MAX_RECORD_BODY + RECORD_HEADER_LEN as u32;
 /// zstd level of delta records (few, small objects: size matters more than speed).
 pub const DELTA_ZSTD_LEVEL: i32 = 19;
 
@@ -155,22 +159,19 @@ impl<W: Write> Hashing<W> {
     }
 }
 
-/// The compressing, writing end of a [`BundleWriter`], run on its own thread.
+/// The hashing, writing end of a [`BundleWriter`], run on its own thread.
 struct Sink<W> {
     out: Hashing<W>,
     /// The index so far, as encoded entries (44 bytes each).
     index: Vec<u8>,
-    compressor: zstd::bulk::Compressor<'static>,
 }
 
 impl<W: Write> Sink<W> {
     fn write_chunk(&mut self, raw: &[u8], entries: &[(ObjectId, u32)]) -> std::io::Result<()> {
-        let z = self.compressor.compress(raw)?;
         let at = self.out.pos;
         self.out.put(&[CHUNK_TAG])?;
         self.out.put(&(raw.len() as u32).to_le_bytes())?;
-        self.out.put(&(z.len() as u32).to_le_bytes())?;
-        self.out.put(&z)?;
+        self.out.put(raw)?;
         for (id, off) in entries {
             self.index.extend_from_slice(id.as_bytes());
             self.index.extend_from_slice(&at.to_le_bytes());
@@ -186,8 +187,8 @@ type Job = (Vec<u8>, Vec<(ObjectId, u32)>);
 /// Streams objects into a bundle: [`BundleWriter::new`], [`BundleWriter::add`] each object,
 /// then [`BundleWriter::finish`].
 ///
-/// Chunks are compressed and written on a second thread while the caller reads the next
-/// objects (at most two chunks wait in between, so memory stays bounded).
+/// Chunks are hashed and written on a second thread while the caller reads the next objects
+/// (at most two chunks wait in between, so memory stays bounded).
 pub struct BundleWriter<W: Write + Send + 'static> {
     chunk: Vec<u8>,
     /// Index entries of the objects in `chunk`.
@@ -216,11 +217,10 @@ impl<W: Write + Send + 'static> BundleWriter<W> {
         let mut sink = Sink {
             out,
             index: Vec::new(),
-            compressor: zstd::bulk::Compressor::new(BUNDLE_ZSTD_LEVEL)?,
         };
         let (tx, rx) = std::sync::mpsc::sync_channel::<Job>(2);
         let handle = std::thread::Builder::new()
-            .name("kdk-compress".into())
+            .name("kdk-write".into())
             .spawn(move || {
                 for (raw, entries) in rx {
                     sink.write_chunk(&raw, &entries)?;
@@ -238,24 +238,42 @@ impl<W: Write + Send + 'static> BundleWriter<W> {
         })
     }
 
-    /// Appends one object's canonical bytes (the caller passes each id once).
+    /// Appends one object given by its canonical bytes, framing it as the store would (the
+    /// caller passes each id once).
     pub fn add(&mut self, id: ObjectId, canonical: &[u8]) -> std::io::Result<()> {
-        if canonical.len() > MAX_OBJECT_SIZE as usize || canonical.is_empty() {
+        self.add_stored(id, canonical, &frame(canonical))
+    }
+
+    /// Appends one object given by its canonical bytes and its stored value, as
+    /// [`crate::store::Store::try_get_verified`] returns them: `stored` must unframe to
+    /// `canonical` (readers reject the bundle otherwise). Nothing is compressed.
+    pub fn add_stored(
+        &mut self,
+        id: ObjectId,
+        canonical: &[u8],
+        stored: &[u8],
+    ) -> std::io::Result<()> {
+        if canonical.len() > MAX_OBJECT_SIZE as usize
+            || canonical.is_empty()
+            || stored.is_empty()
+            || stored.len() > MAX_RECORD_BODY as usize
+        {
             return Err(std::io::Error::other(format!(
-                "object {id} is {} bytes, outside what a bundle can carry",
-                canonical.len()
+                "object {id} is {} bytes ({} stored), outside what a bundle can carry",
+                canonical.len(),
+                stored.len()
             )));
         }
         if !self.chunk.is_empty()
-            && self.chunk.len() + RECORD_HEADER_LEN + canonical.len() > CHUNK_TARGET
+            && self.chunk.len() + RECORD_HEADER_LEN + stored.len() > CHUNK_TARGET
         {
             self.send_chunk()?;
         }
         self.pending.push((id, self.chunk.len() as u32));
         self.chunk.push(canonical[0]);
         self.chunk
-            .extend_from_slice(&(canonical.len() as u32).to_le_bytes());
-        self.chunk.extend_from_slice(canonical);
+            .extend_from_slice(&(stored.len() as u32).to_le_bytes());
+        self.chunk.extend_from_slice(stored);
         self.count += 1;
         self.object_bytes += canonical.len() as u64;
         if self.chunk.len() >= CHUNK_TARGET {
@@ -432,6 +450,9 @@ pub struct BundleObject<'a> {
     pub kind: Kind,
     /// Its canonical bytes.
     pub canonical: &'a [u8],
+    /// The record's stored value, checked to unframe to `canonical`: what a store can keep
+    /// as is. `None` for delta records (rebuilt objects must be framed by the receiver).
+    pub stored: Option<&'a [u8]>,
 }
 
 /// Reads only the magic, version and header of a bundle (no verification of the rest).
@@ -451,6 +472,11 @@ fn read_header_from<R: Read>(r: &mut HashingReader<R>) -> Result<BundleHeader, B
         return Err(bad("it is not a kodiak bundle (bad magic bytes)"));
     }
     let version = r.u32("version")?;
+    if version == 1 {
+        return Err(bad(
+            "it is a version 1 bundle (zstd-compressed chunks), which this kodiak no longer reads (it reads version 2)\nhint: make the bundle again with this kodiak's `kodiak pack`",
+        ));
+    }
     if version != BUNDLE_VERSION {
         return Err(bad(format!(
             "unsupported bundle version {version} (this kodiak reads version {BUNDLE_VERSION})"
@@ -477,9 +503,10 @@ fn read_header_from<R: Read>(r: &mut HashingReader<R>) -> Result<BundleHeader, B
 
 /// Reads a whole bundle, checking every byte, and hands each object to `visit` in file order.
 ///
-/// Checked: magic, version, header, every chunk's lengths and decompressed size (bounded by
-/// its declared length and [`MAX_CHUNK_RAW`] before anything is allocated), every record's
-/// kind and length, every object's header, the index against the records (same ids, same
+/// Checked: magic, version, header, every chunk's length (bounded by [`MAX_CHUNK_RAW`]; its
+/// buffer grows only as bytes arrive), every record's kind and length, every stored value
+/// (its codec, its declared size against [`MAX_OBJECT_SIZE`], decompression stopping at that
+/// size) and the BLAKE3 hash of what it unframes to (the id), every object's header, the index against the records (same ids, same
 /// places, same count), the trailer and the BLAKE3 checksum of the whole file, and that
 /// nothing follows it. `visit` sees objects before the checksum is known to match: callers
 /// must not make anything durable until this returns `Ok`.
@@ -505,21 +532,15 @@ pub fn read_bundle<R: Read>(
         match tag {
             CHUNK_TAG => {
                 let raw_len = r.u32("chunk header")?;
-                let z_len = r.u32("chunk header")?;
                 if raw_len == 0 || raw_len > MAX_CHUNK_RAW {
                     return Err(bad(format!(
                         "the chunk at byte {at} declares {raw_len} bytes of records (allowed: 1 to {MAX_CHUNK_RAW})"
                     )));
                 }
-                let z_bound = zstd::zstd_safe::compress_bound(raw_len as usize) as u64;
-                if u64::from(z_len) > z_bound {
-                    return Err(bad(format!(
-                        "the chunk at byte {at} declares {z_len} compressed bytes, more than zstd can produce from {raw_len}"
-                    )));
-                }
-                let z = r.vec(u64::from(z_len), "chunk")?;
-                let raw = decompress_capped(&z, raw_len)
-                    .map_err(|why| bad(format!("the chunk at byte {at} is corrupt: {why}")))?;
+                let raw = r.vec(u64::from(raw_len), "chunk")?;
+                // Record boundaries first; then, batch by batch, whole records are unframed
+                // and hashed on two threads, and everything is checked and visited in order.
+                let mut records: Vec<(usize, u8, std::ops::Range<usize>)> = Vec::new();
                 let mut p = 0usize;
                 while p < raw.len() {
                     if raw.len() - p < RECORD_HEADER_LEN {
@@ -537,48 +558,85 @@ pub fn read_bundle<R: Read>(
                             raw.len() - body
                         )));
                     }
-                    let record = &raw[body..body + len];
-                    let rebuilt;
-                    let (id, canonical) = if kind_byte & DELTA_FLAG != 0 {
-                        deltas += 1;
-                        match resolve_delta(record, bases)
-                            .map_err(|why| bad(format!("the delta record at offset {p} of the chunk at byte {at} is bad: {why}")))?
-                        {
-                            Delta::Rebuilt(id, bytes) => {
-                                rebuilt = bytes;
-                                (id, rebuilt.as_slice())
-                            }
-                            Delta::Unresolved(id, base) => {
-                                let kind = Kind::from_u8(kind_byte & !DELTA_FLAG).ok_or_else(|| {
-                                    bad(format!("the record of object {id} has unknown kind {kind_byte}"))
-                                })?;
-                                unresolved.push((id, kind, base));
-                                seen.push((id, at, p as u32));
-                                p = body + len;
-                                continue;
-                            }
-                        }
-                    } else {
-                        (ObjectId::hash(record), record)
-                    };
-                    let (kind, _, _) = object::split_header(canonical).map_err(|e| {
-                        bad(format!(
-                            "object {id} (chunk at byte {at}) is malformed: {e}"
-                        ))
-                    })?;
-                    if kind as u8 != kind_byte & !DELTA_FLAG {
-                        return Err(bad(format!(
-                            "the record of object {id} says kind {kind_byte} but the object is a {kind}"
-                        )));
-                    }
-                    visit(&BundleObject {
-                        id,
-                        kind,
-                        canonical,
-                    })?;
-                    object_bytes += canonical.len() as u64;
-                    seen.push((id, at, p as u32));
+                    records.push((p, kind_byte, body..body + len));
                     p = body + len;
+                }
+                let mut first = 0;
+                while first < records.len() {
+                    // Bounded by declared canonical sizes, so memory stays at one batch (or
+                    // one object) even when stored values compress extremely well.
+                    let mut last = first;
+                    let mut declared = 0u64;
+                    while last < records.len() && (last == first || declared < VERIFY_BATCH) {
+                        let (_, kind_byte, range) = &records[last];
+                        if kind_byte & DELTA_FLAG == 0 {
+                            declared += declared_len(&raw[range.clone()]);
+                        }
+                        last += 1;
+                    }
+                    let batch = &records[first..last];
+                    first = last;
+                    let bodies: Vec<&[u8]> = batch
+                        .iter()
+                        .filter(|(_, k, _)| k & DELTA_FLAG == 0)
+                        .map(|(_, _, range)| &raw[range.clone()])
+                        .collect();
+                    let mut unframed = unframe_and_hash(&bodies).into_iter();
+                    for (p, kind_byte, range) in batch {
+                        let (p, kind_byte) = (*p, *kind_byte);
+                        let record = &raw[range.clone()];
+                        let rebuilt;
+                        let mut stored = None;
+                        let (id, canonical) = if kind_byte & DELTA_FLAG != 0 {
+                            deltas += 1;
+                            match resolve_delta(record, bases)
+                                .map_err(|why| bad(format!("the delta record at offset {p} of the chunk at byte {at} is bad: {why}")))?
+                            {
+                                Delta::Rebuilt(id, bytes) => {
+                                    rebuilt = bytes;
+                                    (id, rebuilt.as_slice())
+                                }
+                                Delta::Unresolved(id, base) => {
+                                    let kind = Kind::from_u8(kind_byte & !DELTA_FLAG).ok_or_else(|| {
+                                        bad(format!("the record of object {id} has unknown kind {kind_byte}"))
+                                    })?;
+                                    unresolved.push((id, kind, base));
+                                    seen.push((id, at, p as u32));
+                                    continue;
+                                }
+                            }
+                        } else {
+                            let (id, bytes) = unframed
+                                .next()
+                                .unwrap_or_else(|| Err("it was not verified".into()))
+                                .map_err(|why| {
+                                    bad(format!(
+                                        "the record at offset {p} of the chunk at byte {at} is corrupt: {why}"
+                                    ))
+                                })?;
+                            rebuilt = bytes;
+                            stored = Some(record);
+                            (id, rebuilt.as_slice())
+                        };
+                        let (kind, _, _) = object::split_header(canonical).map_err(|e| {
+                            bad(format!(
+                                "object {id} (chunk at byte {at}) is malformed: {e}"
+                            ))
+                        })?;
+                        if kind as u8 != kind_byte & !DELTA_FLAG {
+                            return Err(bad(format!(
+                                "the record of object {id} says kind {kind_byte} but the object is a {kind}"
+                            )));
+                        }
+                        visit(&BundleObject {
+                            id,
+                            kind,
+                            canonical,
+                            stored,
+                        })?;
+                        object_bytes += canonical.len() as u64;
+                        seen.push((id, at, p as u32));
+                    }
                 }
             }
             INDEX_TAG => {
@@ -706,24 +764,53 @@ fn resolve_delta(record: &[u8], bases: &mut Bases<'_>) -> Result<Delta, String> 
     Ok(Delta::Rebuilt(id, out))
 }
 
-/// Decompresses one zstd frame that must yield exactly `len` bytes; output beyond `len` is
-/// never produced (decompression bombs stop at the declared size).
-fn decompress_capped(z: &[u8], len: u32) -> Result<Vec<u8>, String> {
-    let mut dec = zstd::stream::read::Decoder::with_buffer(z).map_err(|e| e.to_string())?;
-    let mut out = Vec::new();
-    let got = (&mut dec)
-        .take(u64::from(len) + 1)
-        .read_to_end(&mut out)
-        .map_err(|e| format!("zstd: {e}"))?;
-    if got as u64 != u64::from(len) {
-        return Err(format!(
-            "it decompresses to {} bytes, not the declared {len}",
-            if got as u64 > u64::from(len) {
-                "more than".to_string()
-            } else {
-                got.to_string()
-            }
-        ));
+/// Canonical bytes a reader may unframe in one batch before checking and visiting them.
+const VERIFY_BATCH: u64 = 8 << 20;
+
+/// The canonical length a stored value declares (0 when it is malformed: unframing says why).
+fn declared_len(stored: &[u8]) -> u64 {
+    match stored {
+        [0, rest @ ..] => rest.len() as u64,
+        [1, a, b, c, d, ..] => u64::from(u32::from_le_bytes([*a, *b, *c, *d])),
+        _ => 0,
     }
-    Ok(out)
+}
+
+/// Unframes each stored value and hashes what it yields, on two threads when there are
+/// several (decompression and BLAKE3 are most of a reader's work); results stay in order.
+fn unframe_and_hash(bodies: &[&[u8]]) -> Vec<Result<(ObjectId, Vec<u8>), String>> {
+    let work = |part: &[&[u8]]| -> Vec<Result<(ObjectId, Vec<u8>), String>> {
+        part.iter()
+            .map(|b| {
+                let c = unframe(b)?;
+                // A raw stored value may be a few bytes longer than the largest object.
+                if c.len() > MAX_OBJECT_SIZE as usize {
+                    return Err(format!(
+                        "it holds {} bytes, more than the {MAX_OBJECT_SIZE}-byte object limit",
+                        c.len()
+                    ));
+                }
+                Ok((ObjectId::hash(&c), c))
+            })
+            .collect()
+    };
+    if bodies.len() < 2 {
+        return work(bodies);
+    }
+    let (a, b) = bodies.split_at(bodies.len() / 2);
+    std::thread::scope(|scope| {
+        let helper = std::thread::Builder::new()
+            .name("kdk-verify".into())
+            .spawn_scoped(scope, || work(b));
+        let mut out = work(a);
+        match helper {
+            Ok(h) => match h.join() {
+                Ok(rest) => out.extend(rest),
+                Err(_) => out.extend(b.iter().map(|_| Err("a verifying thread panicked".into()))),
+            },
+            // No second thread: do the rest here.
+            Err(_) => out.extend(work(b)),
+        }
+        out
+    })
 }

@@ -174,13 +174,18 @@ pub fn pack(repo: &Repo, opts: &PackOptions, path: &Path) -> Result<PackOutcome>
     let io = |e: std::io::Error| Error::io("writing", path, e);
     let file = tmp.as_file().try_clone().map_err(io)?;
     let mut w = BundleWriter::new(BufWriter::with_capacity(1 << 20, file), &header).map_err(io)?;
-    walker.walk(&starts, &mut |id, kind, canonical, base| match base {
-        Some(b) => {
-            let base_bytes = store.get_canonical(&b, kind)?;
-            w.add_delta(id, canonical, b, &base_bytes).map_err(io)
-        }
-        None => w.add(id, canonical).map_err(io),
-    })?;
+    // Whole objects go in as the store keeps them (already compressed): nothing is
+    // compressed again.
+    walker.walk(
+        &starts,
+        &mut |id, kind, canonical, stored, base| match base {
+            Some(b) => {
+                let base_bytes = store.get_canonical(&b, kind)?;
+                w.add_delta(id, canonical, b, &base_bytes).map_err(io)
+            }
+            None => w.add_stored(id, canonical, stored).map_err(io),
+        },
+    )?;
     // Bundles are files to share (0644), not private like temporary files.
     {
         use std::os::unix::fs::PermissionsExt;
@@ -339,7 +344,7 @@ fn verify_with(
     })
 }
 
-/// A verified bundle whose objects wait, framed for the store, in a temporary spill file.
+/// A verified bundle whose objects wait, as stored values, in a temporary spill file.
 pub struct Received {
     /// The verification result.
     pub verified: Verified,
@@ -347,39 +352,39 @@ pub struct Received {
     spill_dir: PathBuf,
 }
 
-/// Objects per batch sent to the framing thread, by canonical bytes.
+/// Objects per batch sent to the spill thread, by bytes.
 const SPILL_BATCH_BYTES: usize = 4 << 20;
 
-/// Reads and verifies the bundle at `path` in one pass (as [`verify_file`]), framing every
-/// object for storage into an anonymous temporary file in `spill_dir` on a second thread.
-/// Nothing reaches a store until [`Received::store_into`].
+/// An object on its way to the spill file: its id, and its stored value (`true`) or its
+/// canonical bytes still to be framed (`false`, objects rebuilt from deltas).
+type SpillItem = (ObjectId, Vec<u8>, bool);
+
+/// Reads and verifies the bundle at `path` in one pass (as [`verify_file`]), writing every
+/// object's stored value into an anonymous temporary file in `spill_dir` on a second thread.
+/// Records carry stored values, which are kept as they are (checked by the reader); only
+/// objects rebuilt from deltas are framed here. Nothing reaches a store until
+/// [`Received::store_into`].
 pub fn receive(path: &Path, store: Option<&Store>, spill_dir: &Path) -> Result<Received> {
     let spill = tempfile::tempfile_in(spill_dir)
         .map_err(|e| Error::io("creating a temporary file in", spill_dir, e))?;
     let writer = spill
         .try_clone()
         .map_err(|e| Error::io("opening a temporary file in", spill_dir, e))?;
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<(ObjectId, Vec<u8>)>>(2);
-    let framer = std::thread::Builder::new()
-        .name("kdk-frame".into())
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<SpillItem>>(2);
+    let spiller = std::thread::Builder::new()
+        .name("kdk-spill".into())
         .spawn(move || -> std::io::Result<()> {
             use std::io::Write;
             let mut w = BufWriter::with_capacity(1 << 20, writer);
             for batch in rx {
-                // Framing (zstd per object) is the costliest step of receiving: the second
-                // half of each batch is framed on a helper thread, then both are written in
-                // order.
-                let (first, second) = batch.split_at(batch.len() / 2);
-                let frame_all = |part: &[(ObjectId, Vec<u8>)]| -> Vec<Vec<u8>> {
-                    part.iter().map(|(_, c)| crate::store::frame(c)).collect()
-                };
-                let (a, b) = std::thread::scope(|scope| {
-                    let helper = scope.spawn(|| frame_all(second));
-                    let a = frame_all(first);
-                    (a, helper.join())
-                });
-                let b = b.map_err(|_| std::io::Error::other("a framing thread panicked"))?;
-                for ((id, _), stored) in batch.iter().zip(a.iter().chain(b.iter())) {
+                for (id, bytes, is_stored) in &batch {
+                    let framed;
+                    let stored = if *is_stored {
+                        bytes
+                    } else {
+                        framed = crate::store::frame(bytes);
+                        &framed
+                    };
                     w.write_all(id.as_bytes())?;
                     w.write_all(&(stored.len() as u32).to_le_bytes())?;
                     w.write_all(stored)?;
@@ -388,12 +393,16 @@ pub fn receive(path: &Path, store: Option<&Store>, spill_dir: &Path) -> Result<R
             w.flush()
         })
         .map_err(|e| Error::Storage(format!("starting a thread: {e}")))?;
-    let mut batch: Vec<(ObjectId, Vec<u8>)> = Vec::new();
+    let mut batch: Vec<SpillItem> = Vec::new();
     let mut batch_bytes = 0usize;
     let mut tx = Some(tx);
     let result = verify_with(path, store, &mut |o| {
-        batch_bytes += o.canonical.len();
-        batch.push((o.id, o.canonical.to_vec()));
+        let item = match o.stored {
+            Some(stored) => (o.id, stored.to_vec(), true),
+            None => (o.id, o.canonical.to_vec(), false),
+        };
+        batch_bytes += item.1.len();
+        batch.push(item);
         if batch_bytes >= SPILL_BATCH_BYTES {
             batch_bytes = 0;
             let full = std::mem::take(&mut batch);
@@ -404,14 +413,14 @@ pub fn receive(path: &Path, store: Option<&Store>, spill_dir: &Path) -> Result<R
         Ok(())
     });
     if let Some(t) = tx.take() {
-        // The framing thread may have stopped on an error; join reports it.
+        // The spill thread may have stopped on an error; join reports it.
         let _ = t.send(std::mem::take(&mut batch));
     }
-    let framed = framer
+    let spilled = spiller
         .join()
-        .map_err(|_| Error::Storage("the framing thread panicked".into()))?;
-    // A failed write stops the framing thread first: its error is the one that explains.
-    framed.map_err(|e| Error::io("writing a temporary file in", spill_dir, e))?;
+        .map_err(|_| Error::Storage("the spill thread panicked".into()))?;
+    // A failed write stops the spill thread first: its error is the one that explains.
+    spilled.map_err(|e| Error::io("writing a temporary file in", spill_dir, e))?;
     let verified = result?;
     Ok(Received {
         verified,

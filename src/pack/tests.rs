@@ -123,29 +123,18 @@ fn flipped_bytes_fail_the_checksum_or_a_structural_check() {
 
 #[test]
 fn altered_object_with_resealed_checksum_fails_the_index() {
-    // Replace a record's payload by another valid object of the same length: its hash changes,
-    // so the index (naming the original id) no longer matches.
+    // Change a stored (raw) record's payload: its hash changes, so the index (naming the
+    // original id) no longer matches.
     let objs = blobs(&[50]);
-    let bytes = write(&objs);
-    let c = first_chunk(&bytes);
-    let raw_len = u32::from_le_bytes(bytes[c + 1..c + 5].try_into().unwrap());
-    let z_len = u32::from_le_bytes(bytes[c + 5..c + 9].try_into().unwrap()) as usize;
-    let mut raw = zstd::decode_all(&bytes[c + 9..c + 9 + z_len]).unwrap();
-    assert_eq!(raw.len() as u32, raw_len);
-    let last = raw.len() - 1;
-    raw[last] ^= 1;
-    let z = zstd::encode_all(&raw[..], 1).unwrap();
-    let mut b = bytes[..c + 5].to_vec();
-    b.extend_from_slice(&(z.len() as u32).to_le_bytes());
-    b.extend_from_slice(&z);
-    let rest = &bytes[c + 9 + z_len..];
-    // The index offset in the trailer moves with the chunk; fix it so only the id differs.
-    let shift = z.len() as i64 - z_len as i64;
-    let mut tail = rest.to_vec();
-    let t = tail.len() - 48;
-    let idx = u64::from_le_bytes(tail[t..t + 8].try_into().unwrap());
-    tail[t..t + 8].copy_from_slice(&((idx as i64 + shift) as u64).to_le_bytes());
-    b.extend_from_slice(&tail);
+    let mut b = write(&objs);
+    let c = first_chunk(&b);
+    let len = u32::from_le_bytes(b[c + 1..c + 5].try_into().unwrap()) as usize;
+    assert_eq!(
+        b[c + 5 + RECORD_HEADER_LEN],
+        0,
+        "a 50-byte blob is stored raw"
+    );
+    b[c + 5 + len - 1] ^= 1;
     reseal(&mut b);
     let e = err(&b);
     assert!(e.contains("index entry 0 does not match"), "{e}");
@@ -155,50 +144,97 @@ fn altered_object_with_resealed_checksum_fails_the_index() {
 fn lying_lengths_are_rejected() {
     let bytes = write(&blobs(&[100, 200]));
     let c = first_chunk(&bytes);
-    // Chunk raw length larger and smaller than what the frame holds.
-    for delta in [1i64, -1] {
-        let mut b = bytes.clone();
-        let raw = u32::from_le_bytes(b[c + 1..c + 5].try_into().unwrap());
-        b[c + 1..c + 5].copy_from_slice(&((raw as i64 + delta) as u32).to_le_bytes());
-        reseal(&mut b);
-        let e = err(&b);
-        assert!(e.contains("decompresses to"), "{e}");
-    }
-    // Compressed length past the end of the file.
+    let chunk_len = u32::from_le_bytes(bytes[c + 1..c + 5].try_into().unwrap());
+    // A chunk longer than its records swallows the index tag; a shorter one cuts a record.
     let mut b = bytes.clone();
-    b[c + 5..c + 9].copy_from_slice(&(1_000_000u32).to_le_bytes());
+    b[c + 1..c + 5].copy_from_slice(&(chunk_len + 1).to_le_bytes());
+    reseal(&mut b);
     let e = err(&b);
-    assert!(e.contains("more than zstd can produce"), "{e}");
+    assert!(e.contains("ends inside a record header"), "{e}");
     let mut b = bytes.clone();
-    let raw = u32::from_le_bytes(b[c + 1..c + 5].try_into().unwrap());
-    let bound = zstd::zstd_safe::compress_bound(raw as usize) as u32;
-    b[c + 5..c + 9].copy_from_slice(&bound.to_le_bytes());
+    b[c + 1..c + 5].copy_from_slice(&(chunk_len - 1).to_le_bytes());
+    reseal(&mut b);
     let e = err(&b);
-    assert!(e.contains("truncated") || e.contains("is corrupt"), "{e}");
+    assert!(e.contains("but") && e.contains("remain"), "{e}");
+    // A chunk length past the end of the file.
+    let mut b = bytes.clone();
+    b[c + 1..c + 5].copy_from_slice(&(1_000_000u32).to_le_bytes());
+    let e = err(&b);
+    assert!(e.contains("truncated"), "{e}");
     // Header length beyond the limit, before anything is allocated.
     let mut b = bytes.clone();
     b[12..16].copy_from_slice(&u32::MAX.to_le_bytes());
     assert!(err(&b).contains("more than the limit"));
-    // Chunk raw length beyond the limit.
+    // Chunk length beyond the limit.
     let mut b = bytes.clone();
     b[c + 1..c + 5].copy_from_slice(&u32::MAX.to_le_bytes());
     assert!(err(&b).contains("declares"));
 }
 
+/// One record: kind byte, `u32le` body length, body.
+fn record(kind: u8, body: &[u8]) -> Vec<u8> {
+    let mut r = vec![kind];
+    r.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    r.extend_from_slice(body);
+    r
+}
+
 #[test]
 fn record_lengths_inside_a_chunk_are_checked() {
     let (id, canonical) = object::encode_with_id(&Blob { data: vec![1; 40] });
+    let stored = crate::store::frame(&canonical);
     let mut raw = vec![Kind::Blob as u8];
     raw.extend_from_slice(&(1000u32).to_le_bytes());
-    raw.extend_from_slice(&canonical);
+    raw.extend_from_slice(&stored);
     let e = err(&handmade(&raw, &[(id.id(), 0)]));
     assert!(e.contains("declares 1000 bytes"), "{e}");
     // A kind byte that disagrees with the object.
-    let mut raw = vec![Kind::Node as u8];
-    raw.extend_from_slice(&(canonical.len() as u32).to_le_bytes());
-    raw.extend_from_slice(&canonical);
+    let raw = record(Kind::Node as u8, &stored);
     let e = err(&handmade(&raw, &[(id.id(), 0)]));
     assert!(e.contains("says kind 2"), "{e}");
+    // The handmade bundle itself is fine.
+    let raw = record(Kind::Blob as u8, &stored);
+    let got = read(&handmade(&raw, &[(id.id(), 0)])).unwrap();
+    assert_eq!(got, vec![(id.id(), Kind::Blob, canonical.clone())]);
+}
+
+#[test]
+fn stored_values_are_checked() {
+    let (id, canonical) = object::encode_with_id(&Blob {
+        data: vec![7; 5000],
+    });
+    let stored = crate::store::frame(&canonical);
+    assert_eq!(
+        stored[0], 1,
+        "a repetitive 5000-byte blob is stored compressed"
+    );
+    let check = |body: &[u8], want: &str| {
+        let e = err(&handmade(&record(Kind::Blob as u8, body), &[(id.id(), 0)]));
+        assert!(e.contains("is corrupt") && e.contains(want), "{want}: {e}");
+    };
+    check(&[9, 1, 2, 3], "unknown codec byte 9");
+    check(&[1, 1, 2], "truncated");
+    // A declared size above the object limit is refused before anything is decompressed.
+    let mut b = stored.clone();
+    b[1..5].copy_from_slice(&(crate::store::MAX_OBJECT_SIZE + 1).to_le_bytes());
+    check(&b, "limit");
+    // A frame that yields fewer bytes than declared.
+    let mut b = stored.clone();
+    b[1..5].copy_from_slice(&(canonical.len() as u32 + 1).to_le_bytes());
+    check(&b, "decompressed to");
+    // Garbage in place of the zstd frame.
+    let mut b = stored[..5].to_vec();
+    b.extend_from_slice(&[0xAB; 40]);
+    check(&b, "zstd");
+    // A valid stored value of other bytes: the id is computed, so the index disagrees.
+    let other = crate::store::frame(&object::encode(&Blob {
+        data: vec![8; 5000],
+    }));
+    let e = err(&handmade(
+        &record(Kind::Blob as u8, &other),
+        &[(id.id(), 0)],
+    ));
+    assert!(e.contains("index entry 0 does not match"), "{e}");
 }
 
 /// A bundle with one chunk of the given raw records and the given index entries.
@@ -210,11 +246,9 @@ fn handmade(raw: &[u8], index: &[(ObjectId, u32)]) -> Vec<u8> {
     b.extend_from_slice(&(head.len() as u32).to_le_bytes());
     b.extend_from_slice(&head);
     let chunk_at = b.len() as u64;
-    let z = zstd::encode_all(raw, 3).unwrap();
     b.push(CHUNK_TAG);
     b.extend_from_slice(&(raw.len() as u32).to_le_bytes());
-    b.extend_from_slice(&(z.len() as u32).to_le_bytes());
-    b.extend_from_slice(&z);
+    b.extend_from_slice(raw);
     let index_at = b.len() as u64;
     b.push(INDEX_TAG);
     b.extend_from_slice(&(index.len() as u64).to_le_bytes());
@@ -232,23 +266,15 @@ fn handmade(raw: &[u8], index: &[(ObjectId, u32)]) -> Vec<u8> {
 
 #[test]
 fn decompression_bomb_stops_at_the_declared_size() {
-    // 64 MiB of zeros compress to a few KiB; the chunk claims 100 KB.
+    // 64 MiB of zeros compress to a few KiB; the stored value claims 100 KB.
     let zeros = vec![0u8; 64 << 20];
     let z = zstd::encode_all(&zeros[..], 3).unwrap();
-    let bytes = write(&blobs(&[100]));
-    let c = first_chunk(&bytes);
-    let mut b = bytes[..c].to_vec();
-    b.push(CHUNK_TAG);
-    b.extend_from_slice(&100_000u32.to_le_bytes());
-    b.extend_from_slice(&(z.len() as u32).to_le_bytes());
-    b.extend_from_slice(&z);
-    b.extend_from_slice(&[0; 48]);
-    reseal(&mut b);
-    let e = err(&b);
-    assert!(
-        e.contains("more than") && e.contains("declared 100000"),
-        "{e}"
-    );
+    let mut body = vec![1u8];
+    body.extend_from_slice(&100_000u32.to_le_bytes());
+    body.extend_from_slice(&z);
+    let id = ObjectId::hash(b"whatever");
+    let e = err(&handmade(&record(Kind::Blob as u8, &body), &[(id, 0)]));
+    assert!(e.contains("is corrupt") && e.contains("zstd"), "{e}");
 }
 
 #[test]
@@ -274,6 +300,13 @@ fn absurd_counts_and_junk_are_rejected() {
     let mut b = bytes.clone();
     b[8] = 9;
     assert!(err(&b).contains("unsupported bundle version 9"));
+    let mut b = bytes.clone();
+    b[8] = 1;
+    let e = err(&b);
+    assert!(
+        e.contains("version 1 bundle") && e.contains("hint: make the bundle again"),
+        "{e}"
+    );
     // A section tag that is neither chunk nor index.
     let mut b = bytes.clone();
     let c = first_chunk(&b);
@@ -429,7 +462,7 @@ mod graph {
     fn all(store: &Store, c: CommitId) -> BTreeSet<ObjectId> {
         let mut out = BTreeSet::new();
         Walker::new(store)
-            .walk(&[(c.id(), Kind::Commit)], &mut |id, _, _, _| {
+            .walk(&[(c.id(), Kind::Commit)], &mut |id, _, _, _, _| {
                 out.insert(id);
                 Ok(())
             })
@@ -455,7 +488,7 @@ mod graph {
         w.exclude_roots(&boundary).unwrap();
         let mut sent = BTreeSet::new();
         let mut with_base = 0;
-        w.walk(&starts, &mut |id, _, _, base| {
+        w.walk(&starts, &mut |id, _, _, _, base| {
             sent.insert(id);
             with_base += usize::from(base.is_some());
             Ok(())

@@ -67,12 +67,13 @@ fn blob_of(v: &Value) -> Option<ObjectId> {
     }
 }
 
-/// Receives each walked object: id, kind, verified canonical bytes.
+/// Receives each walked object: id, kind, verified canonical bytes, the store's stored value
+/// of them (see [`Store::try_get_verified`]), and a base.
 ///
 /// The last argument is a *base*: an object of the same kind that the receiver has (it is
 /// reachable from an excluded commit's root) and that is probably similar — the same table's
 /// previous version, the node at the same place in its previous tree — for delta encoding.
-pub type Emit<'e> = dyn FnMut(ObjectId, Kind, &[u8], Option<ObjectId>) -> Result<()> + 'e;
+pub type Emit<'e> = dyn FnMut(ObjectId, Kind, &[u8], &[u8], Option<ObjectId>) -> Result<()> + 'e;
 
 /// A depth-first walk over the object graph that visits each object at most once.
 pub struct Walker<'a> {
@@ -132,7 +133,9 @@ impl<'a> Walker<'a> {
     pub fn exclude_roots(&mut self, commits: &[ObjectId]) -> Result<()> {
         for c in commits {
             let commit: Commit = self.store.get(&crate::id::CommitId::new(*c))?;
-            self.walk(&[(commit.root.id(), Kind::Root)], &mut |_, _, _, _| Ok(()))?;
+            self.walk(&[(commit.root.id(), Kind::Root)], &mut |_, _, _, _, _| {
+                Ok(())
+            })?;
             self.base_root.get_or_insert(commit.root.id());
         }
         self.excluded_objects = self.seen.clone();
@@ -195,7 +198,7 @@ impl<'a> Walker<'a> {
             if !self.seen.insert(step.id) {
                 continue;
             }
-            let canonical = match self.store.try_get_canonical(&step.id)? {
+            let (stored, canonical) = match self.store.try_get_verified(&step.id)? {
                 Some(c) => c,
                 None if step.required => {
                     return Err(Error::Missing {
@@ -222,7 +225,7 @@ impl<'a> Walker<'a> {
             let base = step
                 .base
                 .filter(|b| *b != step.id && self.excluded_objects.contains(b));
-            emit(step.id, kind, &canonical, base)?;
+            emit(step.id, kind, &canonical, &stored, base)?;
             let mut next: Vec<Step> = Vec::new();
             match kind {
                 Kind::Table => {

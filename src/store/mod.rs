@@ -117,6 +117,13 @@ impl Store {
 
     /// Verified canonical bytes of `id`, or `None` if it is not stored.
     pub fn try_get_canonical(&self, id: &ObjectId) -> Result<Option<Vec<u8>>> {
+        Ok(self.try_get_verified(id)?.map(|(_, canonical)| canonical))
+    }
+
+    /// The stored value of `id` and its verified canonical bytes, or `None` if it is not
+    /// stored. The stored value is exactly what the backend holds (it unframes to the
+    /// canonical bytes), so it can be copied to another store without framing it again.
+    pub fn try_get_verified(&self, id: &ObjectId) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
         let Some(stored) = self.backend.get_stored(id)? else {
             return Ok(None);
         };
@@ -128,7 +135,7 @@ impl Store {
                 reason: format!("content hashes to {actual}"),
             });
         }
-        Ok(Some(canonical))
+        Ok(Some((stored, canonical)))
     }
 
     /// Verified canonical bytes of `id`; a missing object is an error.

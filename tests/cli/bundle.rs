@@ -304,26 +304,34 @@ fn bad_bundles_change_nothing() {
     cases.push(("bad-checksum", sum, "checksum does not match"));
     let mut lying = good.clone();
     let raw = u32::from_le_bytes(lying[chunk + 1..chunk + 5].try_into().unwrap());
-    lying[chunk + 1..chunk + 5].copy_from_slice(&(raw + 7).to_le_bytes());
+    lying[chunk + 1..chunk + 5].copy_from_slice(&(raw + 3).to_le_bytes());
     reseal(&mut lying);
-    cases.push(("lying-length", lying, "decompresses to"));
+    cases.push(("lying-length", lying, "ends inside a record header"));
     let mut absurd = good.clone();
     absurd[chunk + 1..chunk + 5].copy_from_slice(&u32::MAX.to_le_bytes());
     reseal(&mut absurd);
     cases.push(("absurd-length", absurd, "declares 4294967295 bytes"));
+    // A bundle of the old format (version 1, zstd-compressed chunks) is refused by name.
+    let mut v1 = good.clone();
+    v1[8..12].copy_from_slice(&1u32.to_le_bytes());
+    cases.push(("version-1", v1, "version 1 bundle"));
     let mut header = good.clone();
     header[12..16].copy_from_slice(&u32::MAX.to_le_bytes());
     cases.push(("absurd-header", header, "more than the limit"));
-    // A bomb: a tiny frame of 64 MiB of zeros in a chunk that claims 100000 bytes.
+    // A bomb: a record whose stored value claims 100000 bytes but holds a tiny zstd frame of
+    // 64 MiB of zeros.
     let z = zstd::encode_all(&vec![0u8; 64 << 20][..], 3).unwrap();
     let mut bomb = good[..chunk].to_vec();
     bomb.push(b'C');
+    bomb.extend_from_slice(&(z.len() as u32 + 10).to_le_bytes());
+    bomb.push(1); // a blob record
+    bomb.extend_from_slice(&(z.len() as u32 + 5).to_le_bytes());
+    bomb.push(1); // zstd codec
     bomb.extend_from_slice(&100_000u32.to_le_bytes());
-    bomb.extend_from_slice(&(z.len() as u32).to_le_bytes());
     bomb.extend_from_slice(&z);
     bomb.extend_from_slice(&[0; 48]);
     reseal(&mut bomb);
-    cases.push(("bomb", bomb, "not the declared 100000"));
+    cases.push(("bomb", bomb, "is corrupt: zstd"));
 
     let before = e.refs("target");
     for (name, bytes, expect) in &cases {
