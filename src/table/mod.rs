@@ -51,6 +51,9 @@ pub struct NodeStore {
     params: ChunkParams,
     /// Whether loaded leaves go into the cache (internal nodes always do).
     cache_leaves: bool,
+    /// Tests: diffs split even small trees over their threads.
+    #[cfg(test)]
+    split_small: bool,
 }
 
 /// One row of a tree: a loaded node and an index into it. Cheap to clone.
@@ -94,6 +97,8 @@ impl NodeStore {
             cache: Arc::new(Mutex::new(NodeCache::new(bytes))),
             params: DEFAULT_PARAMS,
             cache_leaves: true,
+            #[cfg(test)]
+            split_small: false,
         }
     }
 
@@ -113,6 +118,24 @@ impl NodeStore {
         NodeStore {
             params,
             ..Self::new(store)
+        }
+    }
+
+    /// A node store with small nodes whose three-way diffs split even a few dozen rows over
+    /// `threads` threads (merge tests run the threaded diff with it).
+    #[cfg(test)]
+    pub(crate) fn splitting_small_trees(store: Store) -> Self {
+        NodeStore {
+            split_small: true,
+            ..Self::with_params(
+                store,
+                ChunkParams {
+                    min_entries: 2,
+                    max_entries: 24,
+                    max_bytes: 400,
+                    threshold: u64::MAX / 4,
+                },
+            )
         }
     }
 
@@ -296,7 +319,7 @@ impl NodeStore {
 
     /// Per key where `ours` or `theirs` differs from `base`, the three versions, in key order.
     pub fn diff3(&self, base: NodeId, ours: NodeId, theirs: NodeId) -> Diff3 {
-        Diff3::new(self.diff(base, ours), self.diff(base, theirs))
+        Diff3::new(self.clone(), base, ours, theirs)
     }
 }
 
