@@ -366,14 +366,16 @@ impl DataMerge<'_> {
     /// Rows under one shared schema: compare bytes, merge cells only when both sides
     /// changed one row differently.
     fn fast_row(&self, b: &Option<Row>, o: &Option<Row>, t: &Option<Row>) -> Result<Outcome> {
-        let val = |r: &Option<Row>| r.as_ref().map(|r| r.value().to_vec());
+        fn val(r: &Option<Row>) -> Option<&[u8]> {
+            r.as_ref().map(Row::value)
+        }
         let (bv, ov, tv) = (val(b), val(o), val(t));
         if ov == tv || tv == bv {
             return Ok(Outcome::Keep);
         }
         if ov == bv {
             return Ok(match tv {
-                Some(v) => Outcome::Put(v),
+                Some(v) => Outcome::Put(v.to_vec()),
                 None => Outcome::Delete,
             });
         }

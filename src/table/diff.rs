@@ -326,6 +326,8 @@ fn changed_children(ns: &NodeStore, root: &Node, other: NodeId) -> Result<Vec<bo
 /// workers.
 pub struct Diff {
     ns: NodeStore,
+    /// Reads the new tree (the same store, perhaps keeping its leaves out of the cache).
+    new_ns: NodeStore,
     state: State,
     /// Rows with keys above this bound belong to the workers.
     hi: Option<Vec<u8>>,
@@ -345,6 +347,7 @@ impl Diff {
             State::Start(old, new)
         };
         Diff {
+            new_ns: ns.clone(),
             ns,
             state,
             hi: None,
@@ -354,15 +357,29 @@ impl Diff {
         }
     }
 
-    /// A one-thread diff of the rows with keys above `lo`.
-    fn after(ns: NodeStore, old: NodeId, new: NodeId, lo: &[u8]) -> Result<Self> {
+    /// A one-thread diff of the rows with keys above `lo`, reading the new tree through
+    /// `new_ns`.
+    fn after(
+        ns: NodeStore,
+        new_ns: NodeStore,
+        old: NodeId,
+        new: NodeId,
+        lo: &[u8],
+    ) -> Result<Self> {
         let a = Cursor::seek(&ns, old, lo, false)?;
-        let b = Cursor::seek(&ns, new, lo, false)?;
+        let b = Cursor::seek(&new_ns, new, lo, false)?;
         Ok(Diff {
             state: State::Running(a, b),
             threads: 1,
+            new_ns,
             ..Diff::new(ns, old, new)
         })
+    }
+
+    /// Reads the new tree without caching its leaves: for a tree that is read once.
+    fn new_leaves_uncached(mut self) -> Self {
+        self.new_ns = self.ns.without_leaf_cache();
+        self
     }
 
     /// Diffs on at most `threads` threads (default: one per core, up to four).
@@ -391,17 +408,16 @@ impl Diff {
     fn start(&mut self, old: NodeId, new: NodeId) -> Result<()> {
         if self.threads > 1 {
             let splits = self.split_keys(old, new)?;
-            let ns = self.ns.clone();
-            if self
-                .workers
-                .spawn(&splits, move |lo| Diff::after(ns.clone(), old, new, lo))
-            {
+            let (ns, new_ns) = (self.ns.clone(), self.new_ns.clone());
+            if self.workers.spawn(&splits, move |lo| {
+                Diff::after(ns.clone(), new_ns.clone(), old, new, lo)
+            }) {
                 // Without every thread, this one diffs everything.
                 self.hi = splits.into_iter().next();
             }
         }
         let a = Cursor::at_start(&self.ns, old)?;
-        let b = Cursor::at_start(&self.ns, new)?;
+        let b = Cursor::at_start(&self.new_ns, new)?;
         self.state = State::Running(a, b);
         Ok(())
     }
@@ -440,7 +456,7 @@ impl Diff {
         let State::Running(a, b) = &mut self.state else {
             return Ok(None);
         };
-        let ns = &self.ns;
+        let (ns, new_ns) = (&self.ns, &self.new_ns);
         loop {
             match (a.is_end(), b.is_end()) {
                 (true, true) => return Ok(None),
@@ -451,7 +467,7 @@ impl Diff {
                     return Ok(Some(DiffRow { old, new: None }));
                 }
                 (true, false) => {
-                    b.descend_to_row(ns)?;
+                    b.descend_to_row(new_ns)?;
                     let new = b.row();
                     b.advance();
                     return Ok(Some(DiffRow { old: None, new }));
@@ -484,7 +500,7 @@ impl Diff {
                         a.descend_one(ns)?;
                     }
                     if y >= x {
-                        b.descend_one(ns)?;
+                        b.descend_one(new_ns)?;
                     }
                     continue;
                 }
@@ -493,7 +509,7 @@ impl Diff {
                     continue;
                 }
                 (None, Some(_)) => {
-                    b.descend_one(ns)?;
+                    b.descend_one(new_ns)?;
                     continue;
                 }
                 (None, None) => {}
@@ -631,7 +647,9 @@ enum State3 {
 /// into key ranges of about equal row counts, one per thread (up to one per core): this
 /// iterator merges the first range itself and a worker per other range merges its own two
 /// diffs; rows are yielded in key order. Each range's worker reads the base leaves both
-/// diffs compare, so a leaf is loaded once (the second diff finds it in the cache).
+/// diffs compare, so a leaf is loaded once (the second diff finds it in the cache). Their
+/// leaves stay out of the node cache: a merge reads them once, while it rewrites our tree
+/// (whose leaves stay cached for that).
 pub struct Diff3 {
     ns: NodeStore,
     state: State3,
@@ -660,8 +678,8 @@ impl Diff3 {
 
     /// A one-thread three-way diff of the rows with keys above `lo`.
     fn after(ns: NodeStore, base: NodeId, ours: NodeId, theirs: NodeId, lo: &[u8]) -> Result<Self> {
-        let o = Diff::after(ns.clone(), base, ours, lo)?;
-        let t = Diff::after(ns.clone(), base, theirs, lo)?;
+        let o = Diff::after(ns.clone(), ns.clone(), base, ours, lo)?;
+        let t = Diff::after(ns.clone(), ns.without_leaf_cache(), base, theirs, lo)?;
         Ok(Diff3 {
             state: State3::Running(Box::new(Diffs {
                 ours: o.peekable(),
@@ -707,7 +725,11 @@ impl Diff3 {
         }
         // The ranges are split here: each diff runs on this thread.
         let o = self.ns.diff(base, ours).with_threads(1);
-        let t = self.ns.diff(base, theirs).with_threads(1);
+        let t = self
+            .ns
+            .diff(base, theirs)
+            .with_threads(1)
+            .new_leaves_uncached();
         self.state = State3::Running(Box::new(Diffs {
             ours: o.peekable(),
             theirs: t.peekable(),
