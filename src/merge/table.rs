@@ -316,7 +316,9 @@ impl DataMerge<'_> {
             }
         }
         let rows_changed = edits.len() as u64;
-        let rows = ns.apply(carrier, edits)?;
+        // The diff left our leaves in the cache for this rewrite; the merge does not read
+        // the new leaves again.
+        let rows = ns.without_leaf_cache().apply(carrier, edits)?;
         let store = ns.store();
         let table = store.put(&Table {
             schema: store.put(&self.merged.schema)?,

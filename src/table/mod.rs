@@ -49,7 +49,7 @@ pub struct NodeStore {
     store: Store,
     cache: Arc<Mutex<NodeCache>>,
     params: ChunkParams,
-    /// Whether loaded leaves go into the cache (internal nodes always do).
+    /// Whether loaded and written leaves go into the cache (internal nodes always do).
     cache_leaves: bool,
     /// Tests: diffs split even small trees over their threads.
     #[cfg(test)]
@@ -102,9 +102,10 @@ impl NodeStore {
         }
     }
 
-    /// The same store, sharing the cache, but keeping loaded leaves out of it: for one pass
-    /// over many leaves (a cold diff or scan) that will not read them again, which saves the
-    /// cache's bookkeeping and lets their memory be reused at once.
+    /// The same store, sharing the cache, but keeping loaded and written leaves out of it:
+    /// for one pass over many leaves (a cold diff or scan, or a rewrite whose result is not
+    /// read again) that will not read them again, which saves the cache's bookkeeping and
+    /// lets their memory be reused at once. Leaves already cached are still found there.
     pub fn without_leaf_cache(&self) -> Self {
         NodeStore {
             cache_leaves: false,
