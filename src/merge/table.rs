@@ -316,7 +316,9 @@ impl DataMerge<'_> {
             }
         }
         let rows_changed = edits.len() as u64;
-        let rows = ns.apply(carrier, edits)?;
+        // The diff left our leaves in the cache for this rewrite; the merge does not read
+        // the new leaves again.
+        let rows = ns.without_leaf_cache().apply(carrier, edits)?;
         let store = ns.store();
         let table = store.put(&Table {
             schema: store.put(&self.merged.schema)?,
@@ -366,14 +368,16 @@ impl DataMerge<'_> {
     /// Rows under one shared schema: compare bytes, merge cells only when both sides
     /// changed one row differently.
     fn fast_row(&self, b: &Option<Row>, o: &Option<Row>, t: &Option<Row>) -> Result<Outcome> {
-        let val = |r: &Option<Row>| r.as_ref().map(|r| r.value().to_vec());
+        fn val(r: &Option<Row>) -> Option<&[u8]> {
+            r.as_ref().map(Row::value)
+        }
         let (bv, ov, tv) = (val(b), val(o), val(t));
         if ov == tv || tv == bv {
             return Ok(Outcome::Keep);
         }
         if ov == bv {
             return Ok(match tv {
-                Some(v) => Outcome::Put(v),
+                Some(v) => Outcome::Put(v.to_vec()),
                 None => Outcome::Delete,
             });
         }

@@ -105,7 +105,20 @@ fn conflict_keys(m: &TableMerge) -> BTreeSet<i64> {
 }
 
 fn merge3(base: &Rows, ours: &Rows, theirs: &Rows) -> (NodeStore, TableMerge) {
-    let ns = NodeStore::new(Store::memory());
+    merge3_in(NodeStore::new(Store::memory()), base, ours, theirs)
+}
+
+/// [`merge3`] with small nodes, the three-way diff split over the threads (one per core).
+fn merge3_split(base: &Rows, ours: &Rows, theirs: &Rows) -> (NodeStore, TableMerge) {
+    merge3_in(
+        NodeStore::splitting_small_trees(Store::memory()),
+        base,
+        ours,
+        theirs,
+    )
+}
+
+fn merge3_in(ns: NodeStore, base: &Rows, ours: &Rows, theirs: &Rows) -> (NodeStore, TableMerge) {
     let (b, o, t) = (table(&ns, base), table(&ns, ours), table(&ns, theirs));
     let m = merge_table(&ns, "t", Some(b), Some(o), Some(t), Favor::None).unwrap();
     (ns, m)
@@ -532,12 +545,26 @@ fn arb_three() -> impl Strategy<Value = (Rows, Rows, Rows)> {
     arb_rows().prop_flat_map(|b| (Just(b.clone()), arb_side(b.clone()), arb_side(b)))
 }
 
+/// Like [`arb_three`], with enough rows for trees of small nodes to be three levels deep.
+fn arb_three_large() -> impl Strategy<Value = (Rows, Rows, Rows)> {
+    proptest::collection::btree_map(0i64..400, arb_cells(), 100..200)
+        .prop_flat_map(|b| (Just(b.clone()), arb_side(b.clone()), arb_side(b)))
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
     #[test]
     fn matches_the_reference_merge((base, ours, theirs) in arb_three()) {
         let (ns, m) = merge3(&base, &ours, &theirs);
+        let (want, want_conflicts) = reference(&base, &ours, &theirs);
+        prop_assert_eq!(rows_of(&ns, m.table.unwrap()), want);
+        prop_assert_eq!(conflict_keys(&m), want_conflicts);
+    }
+
+    #[test]
+    fn split_diff_matches_the_reference_merge((base, ours, theirs) in arb_three_large()) {
+        let (ns, m) = merge3_split(&base, &ours, &theirs);
         let (want, want_conflicts) = reference(&base, &ours, &theirs);
         prop_assert_eq!(rows_of(&ns, m.table.unwrap()), want);
         prop_assert_eq!(conflict_keys(&m), want_conflicts);

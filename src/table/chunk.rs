@@ -333,13 +333,14 @@ impl NodeSink {
         Ok(())
     }
 
-    /// Adds a new node to the cache, unless it is a leaf past this sink's leaf limit.
+    /// Adds a new node to the cache, unless it is a leaf past this sink's leaf limit or
+    /// the store keeps leaves out of the cache.
     fn cache_new(&mut self, id: NodeId, canonical: &[u8]) {
         // Leaves of a large rewrite beyond the limit are not cached: they would evict the
         // old tree's nodes that the rest of the rewrite still has to read. Internal nodes
         // always are.
         if canonical.get(2) == Some(&0) {
-            if self.cached_leaf_bytes >= self.leaf_cache_limit {
+            if !self.ns.cache_leaves || self.cached_leaf_bytes >= self.leaf_cache_limit {
                 return;
             }
             self.cached_leaf_bytes += canonical.len();

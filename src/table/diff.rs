@@ -53,14 +53,14 @@ enum State {
     Done,
 }
 
-/// Messages from a worker diffing one key range.
-enum Msg {
-    Rows(Vec<DiffRow>),
+/// Messages from a worker producing the items of one key range.
+enum Msg<T> {
+    Items(Vec<T>),
     Err(crate::Error),
     Done,
 }
 
-/// Rows a worker sends per message.
+/// Items a worker sends per message.
 const WORKER_BATCH: usize = 256;
 
 /// Batches a worker may queue ahead of the consumer (about 260k rows).
@@ -92,10 +92,228 @@ fn default_threads() -> usize {
     })
 }
 
-/// A worker thread diffing the keys of one range, streaming its rows back.
-struct Worker {
-    rx: std::sync::mpsc::Receiver<Msg>,
+/// An item of a diff stream, ordered by its key.
+trait Keyed {
+    fn key(&self) -> &[u8];
+}
+
+impl Keyed for DiffRow {
+    fn key(&self) -> &[u8] {
+        DiffRow::key(self)
+    }
+}
+
+impl Keyed for Diff3Row {
+    fn key(&self) -> &[u8] {
+        Diff3Row::key(self)
+    }
+}
+
+/// A worker thread producing the items of one key range, streaming them back.
+struct Worker<T> {
+    rx: std::sync::mpsc::Receiver<Msg<T>>,
     handle: std::thread::JoinHandle<()>,
+}
+
+/// The workers of a diff split by key ranges: one per range above the consumer's own, in
+/// key order, whose items are yielded range after range.
+struct Workers<T> {
+    workers: std::collections::VecDeque<Worker<T>>,
+    pending: std::vec::IntoIter<T>,
+    /// Set when the diff is dropped: workers stop at their next item.
+    cancel: Arc<AtomicBool>,
+}
+
+impl<T: Keyed + Send + 'static> Workers<T> {
+    fn new() -> Self {
+        Workers {
+            workers: Default::default(),
+            pending: Vec::new().into_iter(),
+            cancel: Default::default(),
+        }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.workers.len()
+    }
+
+    /// Starts one worker per range `(splits[j], splits[j + 1]]` (the last one unbounded),
+    /// each iterating `open(lo)` up to its range's end; false (and no workers) when a thread
+    /// could not be started.
+    fn spawn<I, F>(&mut self, splits: &[Vec<u8>], open: F) -> bool
+    where
+        I: Iterator<Item = Result<T>>,
+        F: Fn(&[u8]) -> Result<I> + Clone + Send + 'static,
+    {
+        for (j, lo) in splits.iter().enumerate() {
+            let (tx, rx) = std::sync::mpsc::sync_channel(WORKER_QUEUE);
+            let lo = lo.clone();
+            let hi = splits.get(j + 1).cloned();
+            let cancel = Arc::clone(&self.cancel);
+            let open = open.clone();
+            let spawned = std::thread::Builder::new()
+                .name("kodiak-diff".into())
+                .spawn(move || range_worker(|| open(&lo), hi.as_deref(), &cancel, tx));
+            match spawned {
+                Ok(handle) => self.workers.push_back(Worker { rx, handle }),
+                Err(_) => {
+                    self.stop();
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    /// Stops the workers and waits for them to end.
+    fn stop(&mut self) {
+        self.cancel.store(true, AtomicOrdering::Relaxed);
+        // Disconnect every worker before joining any: a worker blocked on a full queue
+        // wakes up with a send error and returns.
+        let handles: Vec<_> = self.workers.drain(..).map(|w| w.handle).collect();
+        for h in handles {
+            // A worker that panicked has nothing left to clean up.
+            let _ = h.join();
+        }
+    }
+
+    /// The next item from the workers, in range order.
+    fn next(&mut self) -> Result<Option<T>> {
+        loop {
+            if let Some(item) = self.pending.next() {
+                return Ok(Some(item));
+            }
+            let Some(w) = self.workers.front() else {
+                return Ok(None);
+            };
+            match w.rx.recv() {
+                Ok(Msg::Items(items)) => self.pending = items.into_iter(),
+                Ok(Msg::Err(e)) => {
+                    self.stop();
+                    return Err(e);
+                }
+                Ok(Msg::Done) => {
+                    if let Some(w) = self.workers.pop_front() {
+                        // The worker has sent its last message and is returning.
+                        let _ = w.handle.join();
+                    }
+                }
+                Err(_) => {
+                    self.stop();
+                    return Err(crate::Error::Storage("a diff worker thread stopped".into()));
+                }
+            }
+        }
+    }
+}
+
+impl<T> Drop for Workers<T> {
+    fn drop(&mut self) {
+        self.cancel.store(true, AtomicOrdering::Relaxed);
+        let handles: Vec<_> = self.workers.drain(..).map(|w| w.handle).collect();
+        for h in handles {
+            let _ = h.join();
+        }
+    }
+}
+
+/// Iterates the items `open` starts at, up to key `hi` inclusive (unbounded when `None`),
+/// and sends them to `tx` in batches.
+fn range_worker<T: Keyed, I: Iterator<Item = Result<T>>>(
+    open: impl FnOnce() -> Result<I>,
+    hi: Option<&[u8]>,
+    cancel: &AtomicBool,
+    tx: std::sync::mpsc::SyncSender<Msg<T>>,
+) {
+    let run = || -> Result<bool> {
+        let mut batch = Vec::with_capacity(WORKER_BATCH);
+        for item in open()? {
+            let item = item?;
+            if hi.is_some_and(|hi| item.key() > hi) {
+                break;
+            }
+            if cancel.load(AtomicOrdering::Relaxed) {
+                return Ok(false);
+            }
+            batch.push(item);
+            if batch.len() == WORKER_BATCH {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(WORKER_BATCH));
+                if tx.send(Msg::Items(full)).is_err() {
+                    // The consumer dropped the diff.
+                    return Ok(false);
+                }
+            }
+        }
+        Ok(batch.is_empty() || tx.send(Msg::Items(batch)).is_ok())
+    };
+    let msg = match run() {
+        Ok(true) => Msg::Done,
+        Ok(false) => return,
+        Err(e) => Msg::Err(e),
+    };
+    // A send error means the consumer is gone; nothing is left to report to.
+    let _ = tx.send(msg);
+}
+
+/// Keys cutting the tree under `root` into up to `threads` ranges of about equal row counts,
+/// each holding a root child flagged in `changed`; empty when one thread should do it all.
+///
+/// A range runs from just above one key to the next key inclusive. Each key is the last
+/// key of a leaf, so leaves (and the cursors' skips) line up with the cuts.
+fn split_points(
+    ns: &NodeStore,
+    root: &Arc<Node>,
+    changed: &[bool],
+    threads: usize,
+    min_rows: u64,
+) -> Result<Vec<Vec<u8>>> {
+    let changed_rows: u64 = (0..root.len())
+        .filter(|&i| changed[i])
+        .map(|i| root.child_rows(i))
+        .sum();
+    if changed.iter().filter(|c| **c).count() < 2 || changed_rows < min_rows {
+        // Changes within one subtree (or only deletions), or a small diff.
+        return Ok(Vec::new());
+    }
+    let total = root.row_count();
+    let parts = threads as u64;
+    let mut keys: Vec<(usize, Vec<u8>)> = Vec::new();
+    for j in 1..parts {
+        let (child, key) = leaf_end_at_rank(ns, root, total * j / parts)?;
+        if keys.last().is_none_or(|(_, k)| *k < key) {
+            keys.push((child, key));
+        }
+    }
+    // Merge ranges without a changed root child into a neighbour: such a worker would
+    // only walk shared subtrees.
+    let mut out: Vec<Vec<u8>> = Vec::new();
+    let mut lo_child = 0usize;
+    for (child, key) in keys {
+        if changed[lo_child..=child].iter().any(|c| *c) {
+            out.push(key);
+            // The child holding the cut is shared by both ranges.
+            lo_child = child;
+        }
+    }
+    if !changed[lo_child..].iter().any(|c| *c) {
+        out.pop();
+    }
+    Ok(out)
+}
+
+/// Per child of `root`, whether `other` lacks it among its root's children (every child
+/// counts as changed when the roots differ in level).
+fn changed_children(ns: &NodeStore, root: &Node, other: NodeId) -> Result<Vec<bool>> {
+    let other = ns.load(other)?;
+    let children: std::collections::BTreeSet<NodeId> = if other.level() == root.level() {
+        (0..other.len()).map(|i| other.child(i)).collect()
+    } else {
+        Default::default()
+    };
+    Ok((0..root.len())
+        .map(|i| !children.contains(&root.child(i)))
+        .collect())
 }
 
 /// The stream of rows that differ between two trees, in key order, from [`NodeStore::diff`].
@@ -108,18 +326,17 @@ struct Worker {
 /// workers.
 pub struct Diff {
     ns: NodeStore,
+    /// Reads the new tree (the same store, perhaps keeping its leaves out of the cache).
+    new_ns: NodeStore,
     state: State,
     /// Rows with keys above this bound belong to the workers.
     hi: Option<Vec<u8>>,
     /// Workers for the ranges above `hi`, in key order.
-    workers: std::collections::VecDeque<Worker>,
-    pending: std::vec::IntoIter<DiffRow>,
+    workers: Workers<DiffRow>,
     /// Threads this diff may use (1: no workers).
     threads: usize,
     /// See [`PARALLEL_MIN_ROWS`].
     min_split_rows: u64,
-    /// Set when the diff is dropped: workers stop at their next row.
-    cancel: Arc<AtomicBool>,
 }
 
 impl Diff {
@@ -130,15 +347,39 @@ impl Diff {
             State::Start(old, new)
         };
         Diff {
+            new_ns: ns.clone(),
             ns,
             state,
             hi: None,
-            workers: Default::default(),
-            pending: Vec::new().into_iter(),
+            workers: Workers::new(),
             threads: default_threads(),
             min_split_rows: PARALLEL_MIN_ROWS,
-            cancel: Default::default(),
         }
+    }
+
+    /// A one-thread diff of the rows with keys above `lo`, reading the new tree through
+    /// `new_ns`.
+    fn after(
+        ns: NodeStore,
+        new_ns: NodeStore,
+        old: NodeId,
+        new: NodeId,
+        lo: &[u8],
+    ) -> Result<Self> {
+        let a = Cursor::seek(&ns, old, lo, false)?;
+        let b = Cursor::seek(&new_ns, new, lo, false)?;
+        Ok(Diff {
+            state: State::Running(a, b),
+            threads: 1,
+            new_ns,
+            ..Diff::new(ns, old, new)
+        })
+    }
+
+    /// Reads the new tree without caching its leaves: for a tree that is read once.
+    fn new_leaves_uncached(mut self) -> Self {
+        self.new_ns = self.ns.without_leaf_cache();
+        self
     }
 
     /// Diffs on at most `threads` threads (default: one per core, up to four).
@@ -167,100 +408,30 @@ impl Diff {
     fn start(&mut self, old: NodeId, new: NodeId) -> Result<()> {
         if self.threads > 1 {
             let splits = self.split_keys(old, new)?;
-            self.spawn_workers(old, new, splits);
+            let (ns, new_ns) = (self.ns.clone(), self.new_ns.clone());
+            if self.workers.spawn(&splits, move |lo| {
+                Diff::after(ns.clone(), new_ns.clone(), old, new, lo)
+            }) {
+                // Without every thread, this one diffs everything.
+                self.hi = splits.into_iter().next();
+            }
         }
         let a = Cursor::at_start(&self.ns, old)?;
-        let b = Cursor::at_start(&self.ns, new)?;
+        let b = Cursor::at_start(&self.new_ns, new)?;
         self.state = State::Running(a, b);
         Ok(())
     }
 
-    /// Keys cutting the new tree into up to `threads` ranges of about equal row counts, each
-    /// holding a changed child of the new root; empty when one thread should do it all.
-    ///
-    /// A range runs from just above one key to the next key inclusive. Each key is the last
-    /// key of a leaf, so leaves (and the cursors' skips) line up with the cuts.
+    /// Keys cutting the new tree into up to `threads` ranges (see [`split_points`]), at
+    /// the new root's children missing from the old root.
     fn split_keys(&self, old: NodeId, new: NodeId) -> Result<Vec<Vec<u8>>> {
         let ns = &self.ns;
         let root = ns.load(new)?;
         if root.level() < PARALLEL_MIN_LEVEL || root.len() < 2 {
             return Ok(Vec::new());
         }
-        let old_root = ns.load(old)?;
-        let old_children: std::collections::BTreeSet<NodeId> = if old_root.level() == root.level() {
-            (0..old_root.len()).map(|i| old_root.child(i)).collect()
-        } else {
-            Default::default()
-        };
-        let changed: Vec<bool> = (0..root.len())
-            .map(|i| !old_children.contains(&root.child(i)))
-            .collect();
-        let changed_rows: u64 = (0..root.len())
-            .filter(|&i| changed[i])
-            .map(|i| root.child_rows(i))
-            .sum();
-        if changed.iter().filter(|c| **c).count() < 2 || changed_rows < self.min_split_rows {
-            // Changes within one subtree (or only deletions), or a small diff.
-            return Ok(Vec::new());
-        }
-        let total = root.row_count();
-        let parts = self.threads as u64;
-        let mut keys: Vec<(usize, Vec<u8>)> = Vec::new();
-        for j in 1..parts {
-            let (child, key) = leaf_end_at_rank(ns, &root, total * j / parts)?;
-            if keys.last().is_none_or(|(_, k)| *k < key) {
-                keys.push((child, key));
-            }
-        }
-        // Merge ranges without a changed root child into a neighbour: such a worker would
-        // only walk shared subtrees.
-        let mut out: Vec<Vec<u8>> = Vec::new();
-        let mut lo_child = 0usize;
-        for (child, key) in keys {
-            if changed[lo_child..=child].iter().any(|c| *c) {
-                out.push(key);
-                // The child holding the cut is shared by both ranges.
-                lo_child = child;
-            }
-        }
-        if !changed[lo_child..].iter().any(|c| *c) {
-            out.pop();
-        }
-        Ok(out)
-    }
-
-    /// Hands the rows with keys above `splits[0]` to one worker per range.
-    fn spawn_workers(&mut self, old: NodeId, new: NodeId, splits: Vec<Vec<u8>>) {
-        for (j, lo) in splits.iter().enumerate() {
-            let (tx, rx) = std::sync::mpsc::sync_channel(WORKER_QUEUE);
-            let worker_ns = self.ns.clone();
-            let lo = lo.clone();
-            let hi = splits.get(j + 1).cloned();
-            let cancel = Arc::clone(&self.cancel);
-            let spawned = std::thread::Builder::new()
-                .name("kodiak-diff".into())
-                .spawn(move || diff_worker(worker_ns, old, new, &lo, hi.as_deref(), &cancel, tx));
-            match spawned {
-                Ok(handle) => self.workers.push_back(Worker { rx, handle }),
-                Err(_) => {
-                    // Without every thread, this one diffs everything.
-                    self.stop_workers();
-                    return;
-                }
-            }
-        }
-        self.hi = splits.into_iter().next();
-    }
-
-    /// Stops the workers and waits for them to end.
-    fn stop_workers(&mut self) {
-        // Disconnect every worker before joining any: a worker blocked on a full queue
-        // wakes up with a send error and returns.
-        let handles: Vec<_> = self.workers.drain(..).map(|w| w.handle).collect();
-        for h in handles {
-            // A worker that panicked has nothing left to clean up.
-            let _ = h.join();
-        }
+        let changed = changed_children(ns, &root, old)?;
+        split_points(ns, &root, &changed, self.threads, self.min_split_rows)
     }
 
     fn step(&mut self) -> Result<Option<DiffRow>> {
@@ -276,45 +447,16 @@ impl Diff {
             }
         }
         if let State::Draining = self.state {
-            return self.drain();
+            return self.workers.next();
         }
         Ok(None)
-    }
-
-    /// The next row from the workers, in range order.
-    fn drain(&mut self) -> Result<Option<DiffRow>> {
-        loop {
-            if let Some(row) = self.pending.next() {
-                return Ok(Some(row));
-            }
-            let Some(w) = self.workers.front() else {
-                return Ok(None);
-            };
-            match w.rx.recv() {
-                Ok(Msg::Rows(rows)) => self.pending = rows.into_iter(),
-                Ok(Msg::Err(e)) => {
-                    self.stop_workers();
-                    return Err(e);
-                }
-                Ok(Msg::Done) => {
-                    if let Some(w) = self.workers.pop_front() {
-                        // The worker has sent its last message and is returning.
-                        let _ = w.handle.join();
-                    }
-                }
-                Err(_) => {
-                    self.stop_workers();
-                    return Err(crate::Error::Storage("a diff worker thread stopped".into()));
-                }
-            }
-        }
     }
 
     fn step_local(&mut self) -> Result<Option<DiffRow>> {
         let State::Running(a, b) = &mut self.state else {
             return Ok(None);
         };
-        let ns = &self.ns;
+        let (ns, new_ns) = (&self.ns, &self.new_ns);
         loop {
             match (a.is_end(), b.is_end()) {
                 (true, true) => return Ok(None),
@@ -325,7 +467,7 @@ impl Diff {
                     return Ok(Some(DiffRow { old, new: None }));
                 }
                 (true, false) => {
-                    b.descend_to_row(ns)?;
+                    b.descend_to_row(new_ns)?;
                     let new = b.row();
                     b.advance();
                     return Ok(Some(DiffRow { old: None, new }));
@@ -358,7 +500,7 @@ impl Diff {
                         a.descend_one(ns)?;
                     }
                     if y >= x {
-                        b.descend_one(ns)?;
+                        b.descend_one(new_ns)?;
                     }
                     continue;
                 }
@@ -367,7 +509,7 @@ impl Diff {
                     continue;
                 }
                 (None, Some(_)) => {
-                    b.descend_one(ns)?;
+                    b.descend_one(new_ns)?;
                     continue;
                 }
                 (None, None) => {}
@@ -406,13 +548,6 @@ impl Diff {
     }
 }
 
-impl Drop for Diff {
-    fn drop(&mut self) {
-        self.cancel.store(true, AtomicOrdering::Relaxed);
-        self.stop_workers();
-    }
-}
-
 /// The last key of the leaf holding the row at `rank` (0-based, clamped to the last row) in
 /// the tree under `root`, and the index of the root child holding it.
 fn leaf_end_at_rank(ns: &NodeStore, root: &Arc<Node>, rank: u64) -> Result<(usize, Vec<u8>)> {
@@ -432,58 +567,6 @@ fn leaf_end_at_rank(ns: &NodeStore, root: &Arc<Node>, rank: u64) -> Result<(usiz
         }
         node = ns.load_child(&node, i)?.1;
     }
-}
-
-/// Diffs the rows with keys in `(lo, hi]` (`hi` unbounded when `None`) and sends them to
-/// `tx` in batches.
-fn diff_worker(
-    ns: NodeStore,
-    old: NodeId,
-    new: NodeId,
-    lo: &[u8],
-    hi: Option<&[u8]>,
-    cancel: &AtomicBool,
-    tx: std::sync::mpsc::SyncSender<Msg>,
-) {
-    let run = || -> Result<bool> {
-        let a = Cursor::seek(&ns, old, lo, false)?;
-        let b = Cursor::seek(&ns, new, lo, false)?;
-        let mut diff = Diff {
-            ns: ns.clone(),
-            state: State::Running(a, b),
-            hi: None,
-            workers: Default::default(),
-            pending: Vec::new().into_iter(),
-            threads: 1,
-            min_split_rows: PARALLEL_MIN_ROWS,
-            cancel: Default::default(),
-        };
-        let mut batch = Vec::with_capacity(WORKER_BATCH);
-        while let Some(row) = diff.step_local()? {
-            if hi.is_some_and(|hi| row.key() > hi) {
-                break;
-            }
-            if cancel.load(AtomicOrdering::Relaxed) {
-                return Ok(false);
-            }
-            batch.push(row);
-            if batch.len() == WORKER_BATCH {
-                let full = std::mem::replace(&mut batch, Vec::with_capacity(WORKER_BATCH));
-                if tx.send(Msg::Rows(full)).is_err() {
-                    // The consumer dropped the diff.
-                    return Ok(false);
-                }
-            }
-        }
-        Ok(batch.is_empty() || tx.send(Msg::Rows(batch)).is_ok())
-    };
-    let msg = match run() {
-        Ok(true) => Msg::Done,
-        Ok(false) => return,
-        Err(e) => Msg::Err(e),
-    };
-    // A send error means the consumer is gone; nothing is left to report to.
-    let _ = tx.send(msg);
 }
 
 impl Iterator for Diff {
@@ -539,18 +622,187 @@ fn value_of(r: &Option<Row>) -> Option<&[u8]> {
     r.as_ref().map(Row::value)
 }
 
-/// The three-way diff stream from [`NodeStore::diff3`]: a merge of base→ours and base→theirs.
-pub struct Diff3 {
+/// The two-way diffs a three-way diff merges on one thread.
+struct Diffs {
     ours: std::iter::Peekable<Diff>,
     theirs: std::iter::Peekable<Diff>,
 }
 
+enum State3 {
+    Start {
+        base: NodeId,
+        ours: NodeId,
+        theirs: NodeId,
+    },
+    Running(Box<Diffs>),
+    /// This thread's range is done; the remaining rows come from the workers, in order.
+    Draining,
+    Done,
+}
+
+/// The three-way diff stream from [`NodeStore::diff3`]: a merge of base→ours and base→theirs.
+/// Yields an error at most once, then ends.
+///
+/// Like [`Diff`], large trees with changes spread over the base root's children are split
+/// into key ranges of about equal row counts, one per thread (up to one per core): this
+/// iterator merges the first range itself and a worker per other range merges its own two
+/// diffs; rows are yielded in key order. Each range's worker reads the base leaves both
+/// diffs compare, so a leaf is loaded once (the second diff finds it in the cache). Their
+/// leaves stay out of the node cache: a merge reads them once, while it rewrites our tree
+/// (whose leaves stay cached for that).
+pub struct Diff3 {
+    ns: NodeStore,
+    state: State3,
+    /// Rows with keys above this bound belong to the workers.
+    hi: Option<Vec<u8>>,
+    workers: Workers<Diff3Row>,
+    threads: usize,
+    min_split_rows: u64,
+}
+
 impl Diff3 {
-    pub(crate) fn new(ours: Diff, theirs: Diff) -> Self {
+    pub(crate) fn new(ns: NodeStore, base: NodeId, ours: NodeId, theirs: NodeId) -> Self {
+        #[cfg(test)]
+        let min_split_rows = if ns.split_small { 0 } else { PARALLEL_MIN_ROWS };
+        #[cfg(not(test))]
+        let min_split_rows = PARALLEL_MIN_ROWS;
         Diff3 {
-            ours: ours.peekable(),
-            theirs: theirs.peekable(),
+            ns,
+            state: State3::Start { base, ours, theirs },
+            hi: None,
+            workers: Workers::new(),
+            threads: default_threads(),
+            min_split_rows,
         }
+    }
+
+    /// A one-thread three-way diff of the rows with keys above `lo`.
+    fn after(ns: NodeStore, base: NodeId, ours: NodeId, theirs: NodeId, lo: &[u8]) -> Result<Self> {
+        let o = Diff::after(ns.clone(), ns.clone(), base, ours, lo)?;
+        let t = Diff::after(ns.clone(), ns.without_leaf_cache(), base, theirs, lo)?;
+        Ok(Diff3 {
+            state: State3::Running(Box::new(Diffs {
+                ours: o.peekable(),
+                theirs: t.peekable(),
+            })),
+            threads: 1,
+            ..Diff3::new(ns, base, ours, theirs)
+        })
+    }
+
+    /// Diffs on at most `threads` threads (default: one per core, up to four).
+    ///
+    /// Takes effect when called before the first row is read.
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        self.threads = threads.max(1);
+        self
+    }
+
+    /// Splits even small diffs (tests split trees of a few hundred rows).
+    #[cfg(test)]
+    pub(crate) fn split_small(mut self) -> Self {
+        self.min_split_rows = 0;
+        self
+    }
+
+    /// Workers running or queued (tests check that a split happened).
+    #[cfg(test)]
+    pub(crate) fn workers(&self) -> usize {
+        self.workers.len()
+    }
+
+    /// Starts the two diffs, handing the upper key ranges to worker threads when the trees
+    /// are large and changed in several places.
+    fn start(&mut self, base: NodeId, ours: NodeId, theirs: NodeId) -> Result<()> {
+        if self.threads > 1 {
+            let splits = self.split_keys(base, ours, theirs)?;
+            let ns = self.ns.clone();
+            if self.workers.spawn(&splits, move |lo| {
+                Diff3::after(ns.clone(), base, ours, theirs, lo)
+            }) {
+                self.hi = splits.into_iter().next();
+            }
+        }
+        // The ranges are split here: each diff runs on this thread.
+        let o = self.ns.diff(base, ours).with_threads(1);
+        let t = self
+            .ns
+            .diff(base, theirs)
+            .with_threads(1)
+            .new_leaves_uncached();
+        self.state = State3::Running(Box::new(Diffs {
+            ours: o.peekable(),
+            theirs: t.peekable(),
+        }));
+        Ok(())
+    }
+
+    /// Keys cutting the base tree into up to `threads` ranges (see [`split_points`]), at
+    /// the base root's children missing from our root or from theirs.
+    fn split_keys(&self, base: NodeId, ours: NodeId, theirs: NodeId) -> Result<Vec<Vec<u8>>> {
+        let ns = &self.ns;
+        let root = ns.load(base)?;
+        if root.level() < PARALLEL_MIN_LEVEL || root.len() < 2 {
+            return Ok(Vec::new());
+        }
+        let mut changed = changed_children(ns, &root, ours)?;
+        for (c, t) in changed.iter_mut().zip(changed_children(ns, &root, theirs)?) {
+            *c |= t;
+        }
+        split_points(ns, &root, &changed, self.threads, self.min_split_rows)
+    }
+
+    fn step(&mut self) -> Result<Option<Diff3Row>> {
+        if let State3::Start { base, ours, theirs } = self.state {
+            self.start(base, ours, theirs)?;
+        }
+        if let State3::Running(_) = self.state {
+            match self.step_local()? {
+                Some(row) if self.hi.as_ref().is_none_or(|hi| row.key() <= hi.as_slice()) => {
+                    return Ok(Some(row));
+                }
+                _ => self.state = State3::Draining,
+            }
+        }
+        if let State3::Draining = self.state {
+            return self.workers.next();
+        }
+        Ok(None)
+    }
+
+    /// The next row of the two diffs running on this thread.
+    fn step_local(&mut self) -> Result<Option<Diff3Row>> {
+        let State3::Running(diffs) = &mut self.state else {
+            return Ok(None);
+        };
+        let Diffs { ours, theirs } = &mut **diffs;
+        let ord = match (ours.peek(), theirs.peek()) {
+            (None, None) => return Ok(None),
+            (Some(Err(_)), _) | (Some(Ok(_)), None) => Ordering::Less,
+            (_, Some(Err(_))) | (None, Some(Ok(_))) => Ordering::Greater,
+            (Some(Ok(o)), Some(Ok(t))) => o.key().cmp(t.key()),
+        };
+        Ok(match ord {
+            Ordering::Less => ours.next().transpose()?.map(|o| Diff3Row {
+                theirs: o.old.clone(),
+                base: o.old,
+                ours: o.new,
+            }),
+            Ordering::Greater => theirs.next().transpose()?.map(|t| Diff3Row {
+                ours: t.old.clone(),
+                base: t.old,
+                theirs: t.new,
+            }),
+            Ordering::Equal => match (ours.next().transpose()?, theirs.next().transpose()?) {
+                (Some(o), Some(t)) => Some(Diff3Row {
+                    base: o.old,
+                    ours: o.new,
+                    theirs: t.new,
+                }),
+                // Both peeked rows were there.
+                _ => None,
+            },
+        })
     }
 }
 
@@ -558,35 +810,16 @@ impl Iterator for Diff3 {
     type Item = Result<Diff3Row>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let ord = match (self.ours.peek(), self.theirs.peek()) {
-            (None, None) => return None,
-            (Some(Err(_)), _) | (Some(Ok(_)), None) => Ordering::Less,
-            (_, Some(Err(_))) | (None, Some(Ok(_))) => Ordering::Greater,
-            (Some(Ok(o)), Some(Ok(t))) => o.key().cmp(t.key()),
-        };
-        Some(match ord {
-            Ordering::Less => self.ours.next()?.map(|o| Diff3Row {
-                theirs: o.old.clone(),
-                base: o.old,
-                ours: o.new,
-            }),
-            Ordering::Greater => self.theirs.next()?.map(|t| Diff3Row {
-                ours: t.old.clone(),
-                base: t.old,
-                theirs: t.new,
-            }),
-            Ordering::Equal => {
-                let o = self.ours.next()?;
-                let t = self.theirs.next()?;
-                match (o, t) {
-                    (Ok(o), Ok(t)) => Ok(Diff3Row {
-                        base: o.old,
-                        ours: o.new,
-                        theirs: t.new,
-                    }),
-                    (Err(e), _) | (_, Err(e)) => Err(e),
-                }
+        match self.step() {
+            Ok(Some(row)) => Some(Ok(row)),
+            Ok(None) => {
+                self.state = State3::Done;
+                None
             }
-        })
+            Err(e) => {
+                self.state = State3::Done;
+                Some(Err(e))
+            }
+        }
     }
 }

@@ -49,8 +49,11 @@ pub struct NodeStore {
     store: Store,
     cache: Arc<Mutex<NodeCache>>,
     params: ChunkParams,
-    /// Whether loaded leaves go into the cache (internal nodes always do).
+    /// Whether loaded and written leaves go into the cache (internal nodes always do).
     cache_leaves: bool,
+    /// Tests: diffs split even small trees over their threads.
+    #[cfg(test)]
+    split_small: bool,
 }
 
 /// One row of a tree: a loaded node and an index into it. Cheap to clone.
@@ -94,12 +97,15 @@ impl NodeStore {
             cache: Arc::new(Mutex::new(NodeCache::new(bytes))),
             params: DEFAULT_PARAMS,
             cache_leaves: true,
+            #[cfg(test)]
+            split_small: false,
         }
     }
 
-    /// The same store, sharing the cache, but keeping loaded leaves out of it: for one pass
-    /// over many leaves (a cold diff or scan) that will not read them again, which saves the
-    /// cache's bookkeeping and lets their memory be reused at once.
+    /// The same store, sharing the cache, but keeping loaded and written leaves out of it:
+    /// for one pass over many leaves (a cold diff or scan, or a rewrite whose result is not
+    /// read again) that will not read them again, which saves the cache's bookkeeping and
+    /// lets their memory be reused at once. Leaves already cached are still found there.
     pub fn without_leaf_cache(&self) -> Self {
         NodeStore {
             cache_leaves: false,
@@ -113,6 +119,24 @@ impl NodeStore {
         NodeStore {
             params,
             ..Self::new(store)
+        }
+    }
+
+    /// A node store with small nodes whose three-way diffs split even a few dozen rows over
+    /// `threads` threads (merge tests run the threaded diff with it).
+    #[cfg(test)]
+    pub(crate) fn splitting_small_trees(store: Store) -> Self {
+        NodeStore {
+            split_small: true,
+            ..Self::with_params(
+                store,
+                ChunkParams {
+                    min_entries: 2,
+                    max_entries: 24,
+                    max_bytes: 400,
+                    threshold: u64::MAX / 4,
+                },
+            )
         }
     }
 
@@ -296,7 +320,7 @@ impl NodeStore {
 
     /// Per key where `ours` or `theirs` differs from `base`, the three versions, in key order.
     pub fn diff3(&self, base: NodeId, ours: NodeId, theirs: NodeId) -> Diff3 {
-        Diff3::new(self.diff(base, ours), self.diff(base, theirs))
+        Diff3::new(self.clone(), base, ours, theirs)
     }
 }
 

@@ -272,7 +272,12 @@ proptest! {
     }
 
     #[test]
-    fn diff3_matches_naive(model in arb_model(300, 200), e1 in arb_edits(320, 40), e2 in arb_edits(320, 40)) {
+    fn diff3_matches_naive(
+        model in arb_model(400, 300),
+        e1 in arb_edits(420, 40),
+        e2 in arb_edits(420, 40),
+        threads in 1usize..5,
+    ) {
         let (ns, _) = small_store();
         let base = ns.build(&model).unwrap();
         let (mut m1, mut m2) = (model.clone(), model.clone());
@@ -280,7 +285,7 @@ proptest! {
         apply_model(&mut m2, &e2);
         let ours = ns.apply(base, ed(&e1)).unwrap();
         let theirs = ns.apply(base, ed(&e2)).unwrap();
-        let got: Vec<_> = ns.diff3(base, ours, theirs).map(|r| {
+        let got: Vec<_> = ns.diff3(base, ours, theirs).with_threads(threads).split_small().map(|r| {
             let r = r.unwrap();
             let v = |x: &Option<Row>| x.as_ref().map(|r| r.value().to_vec());
             (r.key().to_vec(), v(&r.base), v(&r.ours), v(&r.theirs))
@@ -611,6 +616,91 @@ fn diff_with_changes_on_both_halves() {
         drop(d);
         assert_eq!(Arc::strong_count(&ns.cache), 1);
     }
+}
+
+/// A three-way diff row as its key and base, our and their values.
+type Values3 = (Vec<u8>, [Option<Vec<u8>>; 3]);
+
+/// The three-way diff as key and values.
+fn diff3_values(d: Diff3) -> Vec<Values3> {
+    let v = |x: &Option<Row>| x.as_ref().map(|r| r.value().to_vec());
+    d.map(|r| {
+        let r = r.unwrap();
+        (r.key().to_vec(), [v(&r.base), v(&r.ours), v(&r.theirs)])
+    })
+    .collect()
+}
+
+#[test]
+fn diff3_with_changes_on_both_halves_splits() {
+    let (ns, _) = small_store();
+    let model: Model = (0..3000u16).map(|i| (key(i), vec![1u8; 8])).collect();
+    let base = ns.build(&model).unwrap();
+    assert!(height(&ns, base) >= 2);
+    // Ours edits the first half only, theirs the second half and one key past the end.
+    let e1: Edits = (0..1500u16)
+        .step_by(7)
+        .map(|i| (key(i), Some(vec![2u8; 8])))
+        .collect();
+    let e2: Edits = (1500..3000u16)
+        .step_by(5)
+        .map(|i| (key(i), if i % 2 == 0 { Some(vec![3u8; 8]) } else { None }))
+        .chain([(key(5000), Some(vec![4u8]))])
+        .collect();
+    let ours = ns.apply(base, ed(&e1)).unwrap();
+    let theirs = ns.apply(base, ed(&e2)).unwrap();
+    let want = diff3_values(ns.diff3(base, ours, theirs).with_threads(1));
+    assert_eq!(want.len(), e1.len() + e2.len());
+    for threads in 2..=4 {
+        let mut d = ns
+            .diff3(base, ours, theirs)
+            .with_threads(threads)
+            .split_small();
+        assert!(d.next().is_some());
+        assert_eq!(d.workers(), threads - 1, "{threads} threads");
+        let got = diff3_values(
+            ns.diff3(base, ours, theirs)
+                .with_threads(threads)
+                .split_small(),
+        );
+        assert_eq!(got, want, "{threads} threads");
+        drop(d);
+        assert_eq!(Arc::strong_count(&ns.cache), 1);
+    }
+}
+
+#[test]
+fn diff3_worker_error_is_reported_once() {
+    let (ns, mem) = small_store();
+    let model: Model = (0..3000u16).map(|i| (key(i), vec![1u8; 8])).collect();
+    let base = ns.build(&model).unwrap();
+    let edits = |v: u8| -> Edits {
+        (0..3000u16)
+            .step_by(5)
+            .map(|i| (key(i), Some(vec![v; 8])))
+            .collect()
+    };
+    let ours = ns.apply(base, ed(&edits(2))).unwrap();
+    let theirs = ns.apply(base, ed(&edits(3))).unwrap();
+    // Damage the last leaf of their tree: only the last worker reads it.
+    let mut node = ns.load(theirs).unwrap();
+    while !node.is_leaf() {
+        let last = node.len() - 1;
+        let child = node.child(last);
+        if node.level() == 1 {
+            mem.overwrite_stored(child.id(), vec![0, 2, 1, 0, 0]);
+        }
+        node = ns.load(child).unwrap();
+    }
+    let cold = NodeStore::with_params(ns.store().clone(), SMALL);
+    let results: Vec<_> = cold
+        .diff3(base, ours, theirs)
+        .with_threads(3)
+        .split_small()
+        .collect();
+    assert!(results.len() > 1);
+    assert_eq!(results.iter().filter(|r| r.is_err()).count(), 1);
+    assert!(results.last().is_some_and(|r| r.is_err()));
 }
 
 #[test]
