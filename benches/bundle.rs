@@ -9,29 +9,11 @@
 
 mod common;
 
+use common::kodiak;
+
 use std::path::Path;
-use std::process::Command;
-use std::time::{Duration, Instant};
 
 use kodiak::interchange::{Format, WriteOptions, write_path};
-
-fn kodiak(dir: &Path, args: &[&str]) -> (Duration, String) {
-    let t = Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_kodiak"))
-        .args(args)
-        .current_dir(dir)
-        .env("KODIAK_AUTHOR_NAME", "bench")
-        .env("KODIAK_AUTHOR_EMAIL", "bench@example.com")
-        .output()
-        .expect("running kodiak");
-    let took = t.elapsed();
-    assert!(
-        out.status.success(),
-        "kodiak {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (took, String::from_utf8_lossy(&out.stdout).into_owned())
-}
 
 /// The object bytes `kodiak pack` reports: "Packed N objects (B bytes) into …".
 fn object_bytes(pack_out: &str) -> f64 {

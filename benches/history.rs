@@ -3,6 +3,8 @@
 //!
 //! Run with `cargo bench --bench history`. Prints the median and minimum of several runs.
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -172,6 +174,10 @@ fn change_rows(dir: &Path, round: i64) {
     repo.close().expect("close");
 }
 
+fn run(dir: &Path, args: &[&str]) -> Duration {
+    common::kodiak(dir, args).0
+}
+
 fn time_cmd(dir: &Path, args: &[&str]) -> (Duration, Duration, usize) {
     let mut times = Vec::new();
     let mut bytes = 0;
@@ -310,24 +316,6 @@ fn main() {
         "switch (clean)",
         "switch (clean, back)",
     );
-}
-
-fn run(dir: &Path, args: &[&str]) -> Duration {
-    let start = Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_kodiak"))
-        .args(args)
-        .current_dir(dir)
-        .env("KODIAK_AUTHOR_NAME", "Bench")
-        .env("KODIAK_AUTHOR_EMAIL", "bench@example.com")
-        .output()
-        .expect("run kodiak");
-    let t = start.elapsed();
-    assert!(
-        out.status.success(),
-        "kodiak {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    t
 }
 
 /// Runs `a` and `b` alternately and prints median and minimum of `a` (and of `b` when

@@ -11,9 +11,12 @@
 
 mod common;
 
+fn kodiak(dir: &Path, args: &[&str]) -> Duration {
+    common::kodiak(dir, args).0
+}
+
 use std::path::Path;
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
@@ -57,24 +60,6 @@ fn report(label: &str, mut runs: Vec<(Duration, Duration)>) {
         ms(runs[runs.len() / 2].0),
         ms(cpu[cpu.len() / 2])
     );
-}
-
-fn kodiak(dir: &Path, args: &[&str]) -> Duration {
-    let t = Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_kodiak"))
-        .args(args)
-        .current_dir(dir)
-        .env("KODIAK_AUTHOR_NAME", "bench")
-        .env("KODIAK_AUTHOR_EMAIL", "bench@example.com")
-        .output()
-        .expect("running kodiak");
-    let took = t.elapsed();
-    assert!(
-        out.status.success(),
-        "kodiak {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    took
 }
 
 fn main() {

@@ -9,6 +9,7 @@ use kodiak::interchange::DEFAULT_BATCH_SIZE;
 /// `items(id INT, name TEXT, qty INT, price FLOAT)` with `rows` rows in batches of the default
 /// size: row `i` has id `id_of(i)`, name `name <id>`, qty `id * qty_factor % 1000` and price
 /// `id * 0.37 + 0.01`.
+#[allow(dead_code)] // each bench binary compiles this module; not all of them build tables
 pub fn items_batches(
     rows: usize,
     id_of: impl Fn(usize) -> i64,
@@ -38,4 +39,25 @@ pub fn items_batches(
         start += n;
     }
     (schema, out)
+}
+
+/// Runs the `kodiak` binary in `dir` as the bench author, panicking with its stderr if it
+/// fails; returns the wall time of the whole process and its stdout.
+#[allow(dead_code)] // each bench binary compiles this module; not all of them run commands
+pub fn kodiak(dir: &std::path::Path, args: &[&str]) -> (std::time::Duration, String) {
+    let start = std::time::Instant::now();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kodiak"))
+        .args(args)
+        .current_dir(dir)
+        .env("KODIAK_AUTHOR_NAME", "bench")
+        .env("KODIAK_AUTHOR_EMAIL", "bench@example.com")
+        .output()
+        .expect("running kodiak");
+    let took = start.elapsed();
+    assert!(
+        out.status.success(),
+        "kodiak {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (took, String::from_utf8_lossy(&out.stdout).into_owned())
 }
