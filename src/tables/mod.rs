@@ -867,15 +867,31 @@ pub fn export(
     let batches = RowBatches::new(store, &t, &s, filters, None)?;
     let schema = batches.schema();
     let file = path.display().to_string();
-    let iter = batches.map(|b| {
-        b.map_err(|e| InterchangeError::Data {
-            file: file.clone(),
-            at: Default::default(),
-            message: e.to_string(),
-        })
-    });
-    interchange::write_path(format, path, &schema, iter, options).map_err(ix)
+    // Reading and decoding rows (one thread) overlaps with formatting and writing them (this
+    // thread). When the writer stops early, the channel closes and the reader stops too.
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel(EXPORT_QUEUE);
+        scope.spawn(move || {
+            for b in batches {
+                let failed = b.is_err();
+                if tx.send(b).is_err() || failed {
+                    break;
+                }
+            }
+        });
+        let iter = rx.into_iter().map(|b| {
+            b.map_err(|e| InterchangeError::Data {
+                file: file.clone(),
+                at: Default::default(),
+                message: e.to_string(),
+            })
+        });
+        interchange::write_path(format, path, &schema, iter, options).map_err(ix)
+    })
 }
+
+/// Batches decoded ahead of the export writer (bounds the memory of a slow writer).
+const EXPORT_QUEUE: usize = 4;
 
 /// Reads the working state, applies `change` to its root, and stores the result as the new
 /// working root (compare-and-swap); `message` is recorded in the working set's log.
