@@ -545,49 +545,13 @@ fn diff_skips_shared_subtrees() {
         let stored = ns.store().backend().get_stored(&id).unwrap().unwrap();
         mem2.put_stored_batch(vec![(id, stored)]).unwrap();
     }
-    let counting = Arc::new(CountingStore {
-        inner: mem2,
-        gets: Default::default(),
-    });
+    let counting = Arc::new(ProbeStore::over(mem2));
     let cold = NodeStore::with_params(Store::new(counting.clone()), SMALL);
     assert_eq!(cold.diff(a, b).count(), 1);
     let gets = counting.gets.load(std::sync::atomic::Ordering::Relaxed);
     let h = usize::from(height(&ns, a));
     // Each side reads the changed path, and the parallel worker seeks to its split key.
     assert!(gets <= 4 * (h + 1), "{gets} node reads for height {h}");
-}
-
-struct CountingStore {
-    inner: Arc<MemoryStore>,
-    gets: std::sync::atomic::AtomicUsize,
-}
-
-impl crate::store::ObjectStore for CountingStore {
-    fn get_stored(&self, id: &crate::id::ObjectId) -> Result<Option<Vec<u8>>> {
-        self.gets.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        self.inner.get_stored(id)
-    }
-    fn has(&self, id: &crate::id::ObjectId) -> Result<bool> {
-        self.inner.has(id)
-    }
-    fn put_stored_batch(&self, items: Vec<(crate::id::ObjectId, Vec<u8>)>) -> Result<()> {
-        self.inner.put_stored_batch(items)
-    }
-    fn ids(&self) -> Box<dyn Iterator<Item = Result<crate::id::ObjectId>> + '_> {
-        self.inner.ids()
-    }
-    fn ids_with_prefix(
-        &self,
-        prefix: &[u8],
-    ) -> Box<dyn Iterator<Item = Result<crate::id::ObjectId>> + '_> {
-        self.inner.ids_with_prefix(prefix)
-    }
-    fn remove(&self, id: &crate::id::ObjectId) -> Result<()> {
-        self.inner.remove(id)
-    }
-    fn flush(&self) -> Result<()> {
-        Ok(())
-    }
 }
 
 #[test]
@@ -755,11 +719,10 @@ fn wide_rows(n: u32, version: u8) -> Vec<(Vec<u8>, Vec<u8>)> {
 #[test]
 fn pipelined_writes_reach_the_store() {
     // Slow writes make the queue fill up, so the chunking thread writes batches too.
-    let mem = Arc::new(FailingStore {
-        inner: MemoryStore::new(),
-        batches_left: usize::MAX.into(),
-        delay: std::time::Duration::from_millis(30),
-    });
+    let mem = Arc::new(ProbeStore::writes(
+        usize::MAX,
+        std::time::Duration::from_millis(30),
+    ));
     let ns = NodeStore::new(Store::new(mem.clone()));
     // About 7 MB of leaves: the build and the rewrite go through the background writer.
     let a = ns.build(wide_rows(ROWS, 0)).unwrap();
@@ -786,15 +749,39 @@ fn pipelined_writes_reach_the_store() {
     assert_eq!(cold.diff(a, b).count(), (ROWS as usize).div_ceil(3));
 }
 
-/// A backend whose writes are slow, and fail after a number of batches.
-struct FailingStore {
-    inner: MemoryStore,
+/// A test backend over a memory store: counts reads, and can make writes slow and fail
+/// ("disk full") once a number of batches is written.
+struct ProbeStore {
+    inner: Arc<MemoryStore>,
+    gets: std::sync::atomic::AtomicUsize,
     batches_left: std::sync::atomic::AtomicUsize,
     delay: std::time::Duration,
 }
 
-impl crate::store::ObjectStore for FailingStore {
+impl ProbeStore {
+    /// Counts reads of `inner`; writes are immediate and never fail.
+    fn over(inner: Arc<MemoryStore>) -> Self {
+        ProbeStore {
+            inner,
+            gets: Default::default(),
+            batches_left: usize::MAX.into(),
+            delay: std::time::Duration::ZERO,
+        }
+    }
+
+    /// An empty store whose writes take `delay` each and fail after `batches` batches.
+    fn writes(batches: usize, delay: std::time::Duration) -> Self {
+        ProbeStore {
+            batches_left: batches.into(),
+            delay,
+            ..ProbeStore::over(Arc::new(MemoryStore::new()))
+        }
+    }
+}
+
+impl crate::store::ObjectStore for ProbeStore {
     fn get_stored(&self, id: &crate::id::ObjectId) -> Result<Option<Vec<u8>>> {
+        self.gets.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.inner.get_stored(id)
     }
     fn has(&self, id: &crate::id::ObjectId) -> Result<bool> {
@@ -830,11 +817,7 @@ impl crate::store::ObjectStore for FailingStore {
 #[test]
 fn write_errors_surface_from_pipelined_writes() {
     for batches in [0, 1, 2] {
-        let store = Arc::new(FailingStore {
-            inner: MemoryStore::new(),
-            batches_left: batches.into(),
-            delay: std::time::Duration::ZERO,
-        });
+        let store = Arc::new(ProbeStore::writes(batches, std::time::Duration::ZERO));
         let ns = NodeStore::new(Store::new(store));
         let err = ns.build(wide_rows(ROWS, 0)).unwrap_err();
         assert!(err.to_string().contains("disk full"), "{err}");
