@@ -152,6 +152,8 @@ struct Writer {
     new_file: bool,
     /// Set by `abandon` (tests): drop without flushing, like a crash.
     abandoned: bool,
+    /// Index entries were removed since the last flush.
+    removed: bool,
 }
 
 /// Objects in append-only pack files indexed by a sled tree; small objects inline in sled.
@@ -440,6 +442,11 @@ impl PackStore {
     }
 
     fn flush_locked(&self, w: &mut Writer) -> Result<()> {
+        // Nothing written since the last flush: no sync (ref updates flush the database
+        // themselves, so an idle store would only repeat their flush).
+        if w.dirty.is_empty() && !w.removed && self.pending().entries.is_empty() {
+            return Ok(());
+        }
         // 1. Pack bytes (and new directory entries) become durable first.
         let mut synced = Vec::with_capacity(w.dirty.len());
         for &n in &w.dirty {
@@ -495,6 +502,7 @@ impl PackStore {
         }
         w.dirty.clear();
         w.new_file = false;
+        w.removed = false;
         Ok(())
     }
 }
@@ -651,7 +659,8 @@ impl ObjectStore for PackStore {
     }
 
     fn remove(&self, id: &ObjectId) -> Result<()> {
-        let _w = self.writer();
+        let mut w = self.writer();
+        w.removed = true;
         {
             let mut pending = self.pending_mut();
             if let Some(Entry::Inline(v)) = pending.entries.remove(id) {
