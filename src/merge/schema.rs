@@ -1,7 +1,7 @@
 //! Schema merge by column tag, and the value conversion a type change on one side needs.
 
 use crate::error::Result;
-use crate::schema::{Column, DroppedColumn, Schema, Type, Value};
+use crate::schema::{Column, DroppedColumn, Schema};
 
 /// The outcome of merging three versions of a table's schema.
 #[derive(Clone, Debug)]
@@ -10,12 +10,6 @@ pub struct SchemaMerge {
     pub schema: Schema,
     /// Why the schemas could not be merged; empty when they merged cleanly.
     pub conflicts: Vec<String>,
-}
-
-/// Converts `v` to a value of type `ty` exactly (see [`crate::schema::convert_value`]); NULL
-/// stays NULL. The error says why the value does not fit.
-pub fn convert(v: &Value, ty: &Type) -> std::result::Result<Value, String> {
-    crate::schema::convert_value(v, ty)
 }
 
 /// The attribute of a column that can change independently of the others.

@@ -16,7 +16,8 @@ use crate::table::{NodeStore, Row};
 
 use super::Favor;
 use super::conflicts::{Cells, ConflictSet, RowConflict, TableConflict, cell};
-use super::schema::{convert, merge_schemas, reads_as};
+use super::schema::{merge_schemas, reads_as};
+use crate::schema::convert_value;
 
 /// The outcome of merging one table.
 #[derive(Clone, Debug)]
@@ -80,7 +81,7 @@ pub(crate) fn encode_cells(
     let mut row = Vec::with_capacity(schema.columns().len());
     for c in schema.columns() {
         row.push(match cell(cells, c.tag) {
-            Some(v) => convert(v, &c.ty).map_err(|e| format!("column '{}': {e}", c.name))?,
+            Some(v) => convert_value(v, &c.ty).map_err(|e| format!("column '{}': {e}", c.name))?,
             None => c.default.clone().unwrap_or(Value::Null),
         });
     }
@@ -390,7 +391,7 @@ impl DataMerge<'_> {
         cells.iter().any(|(tag, v)| match cell(base, *tag) {
             Some(bv) => side
                 .ty(*tag)
-                .is_none_or(|ty| convert(bv, &ty).as_ref() != Ok(v)),
+                .is_none_or(|ty| convert_value(bv, &ty).as_ref() != Ok(v)),
             None => false,
         })
     }
@@ -469,7 +470,7 @@ impl DataMerge<'_> {
             })
         };
         let conv = |cells: &Cells, tag: u64, ty: &Type| -> Option<Converted> {
-            cell(cells, tag).map(|v| convert(v, ty))
+            cell(cells, tag).map(|v| convert_value(v, ty))
         };
         let mut row: Vec<Value> = Vec::with_capacity(self.merged.schema.columns().len());
         let mut conflicted = false;
@@ -513,7 +514,7 @@ impl DataMerge<'_> {
                     }
                     let edited = cell(bc, *tag).is_some_and(|b| {
                         side.ty(*tag)
-                            .is_none_or(|ty| convert(b, &ty).as_ref() != Ok(v))
+                            .is_none_or(|ty| convert_value(b, &ty).as_ref() != Ok(v))
                     });
                     if edited && self.favor == Favor::None {
                         conflicted = true;
