@@ -164,10 +164,44 @@ pub struct PackStore {
     writer: Mutex<Writer>,
     pending: RwLock<Pending>,
     /// Open, header-checked pack files for positional reads.
-    files: RwLock<BTreeMap<u32, Arc<File>>>,
+    files: RwLock<BTreeMap<u32, PackFile>>,
     /// [`MAX_PACK_BYTES`], except in tests of rotation.
     max_pack_bytes: u64,
+    /// Tells this store's blocks apart from other stores' in the per-thread [`BLOCKS`] cache.
+    uid: u64,
 }
+
+/// An open pack file and the length below which its bytes never change.
+#[derive(Clone)]
+struct PackFile {
+    file: Arc<File>,
+    /// Bytes below this offset were durable when the file was opened: records there are never
+    /// overwritten or truncated (appends start at or past it), so blocks read from below it
+    /// may be cached for the life of the process.
+    sealed: u64,
+}
+
+/// Bytes of one cached pack block: reads of small records fetch the aligned block around them,
+/// so the records written next to each other (the nodes of one tree) cost one `pread` per block.
+const BLOCK_LEN: u64 = 64 << 10;
+/// Blocks each thread keeps (least recently used first out).
+const BLOCKS_PER_THREAD: usize = 8;
+
+/// A cached block: bytes `[start, start + data.len())` of pack `pack` of store `store`.
+struct Block {
+    store: u64,
+    pack: u32,
+    start: u64,
+    data: Vec<u8>,
+}
+
+thread_local! {
+    /// Recently read pack blocks of this thread, most recently used last.
+    static BLOCKS: std::cell::RefCell<Vec<Block>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Source of [`PackStore::uid`].
+static NEXT_STORE_UID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 impl PackStore {
     /// Opens the store: the `objects` and `packs` trees of `db` and the pack directory `dir`
@@ -182,6 +216,7 @@ impl PackStore {
             pending: RwLock::new(Pending::default()),
             files: RwLock::new(BTreeMap::new()),
             max_pack_bytes: MAX_PACK_BYTES,
+            uid: NEXT_STORE_UID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         })
     }
 
@@ -284,10 +319,15 @@ impl PackStore {
 
     fn start_appending(&self, w: &mut Writer, n: u32, file: File, len: u64) {
         let file = Arc::new(file);
+        let entry = PackFile {
+            file: Arc::clone(&file),
+            // Appends start at `len`; a torn tail past it was cut off by the caller.
+            sealed: len,
+        };
         self.files
             .write()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(n, Arc::clone(&file));
+            .insert(n, entry);
         w.dirty.insert(n);
         w.current = Some(Current {
             number: n,
@@ -385,9 +425,9 @@ impl PackStore {
     }
 
     /// The open, header-checked handle of pack `n`; `id` names the object being read.
-    fn pack_file(&self, n: u32, id: &ObjectId) -> Result<Arc<File>> {
+    fn pack_file(&self, n: u32, id: &ObjectId) -> Result<PackFile> {
         if let Some(f) = self.files.read().unwrap_or_else(|p| p.into_inner()).get(&n) {
-            return Ok(Arc::clone(f));
+            return Ok(f.clone());
         }
         let path = self.pack_path(n);
         let file = File::open(&path).map_err(|e| Error::Corrupt {
@@ -401,17 +441,72 @@ impl PackStore {
                 reason: format!("its pack {} has no valid header", path.display()),
             });
         }
-        let file = Arc::new(file);
+        // Only bytes recorded as durable are immutable: past them may lie a torn tail that the
+        // writer cuts off and overwrites.
+        let sealed = self.durable_len(n)?.unwrap_or(PACK_HEADER_LEN);
+        let entry = PackFile {
+            file: Arc::new(file),
+            sealed,
+        };
         let mut files = self.files.write().unwrap_or_else(|p| p.into_inner());
-        Ok(Arc::clone(files.entry(n).or_insert(file)))
+        Ok(files.entry(n).or_insert(entry).clone())
+    }
+
+    /// Copies `out.len()` bytes at `offset` of pack `n` out of this thread's block cache,
+    /// reading the block around them if needed; false when the range is not cacheable (it
+    /// crosses a block edge or the sealed length) or the block could not be read whole.
+    fn read_cached(&self, n: u32, pack: &PackFile, offset: u64, out: &mut [u8]) -> bool {
+        let end = offset + out.len() as u64;
+        let start = offset - offset % BLOCK_LEN;
+        if end > pack.sealed || end > start + BLOCK_LEN {
+            return false;
+        }
+        BLOCKS.with(|blocks| {
+            let mut blocks = blocks.borrow_mut();
+            let hit = blocks
+                .iter()
+                .rposition(|b| b.store == self.uid && b.pack == n && b.start == start);
+            let block = match hit {
+                Some(i) => {
+                    let b = blocks.remove(i);
+                    blocks.push(b);
+                    blocks.last()
+                }
+                None => {
+                    let len = (start + BLOCK_LEN).min(pack.sealed) - start;
+                    let mut data = match blocks.len() {
+                        BLOCKS_PER_THREAD => blocks.remove(0).data,
+                        _ => Vec::new(),
+                    };
+                    data.resize(len as usize, 0);
+                    if pack.file.read_exact_at(&mut data, start).is_err() {
+                        return false;
+                    }
+                    blocks.push(Block {
+                        store: self.uid,
+                        pack: n,
+                        start,
+                        data,
+                    });
+                    blocks.last()
+                }
+            };
+            let Some(block) = block else {
+                return false;
+            };
+            let at = (offset - start) as usize;
+            out.copy_from_slice(&block.data[at..at + out.len()]);
+            true
+        })
     }
 
     /// Reads the stored value of `id` from its pack record, checking the record header.
     fn read_packed(&self, id: &ObjectId, loc: Location) -> Result<Vec<u8>> {
-        let file = self.pack_file(loc.pack, id)?;
+        let pack = self.pack_file(loc.pack, id)?;
         let path = || self.pack_path(loc.pack).display().to_string();
         let mut buf = vec![0u8; RECORD_HEADER_LEN + loc.len as usize];
-        if let Err(e) = file.read_exact_at(&mut buf, loc.offset) {
+        let cached = self.read_cached(loc.pack, &pack, loc.offset, &mut buf);
+        if !cached && let Err(e) = pack.file.read_exact_at(&mut buf, loc.offset) {
             let reason = if e.kind() == std::io::ErrorKind::UnexpectedEof {
                 format!(
                     "its pack {} ends inside its record ({} bytes at offset {})",
@@ -455,7 +550,7 @@ impl PackStore {
                 .read()
                 .unwrap_or_else(|p| p.into_inner())
                 .get(&n)
-                .cloned()
+                .map(|p| Arc::clone(&p.file))
                 .ok_or_else(|| Error::Storage(format!("{} is not open", pack_file_name(n))))?;
             file.sync_data()
                 .map_err(|e| Error::io("syncing", self.pack_path(n), e))?;

@@ -406,3 +406,92 @@ proptest! {
         }
     }
 }
+
+/// Reads every id in a shuffled order (seeded) and checks each value.
+fn check_all(store: &Store, ids: &[(crate::id::BlobId, u64)], seed: u64) {
+    let mut order: Vec<usize> = (0..ids.len()).collect();
+    let mut x = seed | 1;
+    for i in (1..order.len()).rev() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        order.swap(i, (x % (i as u64 + 1)) as usize);
+    }
+    for i in order {
+        let (id, seed) = ids[i];
+        assert_eq!(
+            store.get::<Blob>(&id).unwrap(),
+            big_blob(seed),
+            "blob {seed}"
+        );
+    }
+}
+
+#[test]
+fn block_cached_reads_span_blocks_and_see_later_appends() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut ids = Vec::new();
+    {
+        let pack = Arc::new(open(tmp.path()));
+        let store = Store::new(pack.clone());
+        // ~1.9 KB each: about 35 records per 64 KiB block, some crossing block edges.
+        ids.extend((0..400).map(|i| (store.put(&big_blob(i)).unwrap(), i)));
+        pack.flush().unwrap();
+        assert!(std::fs::metadata(pack.pack_path(1)).unwrap().len() > 10 * BLOCK_LEN);
+        let crossing = ids.iter().any(|(id, _)| {
+            let l = pack.location(&id.id()).unwrap().unwrap();
+            l.offset / BLOCK_LEN != (l.offset + 4 + u64::from(l.len) - 1) / BLOCK_LEN
+        });
+        assert!(crossing, "some record crosses a block edge");
+    }
+    let pack = Arc::new(open(tmp.path()));
+    let store = Store::new(pack.clone());
+    // More blocks than a thread keeps: reads evict and re-read blocks.
+    check_all(&store, &ids, 1);
+    check_all(&store, &ids, 2);
+    // Records appended now lie past the sealed length: read directly, never from a block
+    // that was cached before they existed.
+    ids.extend((400..460).map(|i| (store.put(&big_blob(i)).unwrap(), i)));
+    check_all(&store, &ids, 3);
+    pack.flush().unwrap();
+    check_all(&store, &ids, 4);
+    // Other threads have their own blocks.
+    std::thread::scope(|s| {
+        for t in 0..2 {
+            let (store, ids) = (&store, &ids);
+            s.spawn(move || check_all(store, ids, 10 + t));
+        }
+    });
+    drop(store);
+    drop(pack);
+    check_all(&Store::new(Arc::new(open(tmp.path()))), &ids, 5);
+}
+
+#[test]
+fn stores_in_one_thread_do_not_share_cached_blocks() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    // The same record layout (same lengths at the same offsets), different bytes.
+    let put = |dir: &Path, salt: u64| {
+        let pack = Arc::new(open(dir));
+        let store = Store::new(pack.clone());
+        let ids: Vec<_> = (0..20)
+            .map(|i| {
+                let seed = i * 7 + salt;
+                let blob = Blob {
+                    data: noise(seed, 1500),
+                };
+                (store.put(&blob).unwrap(), seed)
+            })
+            .collect();
+        pack.flush().unwrap();
+        drop(store);
+        drop(pack);
+        (Store::new(Arc::new(open(dir))), ids)
+    };
+    let (sa, ia) = put(a.path(), 0);
+    let (sb, ib) = put(b.path(), 1_000);
+    for ((ida, seeda), (idb, seedb)) in ia.iter().zip(&ib) {
+        assert_eq!(sa.get::<Blob>(ida).unwrap().data, noise(*seeda, 1500));
+        assert_eq!(sb.get::<Blob>(idb).unwrap().data, noise(*seedb, 1500));
+    }
+}
