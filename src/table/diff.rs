@@ -359,7 +359,7 @@ impl Diff {
 
     /// A one-thread diff of the rows with keys above `lo`, reading the new tree through
     /// `new_ns`.
-    fn after(
+    pub(super) fn after(
         ns: NodeStore,
         new_ns: NodeStore,
         old: NodeId,

@@ -1,0 +1,330 @@
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::store::{MemoryStore, Store};
+use crate::table::chunk::ChunkParams;
+
+type Model = BTreeMap<Vec<u8>, Vec<u8>>;
+type Edits = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
+
+/// Small nodes so that a few hundred rows make a tree several levels deep.
+const SMALL: ChunkParams = ChunkParams {
+    min_entries: 2,
+    max_entries: 24,
+    max_bytes: 400,
+    threshold: u64::MAX / 4,
+};
+
+fn store() -> NodeStore {
+    NodeStore::with_params(Store::new(Arc::new(MemoryStore::new())), SMALL)
+}
+
+fn key(k: u16) -> Vec<u8> {
+    k.to_be_bytes().to_vec()
+}
+
+fn apply(model: &Model, edits: &Edits) -> Model {
+    let mut m = model.clone();
+    for (k, v) in edits {
+        match v {
+            Some(v) => m.insert(k.clone(), v.clone()),
+            None => m.remove(k),
+        };
+    }
+    m
+}
+
+/// The test resolver: keep, concatenate or delete, by the key's last byte.
+fn decide(key: &[u8], o: Option<&[u8]>, t: Option<&[u8]>) -> Resolved {
+    match key.last().copied().unwrap_or(0) % 3 {
+        0 => Resolved::Keep,
+        1 => {
+            let mut v = o.unwrap_or_default().to_vec();
+            v.extend_from_slice(t.unwrap_or_default());
+            Resolved::Put(v)
+        }
+        _ => Resolved::Delete,
+    }
+}
+
+/// The merge by the definition, key by key: the merged rows, the keys the resolver decides
+/// and the number of written keys.
+fn reference(b: &Model, o: &Model, t: &Model, keyed: bool) -> (Model, Vec<Vec<u8>>, u64) {
+    let keys: BTreeSet<&Vec<u8>> = b.keys().chain(o.keys()).chain(t.keys()).collect();
+    let (mut out, mut resolved, mut written) = (Model::new(), Vec::new(), 0);
+    for k in keys {
+        let (bv, ov, tv) = (b.get(k), o.get(k), t.get(k));
+        let result = if tv == bv || (keyed && ov == tv) {
+            ov.cloned()
+        } else if ov == bv {
+            written += 1;
+            tv.cloned()
+        } else {
+            resolved.push(k.clone());
+            match decide(k, ov.map(Vec::as_slice), tv.map(Vec::as_slice)) {
+                Resolved::Keep => ov.cloned(),
+                Resolved::Put(v) => {
+                    written += 1;
+                    Some(v)
+                }
+                Resolved::Delete => {
+                    written += u64::from(ov.is_some());
+                    None
+                }
+            }
+        };
+        if let Some(v) = result {
+            out.insert(k.clone(), v);
+        }
+    }
+    (out, resolved, written)
+}
+
+fn run(ns: &NodeStore, b: NodeId, o: NodeId, t: NodeId, keyed: bool) -> (Merge3, Vec<Vec<u8>>) {
+    let mut calls = Vec::new();
+    let rules = Merge3Rules {
+        ours_eq_theirs: keyed,
+    };
+    let m = merge3(
+        ns,
+        b,
+        o,
+        t,
+        rules,
+        |k, _, o, t| {
+            calls.push(k.to_vec());
+            Ok(decide(
+                k,
+                o.as_ref().map(Row::value),
+                t.as_ref().map(Row::value),
+            ))
+        },
+        |_, _| Ok(()),
+    )
+    .unwrap();
+    (m, calls)
+}
+
+fn check(ns: &NodeStore, b: &Model, o: &Model, t: &Model, keyed: bool) {
+    let (rb, ro, rt) = (
+        ns.build(b).unwrap(),
+        ns.build(o).unwrap(),
+        ns.build(t).unwrap(),
+    );
+    let (m, calls) = run(ns, rb, ro, rt, keyed);
+    let (want, want_calls, want_written) = reference(b, o, t, keyed);
+    assert_eq!(calls, want_calls, "resolver calls");
+    let want_root = ns.build(&want).unwrap();
+    let got: Model = ns
+        .scan(m.root)
+        .map(|r| r.map(|r| (r.key().to_vec(), r.value().to_vec())))
+        .collect::<Result<_>>()
+        .unwrap();
+    assert_eq!(got, want, "merged rows");
+    assert_eq!(m.root, want_root, "merged root");
+    assert_eq!(m.rows, want.len() as u64, "row count");
+    let written = m.written + count_taken(ns, rb, rt, &m.taken, |_| Ok(())).unwrap();
+    assert_eq!(written, want_written, "written rows");
+}
+
+fn arb_model(max_key: u16, max_rows: usize) -> impl Strategy<Value = Model> {
+    prop::collection::btree_map(
+        (0..max_key).prop_map(key),
+        prop::collection::vec(any::<u8>(), 0..24),
+        0..max_rows,
+    )
+}
+
+fn arb_edits(max_key: u16, max_edits: usize) -> impl Strategy<Value = Edits> {
+    prop::collection::btree_map(
+        (0..max_key).prop_map(key),
+        prop::option::of(prop::collection::vec(any::<u8>(), 0..24)),
+        0..max_edits,
+    )
+}
+
+/// Value-only updates of some of `model`'s keys (chunk boundaries stay put).
+fn arb_updates(model: &Model, max: usize) -> impl Strategy<Value = Edits> + use<> {
+    let keys: Vec<Vec<u8>> = model.keys().cloned().collect();
+    let n = keys.len();
+    prop::collection::vec((0..n.max(1), any::<u8>()), 0..max).prop_map(move |picks| {
+        picks
+            .into_iter()
+            .filter(|(i, _)| *i < n)
+            .map(|(i, v)| (keys[i].clone(), Some(vec![v; 8])))
+            .collect()
+    })
+}
+
+/// Base, ours and theirs: shared edits, edits per side, value-only updates per side, and
+/// sometimes a side cut short (a different height and right edge).
+fn arb_three() -> impl Strategy<Value = (Model, Model, Model)> {
+    arb_model(700, 500).prop_flat_map(|base| {
+        (
+            Just(base.clone()),
+            arb_edits(720, 6),
+            arb_edits(720, 30),
+            arb_edits(720, 30),
+            arb_updates(&base, 30),
+            arb_updates(&base, 30),
+            prop::option::of(0u16..720),
+            any::<bool>(),
+        )
+            .prop_map(|(base, common, e1, e2, u1, u2, cut, side)| {
+                let mut o = apply(&apply(&apply(&base, &common), &e1), &u1);
+                let mut t = apply(&apply(&apply(&base, &common), &e2), &u2);
+                if let Some(c) = cut {
+                    let m = if side { &mut o } else { &mut t };
+                    m.retain(|k, _| k.as_slice() < key(c).as_slice());
+                }
+                (base, o, t)
+            })
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+
+    #[test]
+    fn keyed_merge_matches_the_definition((b, o, t) in arb_three()) {
+        check(&store(), &b, &o, &t, true);
+    }
+
+    #[test]
+    fn count_merge_matches_the_definition((b, o, t) in arb_three()) {
+        check(&store(), &b, &o, &t, false);
+    }
+
+    #[test]
+    fn swapped_and_equal_sides_match_the_definition((b, o, t) in arb_three()) {
+        let ns = store();
+        check(&ns, &b, &t, &o, true);
+        check(&ns, &b, &o, &o, true);
+        check(&ns, &b, &b, &t, true);
+        check(&ns, &o, &b, &t, true);
+    }
+}
+
+#[test]
+fn empty_and_tiny_trees() {
+    let ns = store();
+    let one: Model = [(key(1), vec![1])].into();
+    let two: Model = [(key(1), vec![2]), (key(2), vec![2])].into();
+    let empty = Model::new();
+    for (b, o, t) in [
+        (&empty, &empty, &empty),
+        (&empty, &one, &empty),
+        (&empty, &empty, &one),
+        (&one, &empty, &one),
+        (&one, &one, &empty),
+        (&one, &two, &one),
+        (&one, &one, &two),
+        (&one, &two, &two),
+        (&empty, &one, &two),
+    ] {
+        check(&ns, b, o, t, true);
+        check(&ns, b, o, t, false);
+    }
+}
+
+/// Disjoint spread value edits of a large tree: most leaves are taken whole, and only
+/// leaves both sides changed are read.
+#[test]
+fn spread_edits_read_only_leaves_both_sides_changed() {
+    let mem = Arc::new(MemoryStore::new());
+    let ns = NodeStore::new(Store::new(mem.clone()));
+    let base: Model = (0..20_000u32)
+        .map(|i| (i.to_be_bytes().to_vec(), vec![7u8; 30]))
+        .collect();
+    let edit = |off: u32| -> Model {
+        let mut m = base.clone();
+        for i in (off..20_000).step_by(300) {
+            m.insert(i.to_be_bytes().to_vec(), vec![off as u8; 30]);
+        }
+        m
+    };
+    let (o, t) = (edit(0), edit(150));
+    check(&ns, &base, &o, &t, true);
+    let (rb, ro, rt) = (
+        ns.build(&base).unwrap(),
+        ns.build(&o).unwrap(),
+        ns.build(&t).unwrap(),
+    );
+    let leaves = |root: NodeId| -> BTreeSet<NodeId> {
+        let mut out = BTreeSet::new();
+        let mut stack = vec![root];
+        while let Some(id) = stack.pop() {
+            let n = ns.load(id).unwrap();
+            if n.is_leaf() {
+                out.insert(id);
+            } else {
+                stack.extend((0..n.len()).map(|i| n.child(i)));
+            }
+        }
+        out
+    };
+    let (lb, lo, lt) = (leaves(rb), leaves(ro), leaves(rt));
+    let both = lb
+        .iter()
+        .filter(|id| !lo.contains(id) && !lt.contains(id))
+        .count();
+    let one_side = lb.len() - both;
+    assert!(
+        both > 0 && one_side > both / 2,
+        "both {both}, one side {one_side}"
+    );
+    // A fresh store over the same objects, counting reads: nothing cached.
+    let probe = Arc::new(Reads {
+        inner: mem,
+        gets: Default::default(),
+    });
+    let cold = NodeStore::new(Store::new(probe.clone()));
+    let (m, _) = run(&cold, rb, ro, rt, true);
+    let want = reference(&base, &o, &t, true).0;
+    assert_eq!(m.root, ns.build(&want).unwrap());
+    // The three versions of each leaf both sides changed, and some internal nodes.
+    let reads = probe.gets.load(std::sync::atomic::Ordering::Relaxed);
+    let internal = lb.len().div_ceil(20) * 3;
+    assert!(
+        reads >= 3 * both && reads <= 3 * both + internal,
+        "{reads} reads for {both} leaves changed on both sides of {}",
+        lb.len()
+    );
+}
+
+/// A memory store counting reads.
+struct Reads {
+    inner: Arc<MemoryStore>,
+    gets: std::sync::atomic::AtomicUsize,
+}
+
+impl crate::store::ObjectStore for Reads {
+    fn get_stored(&self, id: &crate::id::ObjectId) -> Result<Option<Vec<u8>>> {
+        self.gets.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.inner.get_stored(id)
+    }
+    fn has(&self, id: &crate::id::ObjectId) -> Result<bool> {
+        self.inner.has(id)
+    }
+    fn put_stored_batch(&self, items: Vec<(crate::id::ObjectId, Vec<u8>)>) -> Result<()> {
+        self.inner.put_stored_batch(items)
+    }
+    fn ids(&self) -> Box<dyn Iterator<Item = Result<crate::id::ObjectId>> + '_> {
+        self.inner.ids()
+    }
+    fn ids_with_prefix(
+        &self,
+        prefix: &[u8],
+    ) -> Box<dyn Iterator<Item = Result<crate::id::ObjectId>> + '_> {
+        self.inner.ids_with_prefix(prefix)
+    }
+    fn remove(&self, id: &crate::id::ObjectId) -> Result<()> {
+        self.inner.remove(id)
+    }
+    fn flush(&self) -> Result<()> {
+        Ok(())
+    }
+}
