@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::id::{NodeId, TableId};
 use crate::object::Table;
 use crate::schema::{RowCodec, Schema, Type, Value};
-use crate::table::merge3::{Merge3Rules, Resolved, count_taken, merge3};
+use crate::table::merge3::{Merge3Rules, Resolved, Resolver, merge3};
 use crate::table::{NodeStore, Row};
 
 use super::Favor;
@@ -243,42 +243,8 @@ fn merge_keyless(
         let rules = Merge3Rules {
             ours_eq_theirs: false,
         };
-        let mut row_count = i128::from(ours.row_count);
-        let count_of = |v: Option<&[u8]>| -> Result<i128> {
-            v.map_or(Ok(0), |v| Ok(i128::from(RowCodec::keyless_split(v)?.0)))
-        };
-        let resolve = |_: &[u8], b: Option<Row>, o: Option<Row>, t: Option<Row>| {
-            let (bc, oc, tc) = (count(&b)?, count(&o)?, count(&t)?);
-            let result = (oc + tc).saturating_sub(bc);
-            let Some(any) = o.as_ref().or(t.as_ref()).or(b.as_ref()) else {
-                return Ok(Resolved::Keep);
-            };
-            Ok(if result == oc {
-                Resolved::Keep
-            } else if result == 0 {
-                Resolved::Delete
-            } else {
-                let (_, rv) = RowCodec::keyless_split(any.value())?;
-                Resolved::Put(RowCodec::keyless_join(result, rv))
-            })
-        };
-        let m = merge3(
-            ns,
-            base_rows,
-            ours.rows,
-            theirs_rows,
-            rules,
-            resolve,
-            |o, r| {
-                row_count += count_of(r)? - count_of(o)?;
-                Ok(())
-            },
-        )?;
-        // Where ours equals base, the result is theirs.
-        let taken = count_taken(ns, base_rows, theirs_rows, &m.taken, |d| {
-            row_count += count_of(d.new_value())? - count_of(d.old_value())?;
-            Ok(())
-        })?;
+        let m = merge3(ns, base_rows, ours.rows, theirs_rows, rules, &Keyless)?;
+        let row_count = i128::from(ours.row_count) + i128::from(m.delta);
         let row_count = u64::try_from(row_count).map_err(|_| {
             Error::Invalid(format!(
                 "merging keyless table: row count {row_count} out of range"
@@ -289,11 +255,10 @@ fn merge_keyless(
             rows: m.root,
             row_count,
         })?;
-        let rows_changed = m.written + taken;
         return Ok(TableMerge {
             table: Some(table),
             conflicts: ConflictSet::default(),
-            rows_changed,
+            rows_changed: m.written,
         });
     }
     let mut edits: Vec<(Vec<u8>, Option<Vec<u8>>)> = Vec::new();
@@ -329,6 +294,66 @@ fn merge_keyless(
         conflicts: ConflictSet::default(),
         rows_changed,
     })
+}
+
+/// Keyless rows: the result holds ours + theirs − base copies of a row.
+struct Keyless;
+
+fn keyless_count(v: Option<&[u8]>) -> Result<u64> {
+    v.map_or(Ok(0), |v| Ok(RowCodec::keyless_split(v)?.0))
+}
+
+impl Resolver for Keyless {
+    type Conflict = ();
+
+    fn resolve(
+        &self,
+        _key: &[u8],
+        b: Option<Row>,
+        o: Option<Row>,
+        t: Option<Row>,
+    ) -> Result<Resolved<()>> {
+        let count = |r: &Option<Row>| keyless_count(r.as_ref().map(Row::value));
+        let (bc, oc, tc) = (count(&b)?, count(&o)?, count(&t)?);
+        let result = (oc + tc).saturating_sub(bc);
+        let Some(any) = o.as_ref().or(t.as_ref()).or(b.as_ref()) else {
+            return Ok(Resolved::Keep);
+        };
+        Ok(if result == oc {
+            Resolved::Keep
+        } else if result == 0 {
+            Resolved::Delete
+        } else {
+            let (_, rv) = RowCodec::keyless_split(any.value())?;
+            Resolved::Put(RowCodec::keyless_join(result, rv))
+        })
+    }
+
+    fn delta(&self, ours: Option<&[u8]>, result: Option<&[u8]>) -> Result<i64> {
+        let (o, r) = (keyless_count(ours)?, keyless_count(result)?);
+        i64::try_from(i128::from(r) - i128::from(o))
+            .map_err(|_| Error::Invalid("keyless row count change out of range".into()))
+    }
+}
+
+/// Keyed rows under one schema: [`DataMerge::slow_row`] decides.
+impl Resolver for DataMerge<'_> {
+    type Conflict = RowConflict;
+
+    fn resolve(
+        &self,
+        _key: &[u8],
+        b: Option<Row>,
+        o: Option<Row>,
+        t: Option<Row>,
+    ) -> Result<Resolved<RowConflict>> {
+        Ok(match self.slow_row(&b, &o, &t)? {
+            Outcome::Keep => Resolved::Keep,
+            Outcome::Put(v) => Resolved::Put(v),
+            Outcome::Delete => Resolved::Delete,
+            Outcome::Conflict(rc) => Resolved::Conflict(rc),
+        })
+    }
 }
 
 struct DataMerge<'a> {
@@ -430,38 +455,19 @@ impl DataMerge<'_> {
     /// ([`merge3`]), which takes whole subtrees that only one side changed without reading
     /// them.
     fn run_structural(
-        &mut self,
+        &self,
         ours: &Table,
         base_rows: NodeId,
         theirs_rows: NodeId,
     ) -> Result<TableMerge> {
         let ns = self.ns;
-        let mut conflicts = ConflictSet::default();
         let rules = Merge3Rules {
             ours_eq_theirs: true,
         };
-        let resolve = |key: &[u8], b: Option<Row>, o: Option<Row>, t: Option<Row>| {
-            Ok(match self.slow_row(&b, &o, &t)? {
-                Outcome::Keep => Resolved::Keep,
-                Outcome::Put(v) => Resolved::Put(v),
-                Outcome::Delete => Resolved::Delete,
-                Outcome::Conflict(rc) => {
-                    conflicts.rows.insert(key.to_vec(), rc);
-                    Resolved::Keep
-                }
-            })
-        };
-        let m = merge3(
-            ns,
-            base_rows,
-            ours.rows,
-            theirs_rows,
-            rules,
-            resolve,
-            |_, _| Ok(()),
-        )?;
-        let rows_changed =
-            m.written + count_taken(ns, base_rows, theirs_rows, &m.taken, |_| Ok(()))?;
+        let m = merge3(ns, base_rows, ours.rows, theirs_rows, rules, self)?;
+        let mut conflicts = ConflictSet::default();
+        conflicts.rows.extend(m.conflicts);
+        let rows_changed = m.written;
         let store = ns.store();
         let table = store.put(&Table {
             schema: store.put(&self.merged.schema)?,
