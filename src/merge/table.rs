@@ -1,10 +1,14 @@
 //! Three-way merge of one table: schema by column tag, rows by primary key, cell by cell.
 //!
-//! The result starts from our row tree and gets only the edits the merge decides on, applied
-//! with [`NodeStore::apply`], so the cost follows the rows changed on the two sides (read
-//! through [`NodeStore::diff3`]), not the table size. Only when a schema change on their side
-//! makes our rows unreadable under the merged schema (a type change) are all our rows
-//! re-encoded.
+//! When base, ours and theirs share one schema (and for keyless tables) the rows merge
+//! structurally ([`crate::table::merge3`]): a subtree only one side changed is taken from that
+//! side by id without being read, so the merge reads only the nodes both sides changed (and,
+//! to count the rows it takes from their side, base's and theirs' version of what only theirs
+//! changed), and writes only nodes holding rows both sides changed. Otherwise the result
+//! starts from our row tree and gets the edits the merge decides on, applied with
+//! [`NodeStore::apply`], read through [`NodeStore::diff3`]. Only when a schema change on their
+//! side makes our rows unreadable under the merged schema (a type change) are all our rows
+//! re-encoded. Both ways give the same tree (trees are history independent).
 
 use std::collections::BTreeSet;
 
