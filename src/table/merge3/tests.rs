@@ -390,3 +390,68 @@ impl crate::store::ObjectStore for Reads {
         Ok(())
     }
 }
+
+/// A missing node of theirs fails the merge with an error naming it, on one thread or
+/// several, without hanging.
+#[test]
+fn missing_nodes_are_errors() {
+    for split in [false, true] {
+        let mem = Arc::new(MemoryStore::new());
+        let ns = if split {
+            NodeStore::splitting_small_trees(Store::new(mem.clone()))
+        } else {
+            NodeStore::with_params(Store::new(mem.clone()), SMALL)
+        };
+        let base: Model = (0..600u16).map(|i| (key(i), vec![1; 10])).collect();
+        let side = |off: u16| -> Model {
+            let mut m = base.clone();
+            for i in (off..600).step_by(7) {
+                m.insert(key(i), vec![off as u8 + 2; 10]);
+            }
+            m
+        };
+        let (rb, ro, rt) = (
+            ns.build(&base).unwrap(),
+            ns.build(&side(0)).unwrap(),
+            ns.build(&side(3)).unwrap(),
+        );
+        // Every node of theirs that base and ours lack.
+        let nodes = |root: NodeId| -> BTreeSet<NodeId> {
+            let mut out = BTreeSet::new();
+            let mut stack = vec![root];
+            while let Some(id) = stack.pop() {
+                out.insert(id);
+                let n = ns.load(id).unwrap();
+                if !n.is_leaf() {
+                    stack.extend((0..n.len()).map(|i| n.child(i)));
+                }
+            }
+            out
+        };
+        let keep: BTreeSet<NodeId> = nodes(rb).union(&nodes(ro)).copied().collect();
+        let gone: Vec<NodeId> = nodes(rt)
+            .into_iter()
+            .filter(|id| !keep.contains(id) && *id != rt)
+            .collect();
+        assert!(!gone.is_empty());
+        for id in &gone {
+            crate::store::ObjectStore::remove(&*mem, &id.id()).unwrap();
+        }
+        let cold = if split {
+            NodeStore::splitting_small_trees(Store::new(mem.clone()))
+        } else {
+            NodeStore::with_params(Store::new(mem.clone()), SMALL)
+        };
+        let r = Decide {
+            calls: Default::default(),
+        };
+        let rules = Merge3Rules {
+            ours_eq_theirs: true,
+        };
+        let err = merge3(&cold, rb, ro, rt, rules, &r).unwrap_err();
+        assert!(
+            gone.iter().any(|id| err.to_string().contains(&id.to_hex())),
+            "{err}"
+        );
+    }
+}
