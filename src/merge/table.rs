@@ -1,10 +1,14 @@
 //! Three-way merge of one table: schema by column tag, rows by primary key, cell by cell.
 //!
-//! The result starts from our row tree and gets only the edits the merge decides on, applied
-//! with [`NodeStore::apply`], so the cost follows the rows changed on the two sides (read
-//! through [`NodeStore::diff3`]), not the table size. Only when a schema change on their side
-//! makes our rows unreadable under the merged schema (a type change) are all our rows
-//! re-encoded.
+//! When base, ours and theirs share one schema (and for keyless tables) the rows merge
+//! structurally ([`crate::table::merge3`]): a subtree only one side changed is taken from that
+//! side by id without being read, so the merge reads only the nodes both sides changed (and,
+//! to count the rows it takes from their side, base's and theirs' version of what only theirs
+//! changed), and writes only nodes holding rows both sides changed. Otherwise the result
+//! starts from our row tree and gets the edits the merge decides on, applied with
+//! [`NodeStore::apply`], read through [`NodeStore::diff3`]. Only when a schema change on their
+//! side makes our rows unreadable under the merged schema (a type change) are all our rows
+//! re-encoded. Both ways give the same tree (trees are history independent).
 
 use std::collections::BTreeSet;
 
@@ -12,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::id::{NodeId, TableId};
 use crate::object::Table;
 use crate::schema::{RowCodec, Schema, Type, Value};
+use crate::table::merge3::{Merge3Rules, Resolved, Resolver, merge3};
 use crate::table::{NodeStore, Row};
 
 use super::Favor;
@@ -111,6 +116,32 @@ pub fn merge_table(
     theirs: Option<TableId>,
     favor: Favor,
 ) -> Result<TableMerge> {
+    merge_table_with(ns, name, base, ours, theirs, favor, false)
+}
+
+/// [`merge_table`] through the three-way diff and `apply` only (the structural merge's
+/// reference in tests).
+#[cfg(test)]
+pub(crate) fn merge_table_legacy(
+    ns: &NodeStore,
+    name: &str,
+    base: Option<TableId>,
+    ours: Option<TableId>,
+    theirs: Option<TableId>,
+    favor: Favor,
+) -> Result<TableMerge> {
+    merge_table_with(ns, name, base, ours, theirs, favor, true)
+}
+
+fn merge_table_with(
+    ns: &NodeStore,
+    name: &str,
+    base: Option<TableId>,
+    ours: Option<TableId>,
+    theirs: Option<TableId>,
+    favor: Favor,
+    legacy: bool,
+) -> Result<TableMerge> {
     if ours == theirs || base == theirs {
         return Ok(TableMerge::plain(ours));
     }
@@ -181,7 +212,7 @@ pub fn merge_table(
                 "table '{name}' has no primary key and its schema changed: keyless tables merge only with one schema on all sides"
             ));
         }
-        return merge_keyless(ns, &o, base_rows, t.rows, &merged);
+        return merge_keyless(ns, &o, base_rows, t.rows, &merged, legacy);
     }
     let mut m = DataMerge {
         ns,
@@ -191,6 +222,7 @@ pub fn merge_table(
         merged: Side::new(merged),
         same,
         favor,
+        legacy,
     };
     m.run(&o, base_rows, t.rows)
 }
@@ -203,11 +235,36 @@ fn merge_keyless(
     base_rows: NodeId,
     theirs_rows: NodeId,
     schema: &Schema,
+    legacy: bool,
 ) -> Result<TableMerge> {
     let count = |r: &Option<Row>| -> Result<u64> {
         r.as_ref()
             .map_or(Ok(0), |r| Ok(RowCodec::keyless_split(r.value())?.0))
     };
+    let store = ns.store();
+    if !legacy {
+        // Duplicate counts add up: a key both sides changed the same way is merged too.
+        let rules = Merge3Rules {
+            ours_eq_theirs: false,
+        };
+        let m = merge3(ns, base_rows, ours.rows, theirs_rows, rules, &Keyless)?;
+        let row_count = i128::from(ours.row_count) + i128::from(m.delta);
+        let row_count = u64::try_from(row_count).map_err(|_| {
+            Error::Invalid(format!(
+                "merging keyless table: row count {row_count} out of range"
+            ))
+        })?;
+        let table = store.put(&Table {
+            schema: store.put(schema)?,
+            rows: m.root,
+            row_count,
+        })?;
+        return Ok(TableMerge {
+            table: Some(table),
+            conflicts: ConflictSet::default(),
+            rows_changed: m.written,
+        });
+    }
     let mut edits: Vec<(Vec<u8>, Option<Vec<u8>>)> = Vec::new();
     let mut row_count = ours.row_count;
     for d in ns.diff3(base_rows, ours.rows, theirs_rows) {
@@ -231,7 +288,6 @@ fn merge_keyless(
     }
     let rows_changed = edits.len() as u64;
     let rows = ns.apply(ours.rows, edits)?;
-    let store = ns.store();
     let table = store.put(&Table {
         schema: store.put(schema)?,
         rows,
@@ -244,6 +300,66 @@ fn merge_keyless(
     })
 }
 
+/// Keyless rows: the result holds ours + theirs − base copies of a row.
+struct Keyless;
+
+fn keyless_count(v: Option<&[u8]>) -> Result<u64> {
+    v.map_or(Ok(0), |v| Ok(RowCodec::keyless_split(v)?.0))
+}
+
+impl Resolver for Keyless {
+    type Conflict = ();
+
+    fn resolve(
+        &self,
+        _key: &[u8],
+        b: Option<Row>,
+        o: Option<Row>,
+        t: Option<Row>,
+    ) -> Result<Resolved<()>> {
+        let count = |r: &Option<Row>| keyless_count(r.as_ref().map(Row::value));
+        let (bc, oc, tc) = (count(&b)?, count(&o)?, count(&t)?);
+        let result = (oc + tc).saturating_sub(bc);
+        let Some(any) = o.as_ref().or(t.as_ref()).or(b.as_ref()) else {
+            return Ok(Resolved::Keep);
+        };
+        Ok(if result == oc {
+            Resolved::Keep
+        } else if result == 0 {
+            Resolved::Delete
+        } else {
+            let (_, rv) = RowCodec::keyless_split(any.value())?;
+            Resolved::Put(RowCodec::keyless_join(result, rv))
+        })
+    }
+
+    fn delta(&self, ours: Option<&[u8]>, result: Option<&[u8]>) -> Result<i64> {
+        let (o, r) = (keyless_count(ours)?, keyless_count(result)?);
+        i64::try_from(i128::from(r) - i128::from(o))
+            .map_err(|_| Error::Invalid("keyless row count change out of range".into()))
+    }
+}
+
+/// Keyed rows under one schema: [`DataMerge::slow_row`] decides.
+impl Resolver for DataMerge<'_> {
+    type Conflict = RowConflict;
+
+    fn resolve(
+        &self,
+        _key: &[u8],
+        b: Option<Row>,
+        o: Option<Row>,
+        t: Option<Row>,
+    ) -> Result<Resolved<RowConflict>> {
+        Ok(match self.slow_row(&b, &o, &t)? {
+            Outcome::Keep => Resolved::Keep,
+            Outcome::Put(v) => Resolved::Put(v),
+            Outcome::Delete => Resolved::Delete,
+            Outcome::Conflict(rc) => Resolved::Conflict(rc),
+        })
+    }
+}
+
 struct DataMerge<'a> {
     ns: &'a NodeStore,
     base: Option<Side>,
@@ -253,6 +369,9 @@ struct DataMerge<'a> {
     /// Base, ours, theirs and merged share one schema: rows compare as bytes.
     same: bool,
     favor: Favor,
+    /// Merge through the three-way diff and `apply` even where the structural merge
+    /// applies (tests compare the two).
+    legacy: bool,
 }
 
 /// A cell value converted to a column type, or why it does not fit.
@@ -285,6 +404,9 @@ impl DataMerge<'_> {
             }
             rows
         };
+        if self.same && skip.is_empty() && carrier == ours.rows && !self.legacy {
+            return self.run_structural(ours, base_rows, theirs_rows);
+        }
         let mut edits: Vec<(Vec<u8>, Option<Vec<u8>>)> = Vec::new();
         for d in ns.diff3(base_rows, ours.rows, theirs_rows) {
             let d = d?;
@@ -325,6 +447,36 @@ impl DataMerge<'_> {
             schema: store.put(&self.merged.schema)?,
             rows,
             row_count,
+        })?;
+        Ok(TableMerge {
+            table: Some(table),
+            conflicts,
+            rows_changed,
+        })
+    }
+
+    /// [`DataMerge::run`] for rows under one schema: the structural merge
+    /// ([`merge3`]), which takes whole subtrees that only one side changed without reading
+    /// them.
+    fn run_structural(
+        &self,
+        ours: &Table,
+        base_rows: NodeId,
+        theirs_rows: NodeId,
+    ) -> Result<TableMerge> {
+        let ns = self.ns;
+        let rules = Merge3Rules {
+            ours_eq_theirs: true,
+        };
+        let m = merge3(ns, base_rows, ours.rows, theirs_rows, rules, self)?;
+        let mut conflicts = ConflictSet::default();
+        conflicts.rows.extend(m.conflicts);
+        let rows_changed = m.written;
+        let store = ns.store();
+        let table = store.put(&Table {
+            schema: store.put(&self.merged.schema)?,
+            rows: m.root,
+            row_count: m.rows,
         })?;
         Ok(TableMerge {
             table: Some(table),

@@ -446,6 +446,37 @@ fn type_change_converts_the_other_sides_values() {
     assert_eq!(got, values(&[(1, 1, 5)]));
 }
 
+/// A keyless table `k (v INT)` holding each key of `rows` as a value, with a duplicate count
+/// from its cells (so edits change counts).
+fn keyless(ns: &NodeStore, rows: &Rows) -> TableId {
+    let s = Schema::new("k", vec![ColumnDef::new("v", Type::Int)], &[]).unwrap();
+    let codec = RowCodec::new(&s);
+    let mut enc: Vec<(Vec<u8>, Vec<u8>)> = rows
+        .iter()
+        .map(|(k, [a, b])| {
+            let n = 1 + a.unwrap_or(0) as u64 + 3 * b.unwrap_or(0) as u64;
+            let rv = codec.encode_value(&[Value::Int(*k)]).unwrap();
+            (
+                RowCodec::keyless_key(&rv).to_vec(),
+                RowCodec::keyless_join(n, &rv),
+            )
+        })
+        .collect();
+    enc.sort();
+    let root = ns.build(enc.iter().map(|(k, v)| (k, v))).unwrap();
+    let count = enc
+        .iter()
+        .map(|(_, v)| RowCodec::keyless_split(v).unwrap().0)
+        .sum();
+    ns.store()
+        .put(&Table {
+            schema: ns.store().put(&s).unwrap(),
+            rows: root,
+            row_count: count,
+        })
+        .unwrap()
+}
+
 #[test]
 fn keyless_tables_merge_by_counts() {
     let ns = NodeStore::new(Store::memory());
@@ -513,9 +544,14 @@ fn arb_rows() -> impl Strategy<Value = Rows> {
 
 /// A side derived from `base`: each row kept, edited or deleted, plus new rows.
 fn arb_side(base: Rows) -> impl Strategy<Value = Rows> {
+    arb_side_with(base, 4)
+}
+
+/// [`arb_side`] where a row is edited or deleted with probability `2 / ops` each.
+fn arb_side_with(base: Rows, ops: u8) -> impl Strategy<Value = Rows> {
     let n = base.len();
     (
-        proptest::collection::vec((0u8..4, arb_cells()), n),
+        proptest::collection::vec((0u8..ops, arb_cells()), n),
         proptest::collection::btree_map(0i64..24, arb_cells(), 0..4),
     )
         .prop_map(move |(edits, extra)| {
@@ -525,13 +561,16 @@ fn arb_side(base: Rows) -> impl Strategy<Value = Rows> {
                     0 | 1 => {
                         out.insert(*k, *v);
                     }
-                    2 => {
+                    2 | 4 => {
                         // Edit one cell.
                         let mut v = *v;
                         v[usize::from(cells[0].unwrap_or(0) % 2 == 0)] = cells[1];
                         out.insert(*k, v);
                     }
-                    _ => {}
+                    3 | 5 => {}
+                    _ => {
+                        out.insert(*k, *v);
+                    }
                 }
             }
             for (k, v) in extra {
@@ -551,6 +590,17 @@ fn arb_three_large() -> impl Strategy<Value = (Rows, Rows, Rows)> {
         .prop_flat_map(|b| (Just(b.clone()), arb_side(b.clone()), arb_side(b)))
 }
 
+/// Like [`arb_three_large`], with few edits per side: many subtrees change on one side only.
+fn arb_three_sparse() -> impl Strategy<Value = (Rows, Rows, Rows)> {
+    proptest::collection::btree_map(0i64..600, arb_cells(), 200..400).prop_flat_map(|b| {
+        (
+            Just(b.clone()),
+            arb_side_with(b.clone(), 60),
+            arb_side_with(b, 60),
+        )
+    })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
@@ -568,6 +618,27 @@ proptest! {
         let (want, want_conflicts) = reference(&base, &ours, &theirs);
         prop_assert_eq!(rows_of(&ns, m.table.unwrap()), want);
         prop_assert_eq!(conflict_keys(&m), want_conflicts);
+    }
+
+    #[test]
+    fn structural_merge_equals_diff3_and_apply(
+        (base, ours, theirs) in prop_oneof![arb_three_large(), arb_three_sparse()],
+        favor in 0u8..3,
+    ) {
+        let favor = [Favor::None, Favor::Ours, Favor::Theirs][usize::from(favor)];
+        let ns = NodeStore::splitting_small_trees(Store::memory());
+        let (b, o, t) = (table(&ns, &base), table(&ns, &ours), table(&ns, &theirs));
+        let new = merge_table(&ns, "t", Some(b), Some(o), Some(t), favor).unwrap();
+        let old = super::table::merge_table_legacy(&ns, "t", Some(b), Some(o), Some(t), favor).unwrap();
+        prop_assert_eq!(new.table, old.table);
+        prop_assert_eq!(new.rows_changed, old.rows_changed);
+        prop_assert_eq!(&new.conflicts, &old.conflicts);
+        // Keyless tables: the same rows as a keyless table.
+        let (kb, ko, kt) = (keyless(&ns, &base), keyless(&ns, &ours), keyless(&ns, &theirs));
+        let new = merge_table(&ns, "k", Some(kb), Some(ko), Some(kt), favor).unwrap();
+        let old = super::table::merge_table_legacy(&ns, "k", Some(kb), Some(ko), Some(kt), favor).unwrap();
+        prop_assert_eq!(new.table, old.table);
+        prop_assert_eq!(new.rows_changed, old.rows_changed);
     }
 
     #[test]

@@ -61,7 +61,7 @@ enum Msg<T> {
 }
 
 /// Items a worker sends per message.
-const WORKER_BATCH: usize = 256;
+pub(super) const WORKER_BATCH: usize = 256;
 
 /// Batches a worker may queue ahead of the consumer (about 260k rows).
 ///
@@ -69,21 +69,21 @@ const WORKER_BATCH: usize = 256;
 /// most of a range's rows for the worker to finish it while the consumer is still busy with
 /// the earlier ones; a short queue stalls the worker and serializes the diff. Queued rows
 /// are 32 bytes each plus the leaves they keep alive.
-const WORKER_QUEUE: usize = 1024;
+pub(super) const WORKER_QUEUE: usize = 1024;
 
 /// Trees whose new root is at least this level are diffed on several threads.
-const PARALLEL_MIN_LEVEL: u8 = 2;
+pub(super) const PARALLEL_MIN_LEVEL: u8 = 2;
 
 /// Changed subtrees of the new root must hold at least this many rows for a diff to use
 /// several threads: a smaller diff is done before a worker would be up to speed, and each
 /// batch a worker hands over costs a thread wakeup.
-const PARALLEL_MIN_ROWS: u64 = 100_000;
+pub(super) const PARALLEL_MIN_ROWS: u64 = 100_000;
 
 /// Most threads one diff uses.
 const MAX_DIFF_THREADS: usize = 4;
 
 /// Threads a diff uses by default: one per core, up to [`MAX_DIFF_THREADS`].
-fn default_threads() -> usize {
+pub(super) fn default_threads() -> usize {
     static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     *THREADS.get_or_init(|| {
         std::thread::available_parallelism()
@@ -261,7 +261,7 @@ fn range_worker<T: Keyed, I: Iterator<Item = Result<T>>>(
 ///
 /// A range runs from just above one key to the next key inclusive. Each key is the last
 /// key of a leaf, so leaves (and the cursors' skips) line up with the cuts.
-fn split_points(
+pub(super) fn split_points(
     ns: &NodeStore,
     root: &Arc<Node>,
     changed: &[bool],
@@ -304,7 +304,7 @@ fn split_points(
 
 /// Per child of `root`, whether `other` lacks it among its root's children (every child
 /// counts as changed when the roots differ in level).
-fn changed_children(ns: &NodeStore, root: &Node, other: NodeId) -> Result<Vec<bool>> {
+pub(super) fn changed_children(ns: &NodeStore, root: &Node, other: NodeId) -> Result<Vec<bool>> {
     let other = ns.load(other)?;
     let children: std::collections::BTreeSet<NodeId> = if other.level() == root.level() {
         (0..other.len()).map(|i| other.child(i)).collect()
@@ -359,7 +359,7 @@ impl Diff {
 
     /// A one-thread diff of the rows with keys above `lo`, reading the new tree through
     /// `new_ns`.
-    fn after(
+    pub(super) fn after(
         ns: NodeStore,
         new_ns: NodeStore,
         old: NodeId,

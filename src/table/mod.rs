@@ -10,6 +10,7 @@ mod apply;
 mod cache;
 mod chunk;
 mod diff;
+pub(crate) mod merge3;
 mod node;
 
 #[cfg(test)]
