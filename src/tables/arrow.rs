@@ -137,6 +137,32 @@ impl ColumnReader {
         Ok(ColumnReader { array, ty })
     }
 
+    /// Stores the value at row `i` in `out`, like [`ColumnReader::value`], reusing the text
+    /// or bytes buffer `out` already holds (an import converts every row into one buffer).
+    pub(crate) fn value_into(&self, i: usize, out: &mut Value) -> Result<()> {
+        let a = &self.array;
+        if !a.is_null(i) {
+            match (self.ty, &mut *out) {
+                (Type::Text, Value::Text(s)) | (Type::Json, Value::Json(s)) => {
+                    s.clear();
+                    s.push_str(a.as_string::<i32>().value(i));
+                    return Ok(());
+                }
+                (Type::Bytes, Value::Bytes(b)) => {
+                    b.clear();
+                    match a.data_type() {
+                        DataType::Binary => b.extend_from_slice(a.as_binary::<i32>().value(i)),
+                        _ => b.extend_from_slice(a.as_fixed_size_binary().value(i)),
+                    }
+                    return Ok(());
+                }
+                _ => {}
+            }
+        }
+        *out = self.value(i)?;
+        Ok(())
+    }
+
     /// The value at row `i` (NULL when the array has a null there).
     pub(crate) fn value(&self, i: usize) -> Result<Value> {
         let a = &self.array;

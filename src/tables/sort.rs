@@ -12,8 +12,16 @@ const DEFAULT_BUDGET: usize = 256 << 20;
 /// Entries whose pairs [`Gathered::fill`] copies at a time.
 const GATHER: usize = 256;
 
-/// Bytes of bookkeeping per pair, counted against the budget.
-const ENTRY_OVERHEAD: usize = std::mem::size_of::<Entry>();
+/// Bytes of bookkeeping per pair, counted against the budget: its entry, and its copy while
+/// [`Buckets::partition`] moves it.
+const ENTRY_OVERHEAD: usize = 2 * std::mem::size_of::<Entry>();
+
+/// Pairs per bucket aimed at by [`Buckets::partition`]: a bucket this size sorts within the
+/// first-level cache. (Tests use tiny buckets, so that small inputs use many.)
+const BUCKET_TARGET: usize = if cfg!(test) { 4 } else { 256 };
+
+/// At most this many bits of key prefix choose a bucket.
+const MAX_BUCKET_BITS: u32 = 16;
 
 /// One collected pair: where its bytes are in the arena, and its row number.
 #[derive(Clone, Copy)]
@@ -63,6 +71,11 @@ pub(crate) struct SortedPairs {
     /// Whether `entries` are already in order (pushed with non-decreasing keys): input sorted
     /// by key, common for dumps, then needs no sort.
     in_order: bool,
+    /// The prefix of the first entry, and the bits in which any entry's prefix differs from
+    /// it: the bits above the highest differing one are equal in every entry, so buckets
+    /// are chosen by the bits just below.
+    first_prefix: u64,
+    differing: u64,
 }
 
 impl SortedPairs {
@@ -74,6 +87,22 @@ impl SortedPairs {
             entries: Vec::new(),
             runs: Vec::new(),
             in_order: true,
+            first_prefix: 0,
+            differing: 0,
+        }
+    }
+
+    /// Notes a new entry's prefix for the order check and the bucket choice.
+    fn observe(&mut self, prefix: u64, key_at: usize, klen: usize) {
+        match self.entries.last() {
+            None => self.first_prefix = prefix,
+            Some(last) => {
+                if self.in_order {
+                    let key = &self.arena[key_at..key_at + klen];
+                    self.in_order = follows(last, &self.arena, prefix, key);
+                }
+                self.differing |= prefix ^ self.first_prefix;
+            }
         }
     }
 
@@ -81,20 +110,19 @@ impl SortedPairs {
     pub(crate) fn push(&mut self, key: &[u8], value: &[u8], row: u64) -> Result<()> {
         let too_long = || Error::Invalid(format!("row {row}: a key or value is over 4 GiB"));
         let prefix = prefix(key);
-        if self.in_order
-            && let Some(last) = self.entries.last()
-        {
-            self.in_order = follows(last, &self.arena, prefix, key);
-        }
-        self.entries.push(Entry {
-            prefix,
-            off: self.arena.len(),
-            klen: u32::try_from(key.len()).map_err(|_| too_long())?,
-            vlen: u32::try_from(value.len()).map_err(|_| too_long())?,
-            row,
-        });
+        let klen = u32::try_from(key.len()).map_err(|_| too_long())?;
+        let vlen = u32::try_from(value.len()).map_err(|_| too_long())?;
+        let off = self.arena.len();
         self.arena.extend_from_slice(key);
         self.arena.extend_from_slice(value);
+        self.observe(prefix, off, key.len());
+        self.entries.push(Entry {
+            prefix,
+            off,
+            klen,
+            vlen,
+            row,
+        });
         if self.arena.len() + self.entries.len() * ENTRY_OVERHEAD >= self.budget {
             self.spill()?;
         }
@@ -120,13 +148,8 @@ impl SortedPairs {
         self.arena.extend_from_slice(bytes);
         self.entries.reserve(lens.len());
         for (row, &(klen, vlen)) in (first_row..).zip(lens) {
-            let key = &self.arena[off..off + klen as usize];
-            let prefix = prefix(key);
-            if self.in_order
-                && let Some(last) = self.entries.last()
-            {
-                self.in_order = follows(last, &self.arena, prefix, key);
-            }
+            let prefix = prefix(&self.arena[off..off + klen as usize]);
+            self.observe(prefix, off, klen as usize);
             self.entries.push(Entry {
                 prefix,
                 off,
@@ -142,22 +165,19 @@ impl SortedPairs {
         Ok(())
     }
 
-    fn sort(&mut self) {
+    /// Partitions the entries into buckets by key prefix (nothing to do when they are in
+    /// order); each bucket still has to be sorted, see [`Buckets::sort_through`].
+    fn partition(&mut self) -> Buckets {
         if self.in_order {
-            return;
+            return Buckets::sorted(self.entries.len());
         }
-        let arena = &self.arena;
-        let key = |e: &Entry| &arena[e.off..e.off + e.klen as usize];
-        self.entries.sort_unstable_by(|a, b| {
-            a.prefix
-                .cmp(&b.prefix)
-                .then_with(|| key(a).cmp(key(b)))
-                .then(a.row.cmp(&b.row))
-        });
+        Buckets::partition(&mut self.entries, self.differing)
     }
 
     fn spill(&mut self) -> Result<()> {
-        self.sort();
+        let mut buckets = self.partition();
+        let len = self.entries.len();
+        buckets.sort_through(&mut self.entries, &self.arena, len);
         let file = tempfile::tempfile().map_err(io_err)?;
         let mut w = BufWriter::with_capacity(1 << 20, file);
         for e in &self.entries {
@@ -173,19 +193,26 @@ impl SortedPairs {
         self.arena.clear();
         self.entries.clear();
         self.in_order = true;
+        self.differing = 0;
         Ok(())
     }
 
     /// Every pair in order.
     pub(crate) fn finish(mut self) -> Result<Merged> {
         if self.runs.is_empty() {
-            self.sort();
-            return Ok(Merged::Memory {
+            // Buckets are sorted as they are reached, so the sort overlaps the tree build
+            // (whose writer thread compresses meanwhile) and each bucket is still in cache
+            // when its pairs are copied out.
+            let buckets = self.partition();
+            let mut m = Merged::Memory {
                 arena: self.arena,
                 entries: self.entries,
+                buckets,
                 pos: 0,
                 gathered: Gathered::default(),
-            });
+            };
+            m.refill();
+            return Ok(m);
         }
         if !self.entries.is_empty() {
             self.spill()?;
@@ -200,6 +227,88 @@ impl SortedPairs {
             runs.push(r);
         }
         Ok(Merged::Runs(runs))
+    }
+}
+
+/// Entries partitioned into buckets of increasing key prefix, sorted bucket by bucket.
+pub(crate) struct Buckets {
+    /// Start of each bucket in the entries, then their end.
+    bounds: Vec<usize>,
+    /// Buckets before this one are sorted.
+    next: usize,
+}
+
+impl Buckets {
+    /// Entries that are in order already: one bucket, sorted.
+    fn sorted(len: usize) -> Buckets {
+        Buckets {
+            bounds: vec![0, len],
+            next: 1,
+        }
+    }
+
+    /// Moves `entries` into buckets by the prefix bits just below the highest bit set in
+    /// `differing` (the bits where some prefix differs from another; the bits above it are
+    /// the same in every entry, so the bucket order is the prefix order).
+    ///
+    /// The entries are copied once into a second vector (counted in [`ENTRY_OVERHEAD`]):
+    /// moving them in place would chase one cache miss after another.
+    fn partition(entries: &mut Vec<Entry>, differing: u64) -> Buckets {
+        let n = entries.len();
+        let want = (n / BUCKET_TARGET)
+            .max(1)
+            .next_power_of_two()
+            .trailing_zeros();
+        let span = 64 - differing.leading_zeros();
+        let bits = want.min(MAX_BUCKET_BITS).min(span);
+        if bits == 0 {
+            return Buckets {
+                bounds: vec![0, n],
+                next: 0,
+            };
+        }
+        let shift = span - bits;
+        let mask = (1u64 << bits) - 1;
+        let bucket = |e: &Entry| ((e.prefix >> shift) & mask) as usize;
+        let count = 1usize << bits;
+        let mut bounds = vec![0usize; count + 1];
+        for e in entries.iter() {
+            bounds[bucket(e) + 1] += 1;
+        }
+        for b in 0..count {
+            bounds[b + 1] += bounds[b];
+        }
+        let mut fill: Vec<usize> = bounds[..count].to_vec();
+        let blank = Entry {
+            prefix: 0,
+            off: 0,
+            klen: 0,
+            vlen: 0,
+            row: 0,
+        };
+        let mut out = vec![blank; n];
+        for e in entries.iter() {
+            let b = bucket(e);
+            out[fill[b]] = *e;
+            fill[b] += 1;
+        }
+        *entries = out;
+        Buckets { bounds, next: 0 }
+    }
+
+    /// Sorts the buckets holding the entries before `upto`.
+    fn sort_through(&mut self, entries: &mut [Entry], arena: &[u8], upto: usize) {
+        let key = |e: &Entry| &arena[e.off..e.off + e.klen as usize];
+        while self.next + 1 < self.bounds.len() && self.bounds[self.next] < upto {
+            let bucket = &mut entries[self.bounds[self.next]..self.bounds[self.next + 1]];
+            bucket.sort_unstable_by(|a, b| {
+                a.prefix
+                    .cmp(&b.prefix)
+                    .then_with(|| key(a).cmp(key(b)))
+                    .then(a.row.cmp(&b.row))
+            });
+            self.next += 1;
+        }
     }
 }
 
@@ -304,8 +413,10 @@ pub(crate) enum Merged {
     Memory {
         /// Keys and values back to back.
         arena: Vec<u8>,
-        /// Sorted entries.
+        /// The entries, in buckets of increasing keys.
         entries: Vec<Entry>,
+        /// The buckets and how many of them are sorted.
+        buckets: Buckets,
         /// Next entry.
         pos: usize,
         /// Copies of the pairs of the entries from `pos` on.
@@ -359,15 +470,7 @@ impl Merged {
         value: &mut Vec<u8>,
     ) -> Result<Option<u64>> {
         match self {
-            Merged::Memory {
-                arena,
-                entries,
-                pos,
-                gathered,
-            } => {
-                if gathered.is_empty() {
-                    gathered.fill(arena, &entries[*pos..]);
-                }
+            Merged::Memory { pos, gathered, .. } => {
                 let Some((k, v, row)) = gathered.next() else {
                     return Ok(None);
                 };
@@ -376,6 +479,9 @@ impl Merged {
                 key.extend_from_slice(k);
                 value.clear();
                 value.extend_from_slice(v);
+                if gathered.is_empty() {
+                    self.refill();
+                }
                 Ok(Some(row))
             }
             Merged::Runs(_) => Ok(self.next()?.map(|(k, v, r)| {
@@ -386,23 +492,30 @@ impl Merged {
         }
     }
 
+    /// Copies out the next pairs, sorting the buckets they are in first.
+    ///
+    /// Invariant: `gathered` is empty only once every pair has been handed out.
+    fn refill(&mut self) {
+        if let Merged::Memory {
+            arena,
+            entries,
+            buckets,
+            pos,
+            gathered,
+        } = self
+        {
+            let upto = (*pos + GATHER).min(entries.len());
+            buckets.sort_through(entries, arena, upto);
+            gathered.fill(arena, &entries[*pos..upto]);
+        }
+    }
+
     /// The row number of the next pair if its key equals `key` (nothing is consumed).
     pub(crate) fn peek_equal(&self, key: &[u8]) -> Result<Option<u64>> {
         let found = match self {
-            Merged::Memory {
-                arena,
-                entries,
-                pos,
-                gathered,
-            } => match gathered.peek() {
-                Some((k, _, row)) => (k == key).then_some(row),
-                None => entries
-                    .get(*pos)
-                    .filter(|e| {
-                        e.prefix == prefix(key) && &arena[e.off..e.off + e.klen as usize] == key
-                    })
-                    .map(|e| e.row),
-            },
+            Merged::Memory { gathered, .. } => gathered
+                .peek()
+                .and_then(|(k, _, row)| (k == key).then_some(row)),
             Merged::Runs(runs) => Self::min_run(runs)
                 .and_then(|i| runs[i].head.as_ref())
                 .filter(|(k, _, _)| k.as_slice() == key)
@@ -415,6 +528,52 @@ impl Merged {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// Pairs from keys of a few shapes: short, sharing long prefixes, with duplicates.
+    fn keys() -> impl Strategy<Value = Vec<Vec<u8>>> {
+        let key = prop_oneof![
+            proptest::collection::vec(any::<u8>(), 0..4),
+            (0u32..5000).prop_map(|i| i.to_be_bytes().to_vec()),
+            (0u64..300).prop_map(|i| (i << 40).to_be_bytes().to_vec()),
+            (0u32..50, proptest::collection::vec(0u8..3, 0..12)).prop_map(|(i, tail)| {
+                let mut k = b"common-prefix".to_vec();
+                k.extend_from_slice(&i.to_be_bytes());
+                k.extend_from_slice(&tail);
+                k
+            }),
+        ];
+        proptest::collection::vec(key, 0..600)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Bucketed sorting (in memory, or spilled in runs) yields pairs ordered by key, then
+        /// row, exactly like a plain sort.
+        #[test]
+        fn bucketed_sort_matches_a_plain_sort(keys in keys(), budget in prop_oneof![Just(0usize), 300usize..5000]) {
+            let mut pairs = SortedPairs::new(budget);
+            let mut expected: Vec<Item> = Vec::new();
+            for (n, k) in keys.iter().enumerate() {
+                let v = (n as u32).to_le_bytes();
+                pairs.push(k, &v, n as u64).unwrap_or_else(|e| panic!("{e}"));
+                expected.push((k.clone(), v.to_vec(), n as u64));
+            }
+            expected.sort_by(|a, b| (&a.0, a.2).cmp(&(&b.0, b.2)));
+            let mut merged = pairs.finish().unwrap_or_else(|e| panic!("{e}"));
+            let mut got = Vec::new();
+            let (mut k, mut v) = (Vec::new(), Vec::new());
+            while let Some(row) = merged.next_into(&mut k, &mut v).unwrap_or_else(|e| panic!("{e}")) {
+                // The duplicate check sees the next pair with an equal key.
+                let next_equal = got.len() + 1 < expected.len() && expected[got.len() + 1].0 == k;
+                let peeked = merged.peek_equal(&k).unwrap_or_else(|e| panic!("{e}"));
+                prop_assert_eq!(peeked.is_some(), next_equal);
+                got.push((k.clone(), v.clone(), row));
+            }
+            prop_assert_eq!(got, expected);
+        }
+    }
 
     fn drain(mut m: Merged) -> Vec<Item> {
         let mut out = Vec::new();
