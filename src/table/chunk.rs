@@ -193,6 +193,10 @@ pub(crate) struct NodeSink {
     leaf_cache_limit: usize,
     /// The background framer and writer, started with the first full batch.
     pipeline: Option<Pipeline>,
+    /// Bulk builds: the background writer flushes the store after this many batches, so
+    /// that the store's indexing of the new nodes (which a flush does) overlaps the build
+    /// instead of following it.
+    flush_every: Option<usize>,
 }
 
 /// Share of the node cache budget that one edit's new leaves may take (as canonical bytes,
@@ -207,6 +211,11 @@ const LEAF_CACHE_SHARE: usize = 4;
 /// Small enough that the queue left at [`NodeSink::flush`] splits evenly between the two
 /// threads draining it; large enough that queue handoffs cost nothing.
 const SINK_BATCH_BYTES: usize = 1 << 20;
+
+/// Batches a bulk build's background writer writes between store flushes (about 2,000
+/// leaves): few enough flushes that their syncs cost little, and a short tail of index
+/// entries for the final flush.
+const BULK_FLUSH_BATCHES: usize = 8;
 
 /// Batches queued for the background thread at most; past this the chunking thread frames
 /// and writes batches too.
@@ -233,8 +242,9 @@ impl Pipe {
     }
 
     /// Frames and writes queued batches until the queue is empty (and, when `wait`, until it
-    /// is closed too).
-    fn drain(&self, ns: &NodeStore, wait: bool) {
+    /// is closed too); after every `flush_every` batches (if given) it flushes the store.
+    fn drain(&self, ns: &NodeStore, wait: bool, flush_every: Option<usize>) {
+        let mut unflushed = 0usize;
         loop {
             let batch = {
                 let mut st = self.lock();
@@ -250,6 +260,15 @@ impl Pipe {
             };
             let Some(batch) = batch else { return };
             self.write(ns, batch);
+            unflushed += 1;
+            if flush_every.is_some_and(|n| unflushed >= n) {
+                unflushed = 0;
+                if let Err(e) = ns.store().flush() {
+                    let mut st = self.lock();
+                    st.error.get_or_insert(e);
+                    st.queue.clear();
+                }
+            }
         }
     }
 
@@ -308,13 +327,16 @@ impl NodeSink {
             cached_leaf_bytes: 0,
             leaf_cache_limit: ns.cache_budget() / LEAF_CACHE_SHARE,
             pipeline: None,
+            flush_every: None,
         }
     }
 
-    /// A sink that caches every node it writes (for bulk builds, which read nothing).
+    /// A sink for bulk builds: it caches every node it writes (the build reads nothing), and
+    /// its writer flushes the store every [`BULK_FLUSH_BATCHES`] batches.
     pub(crate) fn caching_all(ns: &NodeStore) -> Self {
         NodeSink {
             leaf_cache_limit: usize::MAX,
+            flush_every: Some(BULK_FLUSH_BATCHES),
             ..NodeSink::new(ns)
         }
     }
@@ -366,9 +388,10 @@ impl NodeSink {
                 ready: std::sync::Condvar::new(),
             });
             let (worker_pipe, ns) = (std::sync::Arc::clone(&pipe), self.ns.clone());
+            let flush_every = self.flush_every;
             let worker = std::thread::Builder::new()
                 .name("kodiak-node-writer".into())
-                .spawn(move || worker_pipe.drain(&ns, true))
+                .spawn(move || worker_pipe.drain(&ns, true, flush_every))
                 .map_err(|e| {
                     crate::Error::Storage(format!("cannot start a node writer thread: {e}"))
                 })?;
@@ -430,7 +453,7 @@ impl NodeSink {
             }
         }
         p.pipe.ready.notify_all();
-        p.pipe.drain(&self.ns, false);
+        p.pipe.drain(&self.ns, false, None);
         p.close();
         let error = p.pipe.lock().error.take();
         error.map_or(Ok(()), Err)
@@ -587,5 +610,89 @@ impl TreeBuilder {
         let root = self.stack.finish(&mut self.sink)?;
         self.sink.flush()?;
         Ok(root)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use crate::error::Result;
+    use crate::id::ObjectId;
+    use crate::store::{MemoryStore, ObjectStore, Store};
+    use crate::table::NodeStore;
+
+    /// A memory store counting flushes; flushes fail when `fail` is set.
+    struct Flushes {
+        inner: MemoryStore,
+        count: AtomicUsize,
+        fail: bool,
+    }
+
+    impl ObjectStore for Flushes {
+        fn get_stored(&self, id: &ObjectId) -> Result<Option<Vec<u8>>> {
+            self.inner.get_stored(id)
+        }
+        fn has(&self, id: &ObjectId) -> Result<bool> {
+            self.inner.has(id)
+        }
+        fn put_stored_batch(&self, items: Vec<(ObjectId, Vec<u8>)>) -> Result<()> {
+            self.inner.put_stored_batch(items)
+        }
+        fn ids(&self) -> Box<dyn Iterator<Item = Result<ObjectId>> + '_> {
+            self.inner.ids()
+        }
+        fn ids_with_prefix(
+            &self,
+            prefix: &[u8],
+        ) -> Box<dyn Iterator<Item = Result<ObjectId>> + '_> {
+            self.inner.ids_with_prefix(prefix)
+        }
+        fn remove(&self, id: &ObjectId) -> Result<()> {
+            self.inner.remove(id)
+        }
+        fn flush(&self) -> Result<()> {
+            self.count.fetch_add(1, Ordering::SeqCst);
+            if self.fail {
+                return Err(crate::Error::Storage("sync failed".into()));
+            }
+            self.inner.flush()
+        }
+    }
+
+    /// Rows of about 1 KB: 24 MB in all, many more sink batches than one flush interval.
+    fn rows() -> impl Iterator<Item = ([u8; 4], Vec<u8>)> {
+        (0..24_000u32).map(|i| (i.to_be_bytes(), vec![(i % 251) as u8; 1000]))
+    }
+
+    #[test]
+    fn bulk_builds_flush_the_store_while_building() {
+        let plain = NodeStore::new(Store::new(Arc::new(MemoryStore::new())));
+        let expected = plain.build(rows()).unwrap_or_else(|e| panic!("{e}"));
+        let store = Arc::new(Flushes {
+            inner: MemoryStore::new(),
+            count: AtomicUsize::new(0),
+            fail: false,
+        });
+        let ns = NodeStore::new(Store::new(store.clone()));
+        let root = ns.build(rows()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(root, expected);
+        // The build itself flushed: the writer thread wrote most of the ~25 batches.
+        assert!(store.count.load(Ordering::SeqCst) >= 1);
+
+        // A failed flush fails the build.
+        let failing = Arc::new(Flushes {
+            inner: MemoryStore::new(),
+            count: AtomicUsize::new(0),
+            fail: true,
+        });
+        let ns = NodeStore::new(Store::new(failing.clone()));
+        let err = ns
+            .build(rows())
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("sync failed"), "{err}");
     }
 }
