@@ -13,10 +13,10 @@ const DEFAULT_BUDGET: usize = 256 << 20;
 const GATHER: usize = 256;
 
 /// Bytes of bookkeeping per pair, counted against the budget: its entry, and its copy while
-/// [`Buckets::partition`] moves it.
+/// [`Part::partition`] moves it.
 const ENTRY_OVERHEAD: usize = 2 * std::mem::size_of::<Entry>();
 
-/// Pairs per bucket aimed at by [`Buckets::partition`]: a bucket this size sorts within the
+/// Pairs per bucket aimed at by [`Part::partition`]: a bucket this size sorts within the
 /// first-level cache. (Tests use tiny buckets, so that small inputs use many.)
 const BUCKET_TARGET: usize = if cfg!(test) { 4 } else { 256 };
 
@@ -165,27 +165,29 @@ impl SortedPairs {
         Ok(())
     }
 
-    /// Partitions the entries into buckets by key prefix (nothing to do when they are in
-    /// order); each bucket still has to be sorted, see [`Buckets::sort_through`].
-    fn partition(&mut self) -> Buckets {
+    /// Moves the entries into parts of buckets by key prefix (nothing to do when they are in
+    /// order); each bucket still has to be sorted, see [`Part::sort_through`].
+    fn partition(&mut self) -> Vec<Part> {
+        let entries = std::mem::take(&mut self.entries);
         if self.in_order {
-            return Buckets::sorted(self.entries.len());
+            return vec![Part::sorted(entries)];
         }
-        Buckets::partition(&mut self.entries, self.differing)
+        Part::partition(entries, self.differing)
     }
 
     fn spill(&mut self) -> Result<()> {
-        let mut buckets = self.partition();
-        let len = self.entries.len();
-        buckets.sort_through(&mut self.entries, &self.arena, len);
+        let mut parts = self.partition();
         let file = tempfile::tempfile().map_err(io_err)?;
         let mut w = BufWriter::with_capacity(1 << 20, file);
-        for e in &self.entries {
-            w.write_all(&e.klen.to_le_bytes()).map_err(io_err)?;
-            w.write_all(&e.vlen.to_le_bytes()).map_err(io_err)?;
-            w.write_all(&e.row.to_le_bytes()).map_err(io_err)?;
-            let end = e.off + e.klen as usize + e.vlen as usize;
-            w.write_all(&self.arena[e.off..end]).map_err(io_err)?;
+        for part in &mut parts {
+            part.sort_through(&self.arena, part.entries.len());
+            for e in &part.entries {
+                w.write_all(&e.klen.to_le_bytes()).map_err(io_err)?;
+                w.write_all(&e.vlen.to_le_bytes()).map_err(io_err)?;
+                w.write_all(&e.row.to_le_bytes()).map_err(io_err)?;
+                let end = e.off + e.klen as usize + e.vlen as usize;
+                w.write_all(&self.arena[e.off..end]).map_err(io_err)?;
+            }
         }
         let mut file = w.into_inner().map_err(|e| io_err(e.into_error()))?;
         file.seek(SeekFrom::Start(0)).map_err(io_err)?;
@@ -203,11 +205,11 @@ impl SortedPairs {
             // Buckets are sorted as they are reached, so the sort overlaps the tree build
             // (whose writer thread compresses meanwhile) and each bucket is still in cache
             // when its pairs are copied out.
-            let buckets = self.partition();
+            let parts = self.partition();
             let mut m = Merged::Memory {
                 arena: self.arena,
-                entries: self.entries,
-                buckets,
+                parts,
+                part: 0,
                 pos: 0,
                 gathered: Gathered::default(),
             };
@@ -230,19 +232,25 @@ impl SortedPairs {
     }
 }
 
-/// Entries partitioned into buckets of increasing key prefix, sorted bucket by bucket.
-pub(crate) struct Buckets {
-    /// Start of each bucket in the entries, then their end.
+/// Entries in buckets of increasing key prefix, sorted bucket by bucket; a partition is one
+/// or more parts, each holding a range of buckets.
+pub(crate) struct Part {
+    entries: Vec<Entry>,
+    /// Start of each bucket in `entries`, then their end.
     bounds: Vec<usize>,
     /// Buckets before this one are sorted.
     next: usize,
 }
 
-impl Buckets {
+/// From this many entries on, [`Part::partition`] moves them on two threads.
+const TWO_THREAD_PARTITION: usize = if cfg!(test) { 64 } else { 1 << 16 };
+
+impl Part {
     /// Entries that are in order already: one bucket, sorted.
-    fn sorted(len: usize) -> Buckets {
-        Buckets {
-            bounds: vec![0, len],
+    fn sorted(entries: Vec<Entry>) -> Part {
+        Part {
+            bounds: vec![0, entries.len()],
+            entries,
             next: 1,
         }
     }
@@ -251,9 +259,10 @@ impl Buckets {
     /// `differing` (the bits where some prefix differs from another; the bits above it are
     /// the same in every entry, so the bucket order is the prefix order).
     ///
-    /// The entries are copied once into a second vector (counted in [`ENTRY_OVERHEAD`]):
-    /// moving them in place would chase one cache miss after another.
-    fn partition(entries: &mut Vec<Entry>, differing: u64) -> Buckets {
+    /// The entries are copied once (the copy is counted in [`ENTRY_OVERHEAD`]): moving them
+    /// in place would chase one cache miss after another. Large inputs are copied on two
+    /// threads, each writing the buckets of one half of the prefix range into its own part.
+    fn partition(entries: Vec<Entry>, differing: u64) -> Vec<Part> {
         let n = entries.len();
         let want = (n / BUCKET_TARGET)
             .max(1)
@@ -262,45 +271,69 @@ impl Buckets {
         let span = 64 - differing.leading_zeros();
         let bits = want.min(MAX_BUCKET_BITS).min(span);
         if bits == 0 {
-            return Buckets {
+            return vec![Part {
                 bounds: vec![0, n],
+                entries,
                 next: 0,
-            };
+            }];
         }
         let shift = span - bits;
         let mask = (1u64 << bits) - 1;
         let bucket = |e: &Entry| ((e.prefix >> shift) & mask) as usize;
         let count = 1usize << bits;
-        let mut bounds = vec![0usize; count + 1];
-        for e in entries.iter() {
-            bounds[bucket(e) + 1] += 1;
+        let mut sizes = vec![0usize; count];
+        for e in &entries {
+            sizes[bucket(e)] += 1;
         }
-        for b in 0..count {
-            bounds[b + 1] += bounds[b];
-        }
-        let mut fill: Vec<usize> = bounds[..count].to_vec();
-        let blank = Entry {
-            prefix: 0,
-            off: 0,
-            klen: 0,
-            vlen: 0,
-            row: 0,
+        // Buckets `first..last` into one part.
+        let gather = |first: usize, last: usize| -> Part {
+            let mut bounds = Vec::with_capacity(last - first + 1);
+            bounds.push(0);
+            for &size in &sizes[first..last] {
+                bounds.push(bounds[bounds.len() - 1] + size);
+            }
+            let blank = Entry {
+                prefix: 0,
+                off: 0,
+                klen: 0,
+                vlen: 0,
+                row: 0,
+            };
+            let mut out = vec![blank; bounds[bounds.len() - 1]];
+            let mut fill = bounds.clone();
+            for e in &entries {
+                let b = bucket(e);
+                if (first..last).contains(&b) {
+                    out[fill[b - first]] = *e;
+                    fill[b - first] += 1;
+                }
+            }
+            Part {
+                entries: out,
+                bounds,
+                next: 0,
+            }
         };
-        let mut out = vec![blank; n];
-        for e in entries.iter() {
-            let b = bucket(e);
-            out[fill[b]] = *e;
-            fill[b] += 1;
+        if n < TWO_THREAD_PARTITION {
+            return vec![gather(0, count)];
         }
-        *entries = out;
-        Buckets { bounds, next: 0 }
+        let half = count / 2;
+        std::thread::scope(|scope| {
+            let low = std::thread::Builder::new().spawn_scoped(scope, || gather(0, half));
+            let high = gather(half, count);
+            match low.map(|h| h.join()) {
+                Ok(Ok(low)) => vec![low, high],
+                // No second thread (or it panicked): the low half here, then.
+                _ => vec![gather(0, half), high],
+            }
+        })
     }
 
     /// Sorts the buckets holding the entries before `upto`.
-    fn sort_through(&mut self, entries: &mut [Entry], arena: &[u8], upto: usize) {
+    fn sort_through(&mut self, arena: &[u8], upto: usize) {
         let key = |e: &Entry| &arena[e.off..e.off + e.klen as usize];
         while self.next + 1 < self.bounds.len() && self.bounds[self.next] < upto {
-            let bucket = &mut entries[self.bounds[self.next]..self.bounds[self.next + 1]];
+            let bucket = &mut self.entries[self.bounds[self.next]..self.bounds[self.next + 1]];
             bucket.sort_unstable_by(|a, b| {
                 a.prefix
                     .cmp(&b.prefix)
@@ -413,11 +446,11 @@ pub(crate) enum Merged {
     Memory {
         /// Keys and values back to back.
         arena: Vec<u8>,
-        /// The entries, in buckets of increasing keys.
-        entries: Vec<Entry>,
-        /// The buckets and how many of them are sorted.
-        buckets: Buckets,
-        /// Next entry.
+        /// The entries in parts of buckets of increasing keys.
+        parts: Vec<Part>,
+        /// The part holding the next entry.
+        part: usize,
+        /// Next entry of that part.
         pos: usize,
         /// Copies of the pairs of the entries from `pos` on.
         gathered: Gathered,
@@ -498,15 +531,25 @@ impl Merged {
     fn refill(&mut self) {
         if let Merged::Memory {
             arena,
-            entries,
-            buckets,
+            parts,
+            part,
             pos,
             gathered,
         } = self
         {
-            let upto = (*pos + GATHER).min(entries.len());
-            buckets.sort_through(entries, arena, upto);
-            gathered.fill(arena, &entries[*pos..upto]);
+            while let Some(p) = parts.get_mut(*part) {
+                if *pos == p.entries.len() {
+                    // This part is done: free it at once.
+                    *p = Part::sorted(Vec::new());
+                    (*part, *pos) = (*part + 1, 0);
+                    continue;
+                }
+                let upto = (*pos + GATHER).min(p.entries.len());
+                p.sort_through(arena, upto);
+                gathered.fill(arena, &p.entries[*pos..upto]);
+                return;
+            }
+            gathered.fill(arena, &[]);
         }
     }
 
