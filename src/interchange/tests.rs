@@ -1167,3 +1167,27 @@ fn split_inference_runs_and_declines_inside_quotes() {
     assert_eq!(split, None);
     assert_eq!(single.ok(), Some(vec![DataType::Int64, DataType::Utf8]));
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+    /// The field-end search finds what a byte-by-byte search finds.
+    #[test]
+    fn field_end_search_matches_a_plain_scan(
+        bytes in proptest::collection::vec(
+            proptest::prop_oneof![Just(b','), Just(b'\t'), Just(b'\n'), Just(b'\r'), proptest::num::u8::ANY, 32u8..127],
+            0..70,
+        ),
+        start in 0usize..70,
+        tab in proptest::bool::ANY,
+    ) {
+        let delim = if tab { b'\t' } else { b',' };
+        // Matches are rarer with a long run of plain text first.
+        let hay = &bytes[start.min(bytes.len())..];
+        let want = hay.iter().position(|&c| c == delim || c == b'\n' || c == b'\r');
+        proptest::prop_assert_eq!(csv::find_field_end(hay, delim), want);
+        let mut padded = vec![b'x'; 13];
+        padded.extend_from_slice(hay);
+        proptest::prop_assert_eq!(csv::find_field_end(&padded, delim), want.map(|k| k + 13));
+    }
+}

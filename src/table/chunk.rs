@@ -212,10 +212,10 @@ const LEAF_CACHE_SHARE: usize = 4;
 /// threads draining it; large enough that queue handoffs cost nothing.
 const SINK_BATCH_BYTES: usize = 1 << 20;
 
-/// Batches a bulk build's background writer writes between store flushes (about 2,000
+/// Batches a bulk build's background writer writes between store flushes (about 1,000
 /// leaves): few enough flushes that their syncs cost little, and a short tail of index
 /// entries for the final flush.
-const BULK_FLUSH_BATCHES: usize = 8;
+const BULK_FLUSH_BATCHES: usize = 4;
 
 /// Batches queued for the background thread at most; past this the chunking thread frames
 /// and writes batches too.
