@@ -221,12 +221,19 @@ const BULK_FLUSH_BATCHES: usize = 4;
 /// and writes batches too.
 const MAX_QUEUED_BATCHES: usize = 4;
 
+/// Batches queued at most while the background writer flushes the store (its sync can take
+/// a while; this bounds the memory held meanwhile).
+const MAX_QUEUED_WHILE_FLUSHING: usize = 16;
+
 type Batch = Vec<(ObjectId, Vec<u8>)>;
 
 /// The queue of batches to frame and write, shared with the background thread.
 struct PipeState {
     queue: std::collections::VecDeque<Batch>,
     closed: bool,
+    /// The background writer is flushing the store: writes wait for the store until it is
+    /// done, so the chunking thread does not help write meanwhile (see `queue_pending`).
+    flushing: bool,
     /// The first write error; later batches are dropped.
     error: Option<crate::Error>,
 }
@@ -263,8 +270,11 @@ impl Pipe {
             unflushed += 1;
             if flush_every.is_some_and(|n| unflushed >= n) {
                 unflushed = 0;
-                if let Err(e) = ns.store().flush() {
-                    let mut st = self.lock();
+                self.lock().flushing = true;
+                let flushed = ns.store().flush();
+                let mut st = self.lock();
+                st.flushing = false;
+                if let Err(e) = flushed {
                     st.error.get_or_insert(e);
                     st.queue.clear();
                 }
@@ -383,6 +393,7 @@ impl NodeSink {
                 state: std::sync::Mutex::new(PipeState {
                     queue: Default::default(),
                     closed: false,
+                    flushing: false,
                     error: None,
                 }),
                 ready: std::sync::Condvar::new(),
@@ -413,7 +424,14 @@ impl NodeSink {
             loop {
                 let oldest = {
                     let mut st = p.pipe.lock();
-                    if st.queue.len() <= MAX_QUEUED_BATCHES {
+                    // While the writer flushes, a write here would only wait for it:
+                    // keep chunking instead, up to a bound on the queue.
+                    let limit = if st.flushing {
+                        MAX_QUEUED_WHILE_FLUSHING
+                    } else {
+                        MAX_QUEUED_BATCHES
+                    };
+                    if st.queue.len() <= limit {
                         break;
                     }
                     st.queue.pop_front()
@@ -623,11 +641,23 @@ mod tests {
     use crate::store::{MemoryStore, ObjectStore, Store};
     use crate::table::NodeStore;
 
-    /// A memory store counting flushes; flushes fail when `fail` is set.
+    /// A memory store counting flushes; flushes take `delay` and fail when `fail` is set.
     struct Flushes {
         inner: MemoryStore,
         count: AtomicUsize,
         fail: bool,
+        delay: std::time::Duration,
+    }
+
+    impl Flushes {
+        fn new(fail: bool, delay: std::time::Duration) -> Arc<Flushes> {
+            Arc::new(Flushes {
+                inner: MemoryStore::new(),
+                count: AtomicUsize::new(0),
+                fail,
+                delay,
+            })
+        }
     }
 
     impl ObjectStore for Flushes {
@@ -653,6 +683,7 @@ mod tests {
             self.inner.remove(id)
         }
         fn flush(&self) -> Result<()> {
+            std::thread::sleep(self.delay);
             self.count.fetch_add(1, Ordering::SeqCst);
             if self.fail {
                 return Err(crate::Error::Storage("sync failed".into()));
@@ -670,23 +701,22 @@ mod tests {
     fn bulk_builds_flush_the_store_while_building() {
         let plain = NodeStore::new(Store::new(Arc::new(MemoryStore::new())));
         let expected = plain.build(rows()).unwrap_or_else(|e| panic!("{e}"));
-        let store = Arc::new(Flushes {
-            inner: MemoryStore::new(),
-            count: AtomicUsize::new(0),
-            fail: false,
-        });
+        let store = Flushes::new(false, std::time::Duration::ZERO);
         let ns = NodeStore::new(Store::new(store.clone()));
         let root = ns.build(rows()).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(root, expected);
         // The build itself flushed: the writer thread wrote most of the ~25 batches.
         assert!(store.count.load(Ordering::SeqCst) >= 1);
 
+        // Slow flushes: the chunking thread queues batches meanwhile instead of writing them;
+        // the tree is the same.
+        let slow = Flushes::new(false, std::time::Duration::from_millis(30));
+        let ns = NodeStore::new(Store::new(slow.clone()));
+        assert_eq!(ns.build(rows()).unwrap_or_else(|e| panic!("{e}")), expected);
+        assert!(slow.count.load(Ordering::SeqCst) >= 1);
+
         // A failed flush fails the build.
-        let failing = Arc::new(Flushes {
-            inner: MemoryStore::new(),
-            count: AtomicUsize::new(0),
-            fail: true,
-        });
+        let failing = Flushes::new(true, std::time::Duration::ZERO);
         let ns = NodeStore::new(Store::new(failing.clone()));
         let err = ns
             .build(rows())
