@@ -68,6 +68,17 @@ fn spilling_import_matches_in_memory_import() {
         .unwrap_or_else(|e| panic!("{e}"))
         .working_root;
     assert_eq!(before, after);
+
+    // In memory (sorted in buckets over two parts: tests use tiny buckets), the same.
+    opts.sort_memory = 0;
+    let err = import(&r, "mem", &file, &opts, &mut |_| {})
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        err.contains("d.csv line 3002: duplicate primary key (id=5), first seen on line 2397"),
+        "{err}"
+    );
 }
 
 #[test]
