@@ -2,7 +2,7 @@
 //! cannot), whole-file type inference, a streaming reader and a streaming writer.
 
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
@@ -83,7 +83,7 @@ enum State {
 }
 
 /// RFC 4180 tokenizer with `\n`, `\r\n` or `\r` line ends and a configurable delimiter.
-struct Tokenizer<R> {
+pub(crate) struct Tokenizer<R> {
     reader: R,
     buf: Box<[u8]>,
     pos: usize,
@@ -93,6 +93,8 @@ struct Tokenizer<R> {
     delimiter: u8,
     /// The previous record ended with `\r`: a following `\n` belongs to it.
     skip_lf: bool,
+    /// The last record returned was ended by the end of the input, not by a line end.
+    ended_by_eof: bool,
 }
 
 impl<R: Read> Tokenizer<R> {
@@ -105,6 +107,7 @@ impl<R: Read> Tokenizer<R> {
             line: 1,
             delimiter,
             skip_lf: false,
+            ended_by_eof: false,
         }
     }
 
@@ -144,6 +147,7 @@ impl<R: Read> Tokenizer<R> {
                     State::Quoted => Err(TokError::Syntax(rec.line, "unterminated quoted field")),
                     _ => {
                         rec.end_field(quoted);
+                        self.ended_by_eof = true;
                         Ok(true)
                     }
                 };
@@ -174,8 +178,7 @@ impl<R: Read> Tokenizer<R> {
                     }
                     State::Unquoted => {
                         let start = i;
-                        i = memchr::memchr3(delim, b'\n', b'\r', &buf[i..])
-                            .map_or(buf.len(), |k| i + k);
+                        i = find_field_end(&buf[i..], delim).map_or(buf.len(), |k| i + k);
                         rec.data.extend_from_slice(&buf[start..i]);
                         if i < buf.len() {
                             let c = buf[i];
@@ -223,6 +226,36 @@ impl<R: Read> Tokenizer<R> {
             self.pos += i;
         }
     }
+}
+
+/// The first delimiter, `\n` or `\r` in `buf`.
+///
+/// Most fields are short, so the first 16 bytes are checked 8 at a time in plain registers
+/// (a vector search costs more to set up than these fields take); longer fields go to
+/// `memchr3`.
+pub(crate) fn find_field_end(buf: &[u8], delim: u8) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // A high bit for each zero byte of `x`; the lowest one set is exact (borrows only reach
+    // bytes above a zero byte).
+    let zeros = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+    let (d, n, r) = (
+        ONES * u64::from(delim),
+        ONES * u64::from(b'\n'),
+        ONES * u64::from(b'\r'),
+    );
+    let mut at = 0;
+    while at < 16 && at + 8 <= buf.len() {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&buf[at..at + 8]);
+        let w = u64::from_le_bytes(word);
+        let hits = zeros(w ^ d) | zeros(w ^ n) | zeros(w ^ r);
+        if hits != 0 {
+            return Some(at + (hits.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    memchr::memchr3(delim, b'\n', b'\r', &buf[at..]).map(|k| at + k)
 }
 
 /// The type of a CSV column, from a canonical Arrow type.
@@ -364,6 +397,25 @@ impl Guess {
                 None => self.timestamp = false,
             }
         }
+    }
+
+    /// Combines the guesses of two parts of a column (either order): the result equals the
+    /// guess after observing both parts' values in sequence.
+    ///
+    /// Every flag but `zoned`/`naive` says "all values so far fit"; a value's effect on it
+    /// does not depend on the values before it (the early exits skip only flags already
+    /// false, and a number — the one state-dependent case — never parses as a boolean, date
+    /// or timestamp either way). `zoned`/`naive` say "some value had (no) zone" and matter
+    /// only while `timestamp` holds, when both parts' values were all timestamps.
+    fn merge(&mut self, other: &Guess) {
+        self.seen |= other.seen;
+        self.int &= other.int;
+        self.float &= other.float;
+        self.boolean &= other.boolean;
+        self.date &= other.date;
+        self.timestamp &= other.timestamp;
+        self.zoned |= other.zoned;
+        self.naive |= other.naive;
     }
 
     /// The inferred kind.
@@ -532,7 +584,10 @@ pub(crate) fn read_csv(
             Arc::new(s)
         }
         None => {
-            let kinds = infer(&mut tok, &ctx, &names, pending)?;
+            let kinds = match infer_halves(path, &ctx, options, &names)? {
+                Some(kinds) => kinds,
+                None => infer(&mut tok, &ctx, &names, pending)?,
+            };
             let fields: Vec<Field> = names
                 .iter()
                 .zip(&kinds)
@@ -618,12 +673,25 @@ fn finish(
 }
 
 /// The inference pass over the whole file.
-fn infer(
-    tok: &mut Tokenizer<Counting<File>>,
+fn infer<R: Read>(
+    tok: &mut Tokenizer<R>,
     ctx: &Ctx,
     names: &[String],
     pending: Option<Record>,
 ) -> Result<Vec<Kind>, InterchangeError> {
+    Ok(observe_all(tok, ctx, names, pending)?
+        .iter()
+        .map(Guess::kind)
+        .collect())
+}
+
+/// The guesses after every record `tok` reads (after `pending`, if given).
+fn observe_all<R: Read>(
+    tok: &mut Tokenizer<R>,
+    ctx: &Ctx,
+    names: &[String],
+    pending: Option<Record>,
+) -> Result<Vec<Guess>, InterchangeError> {
     let mut guesses = vec![Guess::new(); names.len()];
     let mut rec = pending.unwrap_or_default();
     let mut have = !rec.ends.is_empty();
@@ -653,7 +721,128 @@ fn infer(
             g.observe(s);
         }
     }
-    Ok(guesses.iter().map(Guess::kind).collect())
+    Ok(guesses)
+}
+
+/// Files from this size on are inferred in two halves on two threads (tests: nearly all, so
+/// every CSV test also runs the split inference and its fallback).
+const HALVES_MIN_BYTES: u64 = if cfg!(test) { 64 } else { 4 << 20 };
+
+/// How far past the middle of the file [`infer_halves`] looks for a line end.
+const HALVES_SEARCH_BYTES: u64 = 1 << 20;
+
+/// Infers the column types of a large file in two halves at once, split after a line end
+/// near the middle; `None` when the file is small, no line end is near the middle, or
+/// either half fails.
+///
+/// The second half is tokenized as if a record started at the split. That holds exactly
+/// when the first half, read up to the split, ends at a record boundary: its last record
+/// ended with a line end (not inside quotes, and not cut off by the split). Then both halves
+/// see the records a single pass sees, and their guesses combine ([`Guess::merge`]). Any
+/// failure — a bad file, or a split inside a quoted field — returns `None`, so the caller's
+/// single pass reports the file's first error with its true line number.
+fn infer_halves(
+    path: &Path,
+    ctx: &Ctx,
+    options: &CsvOptions,
+    names: &[String],
+) -> Result<Option<Vec<Kind>>, InterchangeError> {
+    let open = || File::open(path).map_err(|e| InterchangeError::io(path, "cannot open", e));
+    let size = open()?
+        .metadata()
+        .map_err(|e| InterchangeError::io(path, "cannot read", e))?
+        .len();
+    let two_cores = std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2);
+    if size < HALVES_MIN_BYTES || names.is_empty() || !two_cores {
+        return Ok(None);
+    }
+    let Some(split) = line_end_after(path, &mut open()?, size / 2)? else {
+        return Ok(None);
+    };
+    let second = |mut file: File| -> Option<Vec<Guess>> {
+        file.seek(SeekFrom::Start(split)).ok()?;
+        let mut tok = Tokenizer::new(file, options.delimiter);
+        observe_all(&mut tok, ctx, names, None).ok()
+    };
+    let first = |file: File| -> Option<Vec<Guess>> {
+        let mut tok = Tokenizer::new(file.take(split), options.delimiter);
+        if options.header {
+            // The header, already checked by the caller.
+            tok.next_record(&mut Record::default()).ok()?;
+        }
+        let guesses = observe_all(&mut tok, ctx, names, None).ok()?;
+        (!tok.ended_by_eof).then_some(guesses)
+    };
+    let (a, b) = (open()?, open()?);
+    let (first, second) = std::thread::scope(|scope| {
+        let other = std::thread::Builder::new()
+            .name("kodiak-csv-infer".into())
+            .spawn_scoped(scope, || second(b));
+        let first = first(a);
+        let second = match other {
+            Ok(h) => h.join().ok().flatten(),
+            Err(_) => None,
+        };
+        (first, second)
+    });
+    let (Some(mut guesses), Some(rest)) = (first, second) else {
+        return Ok(None);
+    };
+    for (g, r) in guesses.iter_mut().zip(&rest) {
+        g.merge(r);
+    }
+    Ok(Some(guesses.iter().map(Guess::kind).collect()))
+}
+
+/// Tests: the types [`infer_halves`] infers for `path` (`None`: it declined) and those of a
+/// single pass.
+#[cfg(test)]
+pub(crate) fn infer_split_and_single(
+    path: &Path,
+    options: &CsvOptions,
+) -> (
+    Option<Vec<DataType>>,
+    Result<Vec<DataType>, InterchangeError>,
+) {
+    let ctx = Ctx {
+        file: path.display().to_string(),
+        null_token: options.null_token.as_ref().map(|t| t.as_bytes().to_vec()),
+    };
+    let single = open_tokenizer(path, &ctx, options, None).and_then(|(mut tok, names, p)| {
+        let split = infer_halves(path, &ctx, options, &names)
+            .ok()
+            .flatten()
+            .map(|k| k.iter().map(Kind::data_type).collect());
+        infer(&mut tok, &ctx, &names, p).map(|k| (split, k.iter().map(Kind::data_type).collect()))
+    });
+    match single {
+        Ok((split, single)) => (split, Ok(single)),
+        Err(e) => (None, Err(e)),
+    }
+}
+
+/// The offset just past the first `\n` at or after `from` (within
+/// [`HALVES_SEARCH_BYTES`]), if any.
+fn line_end_after(
+    path: &Path,
+    file: &mut File,
+    from: u64,
+) -> Result<Option<u64>, InterchangeError> {
+    let io = |e| InterchangeError::io(path, "cannot read", e);
+    file.seek(SeekFrom::Start(from)).map_err(io)?;
+    let mut buf = vec![0u8; READ_BUF];
+    let mut at = from;
+    while at - from < HALVES_SEARCH_BYTES {
+        let n = file.read(&mut buf).map_err(io)?;
+        if n == 0 {
+            return Ok(None);
+        }
+        if let Some(i) = memchr::memchr(b'\n', &buf[..n]) {
+            return Ok(Some(at + i as u64 + 1));
+        }
+        at += n as u64;
+    }
+    Ok(None)
 }
 
 /// A column builder for one [`Kind`].

@@ -1083,3 +1083,111 @@ fn csv_quoted_fields_across_buffer_boundaries() {
         assert_same(&i.to_string(), batch.column(i), back.column(i), false);
     }
 }
+
+/// One CSV cell for the split-inference test: values of every inferred type, NULLs, and
+/// quoted text holding delimiters, quotes and line ends.
+fn csv_cell() -> impl proptest::strategy::Strategy<Value = String> {
+    proptest::prop_oneof![
+        (-1000i64..1000).prop_map(|i| i.to_string()),
+        Just("99999999999999999999".to_string()),
+        (-100.0f64..100.0).prop_map(|f| format!("{f}")),
+        Just("1e5".to_string()),
+        Just("true".to_string()),
+        Just("FALSE".to_string()),
+        Just("2024-02-29".to_string()),
+        Just("2024-02-29 12:30:00".to_string()),
+        Just("2024-02-29T12:30:00Z".to_string()),
+        Just(String::new()),
+        "[a-z ]{0,5}",
+        "[a-z,\n\r\"]{0,5}".prop_map(|t| format!("\"{}\"", t.replace('"', "\"\""))),
+    ]
+}
+
+use proptest::prelude::Just;
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// Inferring a CSV file in two halves gives the types of a single pass, or declines
+    /// (a split inside a quoted field, or a bad file), never a different answer.
+    #[test]
+    fn split_inference_matches_one_pass(
+        // Each column draws from one or two kinds of cell, so that columns end up typed.
+        rows in proptest::collection::vec(proptest::collection::vec(csv_cell(), 3), 2..120),
+        typed in proptest::collection::vec((csv_cell(), csv_cell(), 0usize..3), 0..3),
+        crlf in proptest::bool::ANY,
+        blank_every in 0usize..20,
+    ) {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("t.csv");
+        let end = if crlf { "\r\n" } else { "\n" };
+        let mut text = format!("a,b,c{end}");
+        for (n, row) in rows.iter().enumerate() {
+            let mut row = row.clone();
+            // Some columns repeat two values only, so they get a type other than TEXT.
+            for (x, y, col) in &typed {
+                row[*col] = if n % 2 == 0 { x.clone() } else { y.clone() };
+            }
+            if blank_every > 0 && n % blank_every == 0 {
+                text.push_str(end);
+            }
+            text.push_str(&row.join(","));
+            text.push_str(end);
+        }
+        std::fs::write(&path, &text).unwrap_or_else(|e| panic!("{e}"));
+        let (split, single) = csv::infer_split_and_single(&path, &CsvOptions::default());
+        if let Some(split) = split {
+            proptest::prop_assert_eq!(Some(split), single.ok());
+        }
+    }
+}
+
+/// A clean file is split (the two-thread path runs), and a quoted line end at the split
+/// makes it decline.
+#[test]
+fn split_inference_runs_and_declines_inside_quotes() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let path = dir.path().join("t.csv");
+    let mut text = String::from("id,price,when\n");
+    for i in 0..200 {
+        text.push_str(&format!("{i},{}.5,2024-01-0{}\n", i, 1 + i % 9));
+    }
+    std::fs::write(&path, &text).unwrap_or_else(|e| panic!("{e}"));
+    let (split, single) = csv::infer_split_and_single(&path, &CsvOptions::default());
+    let want = vec![DataType::Int64, DataType::Float64, DataType::Date32];
+    assert_eq!(split, Some(want.clone()));
+    assert_eq!(single.ok(), Some(want));
+
+    // One text field holding many line ends across the middle of the file.
+    let mut text = String::from("id,note\n1,\"");
+    text.push_str(&"x\n".repeat(100));
+    text.push_str("\"\n2,plain\n");
+    std::fs::write(&path, &text).unwrap_or_else(|e| panic!("{e}"));
+    let (split, single) = csv::infer_split_and_single(&path, &CsvOptions::default());
+    assert_eq!(split, None);
+    assert_eq!(single.ok(), Some(vec![DataType::Int64, DataType::Utf8]));
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+    /// The field-end search finds what a byte-by-byte search finds.
+    #[test]
+    fn field_end_search_matches_a_plain_scan(
+        bytes in proptest::collection::vec(
+            proptest::prop_oneof![Just(b','), Just(b'\t'), Just(b'\n'), Just(b'\r'), proptest::num::u8::ANY, 32u8..127],
+            0..70,
+        ),
+        start in 0usize..70,
+        tab in proptest::bool::ANY,
+    ) {
+        let delim = if tab { b'\t' } else { b',' };
+        // Matches are rarer with a long run of plain text first.
+        let hay = &bytes[start.min(bytes.len())..];
+        let want = hay.iter().position(|&c| c == delim || c == b'\n' || c == b'\r');
+        proptest::prop_assert_eq!(csv::find_field_end(hay, delim), want);
+        let mut padded = vec![b'x'; 13];
+        padded.extend_from_slice(hay);
+        proptest::prop_assert_eq!(csv::find_field_end(&padded, delim), want.map(|k| k + 13));
+    }
+}

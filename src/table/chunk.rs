@@ -193,6 +193,10 @@ pub(crate) struct NodeSink {
     leaf_cache_limit: usize,
     /// The background framer and writer, started with the first full batch.
     pipeline: Option<Pipeline>,
+    /// Bulk builds: the background writer flushes the store after this many batches, so
+    /// that the store's indexing of the new nodes (which a flush does) overlaps the build
+    /// instead of following it.
+    flush_every: Option<usize>,
 }
 
 /// Share of the node cache budget that one edit's new leaves may take (as canonical bytes,
@@ -208,9 +212,18 @@ const LEAF_CACHE_SHARE: usize = 4;
 /// threads draining it; large enough that queue handoffs cost nothing.
 const SINK_BATCH_BYTES: usize = 1 << 20;
 
+/// Batches a bulk build's background writer writes between store flushes (about 1,000
+/// leaves): few enough flushes that their syncs cost little, and a short tail of index
+/// entries for the final flush.
+const BULK_FLUSH_BATCHES: usize = 4;
+
 /// Batches queued for the background thread at most; past this the chunking thread frames
 /// and writes batches too.
 const MAX_QUEUED_BATCHES: usize = 4;
+
+/// Batches queued at most while the background writer flushes the store (its sync can take
+/// a while; this bounds the memory held meanwhile).
+const MAX_QUEUED_WHILE_FLUSHING: usize = 16;
 
 type Batch = Vec<(ObjectId, Vec<u8>)>;
 
@@ -218,6 +231,9 @@ type Batch = Vec<(ObjectId, Vec<u8>)>;
 struct PipeState {
     queue: std::collections::VecDeque<Batch>,
     closed: bool,
+    /// The background writer is flushing the store: writes wait for the store until it is
+    /// done, so the chunking thread does not help write meanwhile (see `queue_pending`).
+    flushing: bool,
     /// The first write error; later batches are dropped.
     error: Option<crate::Error>,
 }
@@ -233,8 +249,9 @@ impl Pipe {
     }
 
     /// Frames and writes queued batches until the queue is empty (and, when `wait`, until it
-    /// is closed too).
-    fn drain(&self, ns: &NodeStore, wait: bool) {
+    /// is closed too); after every `flush_every` batches (if given) it flushes the store.
+    fn drain(&self, ns: &NodeStore, wait: bool, flush_every: Option<usize>) {
+        let mut unflushed = 0usize;
         loop {
             let batch = {
                 let mut st = self.lock();
@@ -250,6 +267,18 @@ impl Pipe {
             };
             let Some(batch) = batch else { return };
             self.write(ns, batch);
+            unflushed += 1;
+            if flush_every.is_some_and(|n| unflushed >= n) {
+                unflushed = 0;
+                self.lock().flushing = true;
+                let flushed = ns.store().flush();
+                let mut st = self.lock();
+                st.flushing = false;
+                if let Err(e) = flushed {
+                    st.error.get_or_insert(e);
+                    st.queue.clear();
+                }
+            }
         }
     }
 
@@ -308,13 +337,16 @@ impl NodeSink {
             cached_leaf_bytes: 0,
             leaf_cache_limit: ns.cache_budget() / LEAF_CACHE_SHARE,
             pipeline: None,
+            flush_every: None,
         }
     }
 
-    /// A sink that caches every node it writes (for bulk builds, which read nothing).
+    /// A sink for bulk builds: it caches every node it writes (the build reads nothing), and
+    /// its writer flushes the store every [`BULK_FLUSH_BATCHES`] batches.
     pub(crate) fn caching_all(ns: &NodeStore) -> Self {
         NodeSink {
             leaf_cache_limit: usize::MAX,
+            flush_every: Some(BULK_FLUSH_BATCHES),
             ..NodeSink::new(ns)
         }
     }
@@ -361,14 +393,16 @@ impl NodeSink {
                 state: std::sync::Mutex::new(PipeState {
                     queue: Default::default(),
                     closed: false,
+                    flushing: false,
                     error: None,
                 }),
                 ready: std::sync::Condvar::new(),
             });
             let (worker_pipe, ns) = (std::sync::Arc::clone(&pipe), self.ns.clone());
+            let flush_every = self.flush_every;
             let worker = std::thread::Builder::new()
                 .name("kodiak-node-writer".into())
-                .spawn(move || worker_pipe.drain(&ns, true))
+                .spawn(move || worker_pipe.drain(&ns, true, flush_every))
                 .map_err(|e| {
                     crate::Error::Storage(format!("cannot start a node writer thread: {e}"))
                 })?;
@@ -390,7 +424,14 @@ impl NodeSink {
             loop {
                 let oldest = {
                     let mut st = p.pipe.lock();
-                    if st.queue.len() <= MAX_QUEUED_BATCHES {
+                    // While the writer flushes, a write here would only wait for it:
+                    // keep chunking instead, up to a bound on the queue.
+                    let limit = if st.flushing {
+                        MAX_QUEUED_WHILE_FLUSHING
+                    } else {
+                        MAX_QUEUED_BATCHES
+                    };
+                    if st.queue.len() <= limit {
                         break;
                     }
                     st.queue.pop_front()
@@ -430,7 +471,7 @@ impl NodeSink {
             }
         }
         p.pipe.ready.notify_all();
-        p.pipe.drain(&self.ns, false);
+        p.pipe.drain(&self.ns, false, None);
         p.close();
         let error = p.pipe.lock().error.take();
         error.map_or(Ok(()), Err)
@@ -587,5 +628,101 @@ impl TreeBuilder {
         let root = self.stack.finish(&mut self.sink)?;
         self.sink.flush()?;
         Ok(root)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use crate::error::Result;
+    use crate::id::ObjectId;
+    use crate::store::{MemoryStore, ObjectStore, Store};
+    use crate::table::NodeStore;
+
+    /// A memory store counting flushes; flushes take `delay` and fail when `fail` is set.
+    struct Flushes {
+        inner: MemoryStore,
+        count: AtomicUsize,
+        fail: bool,
+        delay: std::time::Duration,
+    }
+
+    impl Flushes {
+        fn new(fail: bool, delay: std::time::Duration) -> Arc<Flushes> {
+            Arc::new(Flushes {
+                inner: MemoryStore::new(),
+                count: AtomicUsize::new(0),
+                fail,
+                delay,
+            })
+        }
+    }
+
+    impl ObjectStore for Flushes {
+        fn get_stored(&self, id: &ObjectId) -> Result<Option<Vec<u8>>> {
+            self.inner.get_stored(id)
+        }
+        fn has(&self, id: &ObjectId) -> Result<bool> {
+            self.inner.has(id)
+        }
+        fn put_stored_batch(&self, items: Vec<(ObjectId, Vec<u8>)>) -> Result<()> {
+            self.inner.put_stored_batch(items)
+        }
+        fn ids(&self) -> Box<dyn Iterator<Item = Result<ObjectId>> + '_> {
+            self.inner.ids()
+        }
+        fn ids_with_prefix(
+            &self,
+            prefix: &[u8],
+        ) -> Box<dyn Iterator<Item = Result<ObjectId>> + '_> {
+            self.inner.ids_with_prefix(prefix)
+        }
+        fn remove(&self, id: &ObjectId) -> Result<()> {
+            self.inner.remove(id)
+        }
+        fn flush(&self) -> Result<()> {
+            std::thread::sleep(self.delay);
+            self.count.fetch_add(1, Ordering::SeqCst);
+            if self.fail {
+                return Err(crate::Error::Storage("sync failed".into()));
+            }
+            self.inner.flush()
+        }
+    }
+
+    /// Rows of about 1 KB: 24 MB in all, many more sink batches than one flush interval.
+    fn rows() -> impl Iterator<Item = ([u8; 4], Vec<u8>)> {
+        (0..24_000u32).map(|i| (i.to_be_bytes(), vec![(i % 251) as u8; 1000]))
+    }
+
+    #[test]
+    fn bulk_builds_flush_the_store_while_building() {
+        let plain = NodeStore::new(Store::new(Arc::new(MemoryStore::new())));
+        let expected = plain.build(rows()).unwrap_or_else(|e| panic!("{e}"));
+        let store = Flushes::new(false, std::time::Duration::ZERO);
+        let ns = NodeStore::new(Store::new(store.clone()));
+        let root = ns.build(rows()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(root, expected);
+        // The build itself flushed: the writer thread wrote most of the ~25 batches.
+        assert!(store.count.load(Ordering::SeqCst) >= 1);
+
+        // Slow flushes: the chunking thread queues batches meanwhile instead of writing them;
+        // the tree is the same.
+        let slow = Flushes::new(false, std::time::Duration::from_millis(30));
+        let ns = NodeStore::new(Store::new(slow.clone()));
+        assert_eq!(ns.build(rows()).unwrap_or_else(|e| panic!("{e}")), expected);
+        assert!(slow.count.load(Ordering::SeqCst) >= 1);
+
+        // A failed flush fails the build.
+        let failing = Flushes::new(true, std::time::Duration::ZERO);
+        let ns = NodeStore::new(Store::new(failing.clone()));
+        let err = ns
+            .build(rows())
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("sync failed"), "{err}");
     }
 }

@@ -11,7 +11,11 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{
     Date32Type, Decimal128Type, Float64Type, Int64Type, TimestampMicrosecondType,
 };
-use arrow_array::{Array, ArrayRef};
+use arrow_array::{
+    Array, ArrayRef, BinaryArray, BooleanArray, Date32Array, Decimal128Array, FixedSizeBinaryArray,
+    Float64Array, Int64Array, StringArray, TimestampMicrosecondArray,
+};
+use arrow_buffer::NullBuffer;
 use arrow_schema::{DataType, Field, Schema as ArrowSchema, SchemaRef, TimeUnit};
 
 use crate::error::{Error, Result};
@@ -103,8 +107,24 @@ pub fn arrow_schema(schema: &Schema) -> SchemaRef {
 
 /// Reads values of one canonical Arrow column as values of a Kodiak type.
 pub(crate) struct ColumnReader {
-    array: ArrayRef,
-    ty: Type,
+    nulls: Option<NullBuffer>,
+    /// The array, cast to its concrete type once (not for every value).
+    data: Typed,
+}
+
+/// A column's array as its concrete type, by the Kodiak type it is read as.
+enum Typed {
+    Bool(BooleanArray),
+    Int(Int64Array),
+    Float(Float64Array),
+    Decimal(Decimal128Array, u8),
+    Text(StringArray),
+    Json(StringArray),
+    Bytes(BinaryArray),
+    FixedBytes(FixedSizeBinaryArray),
+    Blob(FixedSizeBinaryArray),
+    Date(Date32Array),
+    Timestamp(TimestampMicrosecondArray, bool),
 }
 
 impl ColumnReader {
@@ -134,46 +154,87 @@ impl ColumnReader {
                 array.data_type()
             )));
         }
-        Ok(ColumnReader { array, ty })
+        let a = &array;
+        let data = match ty {
+            Type::Bool => Typed::Bool(a.as_boolean().clone()),
+            Type::Int => Typed::Int(a.as_primitive::<Int64Type>().clone()),
+            Type::Float => Typed::Float(a.as_primitive::<Float64Type>().clone()),
+            Type::Decimal { scale, .. } => {
+                Typed::Decimal(a.as_primitive::<Decimal128Type>().clone(), scale)
+            }
+            Type::Text => Typed::Text(a.as_string::<i32>().clone()),
+            Type::Json => Typed::Json(a.as_string::<i32>().clone()),
+            Type::Bytes => match a.data_type() {
+                DataType::Binary => Typed::Bytes(a.as_binary::<i32>().clone()),
+                _ => Typed::FixedBytes(a.as_fixed_size_binary().clone()),
+            },
+            Type::Blob => Typed::Blob(a.as_fixed_size_binary().clone()),
+            Type::Date => Typed::Date(a.as_primitive::<Date32Type>().clone()),
+            Type::Timestamp { with_tz } => Typed::Timestamp(
+                a.as_primitive::<TimestampMicrosecondType>().clone(),
+                with_tz,
+            ),
+        };
+        Ok(ColumnReader {
+            nulls: array.nulls().cloned(),
+            data,
+        })
+    }
+
+    /// Stores the value at row `i` in `out`, like [`ColumnReader::value`], reusing the text
+    /// or bytes buffer `out` already holds (an import converts every row into one buffer).
+    pub(crate) fn value_into(&self, i: usize, out: &mut Value) -> Result<()> {
+        if self.nulls.as_ref().is_none_or(|n| n.is_valid(i)) {
+            match (&self.data, &mut *out) {
+                (Typed::Text(a), Value::Text(s)) | (Typed::Json(a), Value::Json(s)) => {
+                    s.clear();
+                    s.push_str(a.value(i));
+                    return Ok(());
+                }
+                (Typed::Bytes(a), Value::Bytes(b)) => {
+                    b.clear();
+                    b.extend_from_slice(a.value(i));
+                    return Ok(());
+                }
+                (Typed::FixedBytes(a), Value::Bytes(b)) => {
+                    b.clear();
+                    b.extend_from_slice(a.value(i));
+                    return Ok(());
+                }
+                _ => {}
+            }
+        }
+        *out = self.value(i)?;
+        Ok(())
     }
 
     /// The value at row `i` (NULL when the array has a null there).
     pub(crate) fn value(&self, i: usize) -> Result<Value> {
-        let a = &self.array;
-        if a.is_null(i) {
+        if self.nulls.as_ref().is_some_and(|n| n.is_null(i)) {
             return Ok(Value::Null);
         }
-        Ok(match self.ty {
-            Type::Bool => Value::Bool(a.as_boolean().value(i)),
-            Type::Int => Value::Int(a.as_primitive::<Int64Type>().value(i)),
-            Type::Float => Value::Float(a.as_primitive::<Float64Type>().value(i)),
-            Type::Decimal { scale, .. } => {
-                let u = a.as_primitive::<Decimal128Type>().value(i);
-                Value::Decimal(Decimal::new(u, scale).ok_or_else(|| {
+        Ok(match &self.data {
+            Typed::Bool(a) => Value::Bool(a.value(i)),
+            Typed::Int(a) => Value::Int(a.value(i)),
+            Typed::Float(a) => Value::Float(a.value(i)),
+            Typed::Decimal(a, scale) => {
+                let u = a.value(i);
+                Value::Decimal(Decimal::new(u, *scale).ok_or_else(|| {
                     Error::Invalid(format!("decimal {u}e-{scale} has more than 38 digits"))
                 })?)
             }
-            Type::Text => Value::Text(a.as_string::<i32>().value(i).to_string()),
-            Type::Json => Value::Json(a.as_string::<i32>().value(i).to_string()),
-            Type::Bytes => match a.data_type() {
-                DataType::Binary => Value::Bytes(a.as_binary::<i32>().value(i).to_vec()),
-                _ => Value::Bytes(a.as_fixed_size_binary().value(i).to_vec()),
-            },
-            Type::Blob => {
-                let b = a.as_fixed_size_binary().value(i);
-                let id = ObjectId::from_slice(b)
+            Typed::Text(a) => Value::Text(a.value(i).to_string()),
+            Typed::Json(a) => Value::Json(a.value(i).to_string()),
+            Typed::Bytes(a) => Value::Bytes(a.value(i).to_vec()),
+            Typed::FixedBytes(a) => Value::Bytes(a.value(i).to_vec()),
+            Typed::Blob(a) => {
+                let id = ObjectId::from_slice(a.value(i))
                     .ok_or_else(|| Error::Invalid("a blob id must be 32 bytes".into()))?;
                 Value::Blob(BlobId::new(id))
             }
-            Type::Date => Value::Date(a.as_primitive::<Date32Type>().value(i)),
-            Type::Timestamp { with_tz } => {
-                let m = a.as_primitive::<TimestampMicrosecondType>().value(i);
-                if with_tz {
-                    Value::TimestampTz(m)
-                } else {
-                    Value::Timestamp(m)
-                }
-            }
+            Typed::Date(a) => Value::Date(a.value(i)),
+            Typed::Timestamp(a, true) => Value::TimestampTz(a.value(i)),
+            Typed::Timestamp(a, false) => Value::Timestamp(a.value(i)),
         })
     }
 }

@@ -503,16 +503,16 @@ pub fn import(
         for i in 0..batch.num_rows() {
             let row = first + i as u64;
             for (ti, r) in readers.iter().enumerate() {
-                row_buf[ti] = match r {
-                    Some(r) => r.value(i).map_err(|e| {
+                // Columns the file lacks keep their default from `row_buf`'s start.
+                if let Some(r) = r {
+                    r.value_into(i, &mut row_buf[ti]).map_err(|e| {
                         Error::Invalid(format!(
                             "{file} {}, column {}: {e}",
                             place(row),
                             schema.columns()[ti].name
                         ))
-                    })?,
-                    None => defaults[ti].clone(),
-                };
+                    })?;
+                }
             }
             for &k in &key_cols {
                 if row_buf[k].is_null() {
@@ -651,7 +651,9 @@ pub fn import(
 
     let (rows_root, row_count) = match mode {
         ImportMode::Create | ImportMode::Replace => {
-            let mut b = ns.builder();
+            // Nothing reads the new leaves back during the import: caching them would only
+            // cost a copy each.
+            let mut b = ns.without_leaf_cache().builder();
             let mut count = 0u64;
             while let Some(c) = next(&mut merged, &mut k, &mut v)? {
                 b.push(&k, &v)?;

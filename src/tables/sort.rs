@@ -12,8 +12,16 @@ const DEFAULT_BUDGET: usize = 256 << 20;
 /// Entries whose pairs [`Gathered::fill`] copies at a time.
 const GATHER: usize = 256;
 
-/// Bytes of bookkeeping per pair, counted against the budget.
-const ENTRY_OVERHEAD: usize = std::mem::size_of::<Entry>();
+/// Bytes of bookkeeping per pair, counted against the budget: its entry, and its copy while
+/// [`Part::partition`] moves it.
+const ENTRY_OVERHEAD: usize = 2 * std::mem::size_of::<Entry>();
+
+/// Pairs per bucket aimed at by [`Part::partition`]: a bucket this size sorts within the
+/// first-level cache. (Tests use tiny buckets, so that small inputs use many.)
+const BUCKET_TARGET: usize = if cfg!(test) { 4 } else { 256 };
+
+/// At most this many bits of key prefix choose a bucket.
+const MAX_BUCKET_BITS: u32 = 16;
 
 /// One collected pair: where its bytes are in the arena, and its row number.
 #[derive(Clone, Copy)]
@@ -63,6 +71,11 @@ pub(crate) struct SortedPairs {
     /// Whether `entries` are already in order (pushed with non-decreasing keys): input sorted
     /// by key, common for dumps, then needs no sort.
     in_order: bool,
+    /// The prefix of the first entry, and the bits in which any entry's prefix differs from
+    /// it: the bits above the highest differing one are equal in every entry, so buckets
+    /// are chosen by the bits just below.
+    first_prefix: u64,
+    differing: u64,
 }
 
 impl SortedPairs {
@@ -74,6 +87,22 @@ impl SortedPairs {
             entries: Vec::new(),
             runs: Vec::new(),
             in_order: true,
+            first_prefix: 0,
+            differing: 0,
+        }
+    }
+
+    /// Notes a new entry's prefix for the order check and the bucket choice.
+    fn observe(&mut self, prefix: u64, key_at: usize, klen: usize) {
+        match self.entries.last() {
+            None => self.first_prefix = prefix,
+            Some(last) => {
+                if self.in_order {
+                    let key = &self.arena[key_at..key_at + klen];
+                    self.in_order = follows(last, &self.arena, prefix, key);
+                }
+                self.differing |= prefix ^ self.first_prefix;
+            }
         }
     }
 
@@ -81,20 +110,19 @@ impl SortedPairs {
     pub(crate) fn push(&mut self, key: &[u8], value: &[u8], row: u64) -> Result<()> {
         let too_long = || Error::Invalid(format!("row {row}: a key or value is over 4 GiB"));
         let prefix = prefix(key);
-        if self.in_order
-            && let Some(last) = self.entries.last()
-        {
-            self.in_order = follows(last, &self.arena, prefix, key);
-        }
-        self.entries.push(Entry {
-            prefix,
-            off: self.arena.len(),
-            klen: u32::try_from(key.len()).map_err(|_| too_long())?,
-            vlen: u32::try_from(value.len()).map_err(|_| too_long())?,
-            row,
-        });
+        let klen = u32::try_from(key.len()).map_err(|_| too_long())?;
+        let vlen = u32::try_from(value.len()).map_err(|_| too_long())?;
+        let off = self.arena.len();
         self.arena.extend_from_slice(key);
         self.arena.extend_from_slice(value);
+        self.observe(prefix, off, key.len());
+        self.entries.push(Entry {
+            prefix,
+            off,
+            klen,
+            vlen,
+            row,
+        });
         if self.arena.len() + self.entries.len() * ENTRY_OVERHEAD >= self.budget {
             self.spill()?;
         }
@@ -120,13 +148,8 @@ impl SortedPairs {
         self.arena.extend_from_slice(bytes);
         self.entries.reserve(lens.len());
         for (row, &(klen, vlen)) in (first_row..).zip(lens) {
-            let key = &self.arena[off..off + klen as usize];
-            let prefix = prefix(key);
-            if self.in_order
-                && let Some(last) = self.entries.last()
-            {
-                self.in_order = follows(last, &self.arena, prefix, key);
-            }
+            let prefix = prefix(&self.arena[off..off + klen as usize]);
+            self.observe(prefix, off, klen as usize);
             self.entries.push(Entry {
                 prefix,
                 off,
@@ -142,30 +165,29 @@ impl SortedPairs {
         Ok(())
     }
 
-    fn sort(&mut self) {
+    /// Moves the entries into parts of buckets by key prefix (nothing to do when they are in
+    /// order); each bucket still has to be sorted, see [`Part::sort_through`].
+    fn partition(&mut self) -> Vec<Part> {
+        let entries = std::mem::take(&mut self.entries);
         if self.in_order {
-            return;
+            return vec![Part::sorted(entries)];
         }
-        let arena = &self.arena;
-        let key = |e: &Entry| &arena[e.off..e.off + e.klen as usize];
-        self.entries.sort_unstable_by(|a, b| {
-            a.prefix
-                .cmp(&b.prefix)
-                .then_with(|| key(a).cmp(key(b)))
-                .then(a.row.cmp(&b.row))
-        });
+        Part::partition(entries, self.differing)
     }
 
     fn spill(&mut self) -> Result<()> {
-        self.sort();
+        let mut parts = self.partition();
         let file = tempfile::tempfile().map_err(io_err)?;
         let mut w = BufWriter::with_capacity(1 << 20, file);
-        for e in &self.entries {
-            w.write_all(&e.klen.to_le_bytes()).map_err(io_err)?;
-            w.write_all(&e.vlen.to_le_bytes()).map_err(io_err)?;
-            w.write_all(&e.row.to_le_bytes()).map_err(io_err)?;
-            let end = e.off + e.klen as usize + e.vlen as usize;
-            w.write_all(&self.arena[e.off..end]).map_err(io_err)?;
+        for part in &mut parts {
+            part.sort_through(&self.arena, part.entries.len());
+            for e in &part.entries {
+                w.write_all(&e.klen.to_le_bytes()).map_err(io_err)?;
+                w.write_all(&e.vlen.to_le_bytes()).map_err(io_err)?;
+                w.write_all(&e.row.to_le_bytes()).map_err(io_err)?;
+                let end = e.off + e.klen as usize + e.vlen as usize;
+                w.write_all(&self.arena[e.off..end]).map_err(io_err)?;
+            }
         }
         let mut file = w.into_inner().map_err(|e| io_err(e.into_error()))?;
         file.seek(SeekFrom::Start(0)).map_err(io_err)?;
@@ -173,19 +195,26 @@ impl SortedPairs {
         self.arena.clear();
         self.entries.clear();
         self.in_order = true;
+        self.differing = 0;
         Ok(())
     }
 
     /// Every pair in order.
     pub(crate) fn finish(mut self) -> Result<Merged> {
         if self.runs.is_empty() {
-            self.sort();
-            return Ok(Merged::Memory {
+            // Buckets are sorted as they are reached, so the sort overlaps the tree build
+            // (whose writer thread compresses meanwhile) and each bucket is still in cache
+            // when its pairs are copied out.
+            let parts = self.partition();
+            let mut m = Merged::Memory {
                 arena: self.arena,
-                entries: self.entries,
+                parts,
+                part: 0,
                 pos: 0,
                 gathered: Gathered::default(),
-            });
+            };
+            m.refill();
+            return Ok(m);
         }
         if !self.entries.is_empty() {
             self.spill()?;
@@ -200,6 +229,119 @@ impl SortedPairs {
             runs.push(r);
         }
         Ok(Merged::Runs(runs))
+    }
+}
+
+/// Entries in buckets of increasing key prefix, sorted bucket by bucket; a partition is one
+/// or more parts, each holding a range of buckets.
+pub(crate) struct Part {
+    entries: Vec<Entry>,
+    /// Start of each bucket in `entries`, then their end.
+    bounds: Vec<usize>,
+    /// Buckets before this one are sorted.
+    next: usize,
+}
+
+/// From this many entries on, [`Part::partition`] moves them on two threads.
+const TWO_THREAD_PARTITION: usize = if cfg!(test) { 64 } else { 1 << 16 };
+
+impl Part {
+    /// Entries that are in order already: one bucket, sorted.
+    fn sorted(entries: Vec<Entry>) -> Part {
+        Part {
+            bounds: vec![0, entries.len()],
+            entries,
+            next: 1,
+        }
+    }
+
+    /// Moves `entries` into buckets by the prefix bits just below the highest bit set in
+    /// `differing` (the bits where some prefix differs from another; the bits above it are
+    /// the same in every entry, so the bucket order is the prefix order).
+    ///
+    /// The entries are copied once (the copy is counted in [`ENTRY_OVERHEAD`]): moving them
+    /// in place would chase one cache miss after another. Large inputs are copied on two
+    /// threads, each writing the buckets of one half of the prefix range into its own part.
+    fn partition(entries: Vec<Entry>, differing: u64) -> Vec<Part> {
+        let n = entries.len();
+        let want = (n / BUCKET_TARGET)
+            .max(1)
+            .next_power_of_two()
+            .trailing_zeros();
+        let span = 64 - differing.leading_zeros();
+        let bits = want.min(MAX_BUCKET_BITS).min(span);
+        if bits == 0 {
+            return vec![Part {
+                bounds: vec![0, n],
+                entries,
+                next: 0,
+            }];
+        }
+        let shift = span - bits;
+        let mask = (1u64 << bits) - 1;
+        let bucket = |e: &Entry| ((e.prefix >> shift) & mask) as usize;
+        let count = 1usize << bits;
+        let mut sizes = vec![0usize; count];
+        for e in &entries {
+            sizes[bucket(e)] += 1;
+        }
+        // Buckets `first..last` into one part.
+        let gather = |first: usize, last: usize| -> Part {
+            let mut bounds = Vec::with_capacity(last - first + 1);
+            bounds.push(0);
+            for &size in &sizes[first..last] {
+                bounds.push(bounds[bounds.len() - 1] + size);
+            }
+            let blank = Entry {
+                prefix: 0,
+                off: 0,
+                klen: 0,
+                vlen: 0,
+                row: 0,
+            };
+            let mut out = vec![blank; bounds[bounds.len() - 1]];
+            let mut fill = bounds.clone();
+            for e in &entries {
+                let b = bucket(e);
+                if (first..last).contains(&b) {
+                    out[fill[b - first]] = *e;
+                    fill[b - first] += 1;
+                }
+            }
+            Part {
+                entries: out,
+                bounds,
+                next: 0,
+            }
+        };
+        if n < TWO_THREAD_PARTITION {
+            return vec![gather(0, count)];
+        }
+        let half = count / 2;
+        std::thread::scope(|scope| {
+            let low = std::thread::Builder::new().spawn_scoped(scope, || gather(0, half));
+            let high = gather(half, count);
+            match low.map(|h| h.join()) {
+                Ok(Ok(low)) => vec![low, high],
+                // No second thread (or it panicked): the low half here, then.
+                _ => vec![gather(0, half), high],
+            }
+        })
+    }
+
+    /// Sorts the buckets holding the entries before `upto`.
+    fn sort_through(&mut self, arena: &[u8], upto: usize) {
+        let key = |e: &Entry| &arena[e.off..e.off + e.klen as usize];
+        while self.next + 1 < self.bounds.len() && self.bounds[self.next] < upto {
+            let bucket = &mut self.entries[self.bounds[self.next]..self.bounds[self.next + 1]];
+            bucket.sort_unstable_by(|a, b| {
+                a.prefix
+                    .cmp(&b.prefix)
+                    .then_with(|| key(a).cmp(key(b)))
+                    .then(a.row.cmp(&b.row))
+            });
+            self.next += 1;
+        }
     }
 }
 
@@ -264,6 +406,16 @@ impl Gathered {
         self.bytes.clear();
         self.items.clear();
         (self.next, self.off) = (0, 0);
+        // Touch each pair's first and last byte first: these loads do not depend on each
+        // other, so their cache misses overlap, and the copies below then hit the cache.
+        let mut touched = 0u8;
+        for e in entries.iter().take(GATHER) {
+            let end = e.off + e.klen as usize + e.vlen as usize;
+            if end > e.off {
+                touched ^= arena[e.off] ^ arena[end - 1];
+            }
+        }
+        std::hint::black_box(touched);
         for e in entries.iter().take(GATHER) {
             let end = e.off + e.klen as usize + e.vlen as usize;
             self.bytes.extend_from_slice(&arena[e.off..end]);
@@ -304,9 +456,11 @@ pub(crate) enum Merged {
     Memory {
         /// Keys and values back to back.
         arena: Vec<u8>,
-        /// Sorted entries.
-        entries: Vec<Entry>,
-        /// Next entry.
+        /// The entries in parts of buckets of increasing keys.
+        parts: Vec<Part>,
+        /// The part holding the next entry.
+        part: usize,
+        /// Next entry of that part.
         pos: usize,
         /// Copies of the pairs of the entries from `pos` on.
         gathered: Gathered,
@@ -359,15 +513,7 @@ impl Merged {
         value: &mut Vec<u8>,
     ) -> Result<Option<u64>> {
         match self {
-            Merged::Memory {
-                arena,
-                entries,
-                pos,
-                gathered,
-            } => {
-                if gathered.is_empty() {
-                    gathered.fill(arena, &entries[*pos..]);
-                }
+            Merged::Memory { pos, gathered, .. } => {
                 let Some((k, v, row)) = gathered.next() else {
                     return Ok(None);
                 };
@@ -376,6 +522,9 @@ impl Merged {
                 key.extend_from_slice(k);
                 value.clear();
                 value.extend_from_slice(v);
+                if gathered.is_empty() {
+                    self.refill();
+                }
                 Ok(Some(row))
             }
             Merged::Runs(_) => Ok(self.next()?.map(|(k, v, r)| {
@@ -386,23 +535,40 @@ impl Merged {
         }
     }
 
+    /// Copies out the next pairs, sorting the buckets they are in first.
+    ///
+    /// Invariant: `gathered` is empty only once every pair has been handed out.
+    fn refill(&mut self) {
+        if let Merged::Memory {
+            arena,
+            parts,
+            part,
+            pos,
+            gathered,
+        } = self
+        {
+            while let Some(p) = parts.get_mut(*part) {
+                if *pos == p.entries.len() {
+                    // This part is done: free it at once.
+                    *p = Part::sorted(Vec::new());
+                    (*part, *pos) = (*part + 1, 0);
+                    continue;
+                }
+                let upto = (*pos + GATHER).min(p.entries.len());
+                p.sort_through(arena, upto);
+                gathered.fill(arena, &p.entries[*pos..upto]);
+                return;
+            }
+            gathered.fill(arena, &[]);
+        }
+    }
+
     /// The row number of the next pair if its key equals `key` (nothing is consumed).
     pub(crate) fn peek_equal(&self, key: &[u8]) -> Result<Option<u64>> {
         let found = match self {
-            Merged::Memory {
-                arena,
-                entries,
-                pos,
-                gathered,
-            } => match gathered.peek() {
-                Some((k, _, row)) => (k == key).then_some(row),
-                None => entries
-                    .get(*pos)
-                    .filter(|e| {
-                        e.prefix == prefix(key) && &arena[e.off..e.off + e.klen as usize] == key
-                    })
-                    .map(|e| e.row),
-            },
+            Merged::Memory { gathered, .. } => gathered
+                .peek()
+                .and_then(|(k, _, row)| (k == key).then_some(row)),
             Merged::Runs(runs) => Self::min_run(runs)
                 .and_then(|i| runs[i].head.as_ref())
                 .filter(|(k, _, _)| k.as_slice() == key)
@@ -415,6 +581,52 @@ impl Merged {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// Pairs from keys of a few shapes: short, sharing long prefixes, with duplicates.
+    fn keys() -> impl Strategy<Value = Vec<Vec<u8>>> {
+        let key = prop_oneof![
+            proptest::collection::vec(any::<u8>(), 0..4),
+            (0u32..5000).prop_map(|i| i.to_be_bytes().to_vec()),
+            (0u64..300).prop_map(|i| (i << 40).to_be_bytes().to_vec()),
+            (0u32..50, proptest::collection::vec(0u8..3, 0..12)).prop_map(|(i, tail)| {
+                let mut k = b"common-prefix".to_vec();
+                k.extend_from_slice(&i.to_be_bytes());
+                k.extend_from_slice(&tail);
+                k
+            }),
+        ];
+        proptest::collection::vec(key, 0..600)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Bucketed sorting (in memory, or spilled in runs) yields pairs ordered by key, then
+        /// row, exactly like a plain sort.
+        #[test]
+        fn bucketed_sort_matches_a_plain_sort(keys in keys(), budget in prop_oneof![Just(0usize), 300usize..5000]) {
+            let mut pairs = SortedPairs::new(budget);
+            let mut expected: Vec<Item> = Vec::new();
+            for (n, k) in keys.iter().enumerate() {
+                let v = (n as u32).to_le_bytes();
+                pairs.push(k, &v, n as u64).unwrap_or_else(|e| panic!("{e}"));
+                expected.push((k.clone(), v.to_vec(), n as u64));
+            }
+            expected.sort_by(|a, b| (&a.0, a.2).cmp(&(&b.0, b.2)));
+            let mut merged = pairs.finish().unwrap_or_else(|e| panic!("{e}"));
+            let mut got = Vec::new();
+            let (mut k, mut v) = (Vec::new(), Vec::new());
+            while let Some(row) = merged.next_into(&mut k, &mut v).unwrap_or_else(|e| panic!("{e}")) {
+                // The duplicate check sees the next pair with an equal key.
+                let next_equal = got.len() + 1 < expected.len() && expected[got.len() + 1].0 == k;
+                let peeked = merged.peek_equal(&k).unwrap_or_else(|e| panic!("{e}"));
+                prop_assert_eq!(peeked.is_some(), next_equal);
+                got.push((k.clone(), v.clone(), row));
+            }
+            prop_assert_eq!(got, expected);
+        }
+    }
 
     fn drain(mut m: Merged) -> Vec<Item> {
         let mut out = Vec::new();

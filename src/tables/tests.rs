@@ -68,6 +68,17 @@ fn spilling_import_matches_in_memory_import() {
         .unwrap_or_else(|e| panic!("{e}"))
         .working_root;
     assert_eq!(before, after);
+
+    // In memory (sorted in buckets over two parts: tests use tiny buckets), the same.
+    opts.sort_memory = 0;
+    let err = import(&r, "mem", &file, &opts, &mut |_| {})
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        err.contains("d.csv line 3002: duplicate primary key (id=5), first seen on line 2397"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -126,5 +137,101 @@ fn small_batches_keep_file_order_progress_and_first_error() {
             .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(err.contains("bad.csv line 42, column id: NULL"), "{err}");
+    }
+}
+
+/// `ColumnReader::value_into` stores what `value` returns, whatever the buffer held before
+/// (the import reuses one row buffer for every row).
+#[test]
+fn column_reader_value_into_matches_value() {
+    use super::arrow::{ColumnBuilder, ColumnReader};
+    use crate::id::{BlobId, ObjectId};
+    use crate::schema::{Decimal, Type};
+    use std::sync::Arc;
+
+    let dec = |u| {
+        Decimal::new(u, 2)
+            .map(Value::Decimal)
+            .unwrap_or(Value::Null)
+    };
+    let columns: Vec<(Type, Vec<Value>)> = vec![
+        (Type::Bool, vec![Value::Bool(true), Value::Bool(false)]),
+        (Type::Int, vec![Value::Int(-7), Value::Int(i64::MAX)]),
+        (Type::Float, vec![Value::Float(1.5), Value::Float(-0.0)]),
+        (
+            Type::Decimal {
+                precision: 10,
+                scale: 2,
+            },
+            vec![dec(12345), dec(-1)],
+        ),
+        (
+            Type::Text,
+            vec![Value::Text("héllo".into()), Value::Text(String::new())],
+        ),
+        (
+            Type::Json,
+            vec![Value::Json("{\"a\":1}".into()), Value::Json("[]".into())],
+        ),
+        (
+            Type::Bytes,
+            vec![Value::Bytes(vec![0, 255]), Value::Bytes(vec![])],
+        ),
+        (
+            Type::Blob,
+            vec![Value::Blob(BlobId::new(ObjectId::hash(b"x")))],
+        ),
+        (Type::Date, vec![Value::Date(-3), Value::Date(19000)]),
+        (
+            Type::Timestamp { with_tz: false },
+            vec![Value::Timestamp(1_700_000_000_000_000)],
+        ),
+        (
+            Type::Timestamp { with_tz: true },
+            vec![Value::TimestampTz(-1)],
+        ),
+    ];
+    let starts = [
+        Value::Null,
+        Value::Text("old".into()),
+        Value::Json("0".into()),
+        Value::Bytes(vec![9; 40]),
+        Value::Int(3),
+    ];
+    for (ty, values) in columns {
+        // Values with NULLs between them.
+        let mut all = Vec::new();
+        for v in values {
+            all.push(v);
+            all.push(Value::Null);
+        }
+        let mut b = ColumnBuilder::new(&ty).unwrap_or_else(|e| panic!("{e}"));
+        for v in &all {
+            b.push(v).unwrap_or_else(|e| panic!("{e}"));
+        }
+        let mut arrays = vec![b.finish()];
+        if ty == Type::Bytes {
+            // BYTES also reads from fixed-size binary arrays.
+            let fixed = arrow_array::FixedSizeBinaryArray::try_from_sparse_iter_with_size(
+                [Some([1u8, 2]), None, Some([3, 4])].into_iter(),
+                2,
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+            arrays.push(Arc::new(fixed));
+        }
+        for array in arrays {
+            let r = ColumnReader::new(array.clone(), ty, "c").unwrap_or_else(|e| panic!("{e}"));
+            for i in 0..array.len() {
+                let want = r.value(i).unwrap_or_else(|e| panic!("{e}"));
+                if array.len() == all.len() {
+                    assert_eq!(want, all[i], "{ty} row {i}");
+                }
+                for start in &starts {
+                    let mut got = start.clone();
+                    r.value_into(i, &mut got).unwrap_or_else(|e| panic!("{e}"));
+                    assert_eq!(got, want, "{ty} row {i} from {start:?}");
+                }
+            }
+        }
     }
 }
