@@ -12,7 +12,7 @@ pub mod walk;
 
 pub use format::{
     BUNDLE_MAGIC, BUNDLE_VERSION, BundleError, BundleHeader, BundleObject, BundleRef,
-    BundleSummary, BundleWriter, Creator, read_bundle, read_header,
+    BundleSummary, BundleWriter, Creator, read_bundle, read_bundle_checked, read_header,
 };
 pub use remote::{
     CloneOutcome, FetchOutcome, PullOutcome, RefUpdate, UpdateKind, clone_bundle, fetch, pull,
@@ -31,7 +31,7 @@ use crate::id::{CommitId, ObjectId};
 use crate::object::Kind;
 use crate::refs::{RefName, RefValue};
 use crate::repo::Repo;
-use crate::store::Store;
+use crate::store::{PackStore, Store};
 
 /// File extension of bundles.
 pub const BUNDLE_EXTENSION: &str = "kdk";
@@ -263,17 +263,21 @@ fn verify_with(
             None => Ok(None),
         }
     };
-    let (header, summary) = read_bundle(open_bundle(path)?, &mut lookup, |o| {
-        let refs = required_refs(o.kind, o.canonical)
-            .map_err(|e| BundleError(format!("object {} is malformed: {e}", o.id)))?;
-        needed.extend(refs);
-        if present.insert(o.id, o.kind).is_some() {
-            return Err(BundleError(format!("object {} appears twice", o.id)));
-        }
-        ids.push(o.id);
-        each(o)
-    })
-    .map_err(|e| bundle_error(path, e))?;
+    // Decoding each object for what it references runs on the verifying threads.
+    let check = |o: &BundleObject<'_>| {
+        required_refs(o.kind, o.canonical)
+            .map_err(|e| BundleError(format!("object {} is malformed: {e}", o.id)))
+    };
+    let (header, summary) =
+        read_bundle_checked(open_bundle(path)?, &mut lookup, &check, |o, refs| {
+            needed.extend(refs);
+            if present.insert(o.id, o.kind).is_some() {
+                return Err(BundleError(format!("object {} appears twice", o.id)));
+            }
+            ids.push(o.id);
+            each(o)
+        })
+        .map_err(|e| bundle_error(path, e))?;
     let prereqs: BTreeSet<ObjectId> = header.prerequisites.iter().map(|c| c.id()).collect();
     let fail = |msg: String| Err(Error::Invalid(format!("bundle {}: {msg}", path.display())));
     if let Some(store) = store {
@@ -426,6 +430,80 @@ pub fn receive(path: &Path, store: Option<&Store>, spill_dir: &Path) -> Result<R
         verified,
         spill,
         spill_dir: spill_dir.to_path_buf(),
+    })
+}
+
+/// Stored bytes of verified objects handed to the storing thread at a time by
+/// [`receive_into_fresh`].
+const STORE_BATCH_BYTES: usize = 1 << 20;
+
+/// Reads and verifies the bundle at `path` (as [`verify_file`] without a repository) and
+/// stores each object in `store` as soon as it is verified, on a second thread, so storing
+/// and indexing overlap verification; flushes `store` once everything verified.
+///
+/// Objects reach `store` (with [`PackStore::load_unsynced`]) before the bundle as a whole is
+/// known to be good — its checksum, index and completeness are checked at the end — and
+/// before they are durable: `store` must belong to a repository no one can see yet, which the
+/// caller discards when this fails. [`clone_bundle`] builds the new repository in a temporary
+/// directory and renames it into place only when complete. The ids must be new to `store`.
+pub fn receive_into_fresh(path: &Path, store: &PackStore) -> Result<Verified> {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<SpillItem>>(2);
+    std::thread::scope(|scope| {
+        let storer = std::thread::Builder::new()
+            .name("kdk-store".into())
+            .spawn_scoped(scope, move || -> Result<()> {
+                for batch in rx {
+                    let items: Vec<(ObjectId, Vec<u8>)> = batch
+                        .into_iter()
+                        .map(|(id, bytes, is_stored)| {
+                            (
+                                id,
+                                if is_stored {
+                                    bytes
+                                } else {
+                                    crate::store::frame(&bytes)
+                                },
+                            )
+                        })
+                        .collect();
+                    store.load_unsynced(items)?;
+                }
+                Ok(())
+            })
+            .map_err(|e| Error::Storage(format!("starting a thread: {e}")))?;
+        let mut batch: Vec<SpillItem> = Vec::new();
+        let mut batch_bytes = 0usize;
+        let mut tx = Some(tx);
+        let result = verify_with(path, None, &mut |o| {
+            let item = match o.stored {
+                Some(stored) => (o.id, stored.to_vec(), true),
+                None => (o.id, o.canonical.to_vec(), false),
+            };
+            batch_bytes += item.1.len();
+            batch.push(item);
+            if batch_bytes >= STORE_BATCH_BYTES {
+                batch_bytes = 0;
+                let full = std::mem::take(&mut batch);
+                if tx.as_ref().is_none_or(|t| t.send(full).is_err()) {
+                    return Err(BundleError("storing objects failed".into()));
+                }
+            }
+            Ok(())
+        });
+        if let Some(t) = tx.take()
+            && result.is_ok()
+        {
+            // The storing thread may have stopped on an error; join reports it.
+            let _ = t.send(std::mem::take(&mut batch));
+        }
+        let stored = storer
+            .join()
+            .map_err(|_| Error::Storage("the storing thread panicked".into()))?;
+        // A failed write stops the storing thread first: its error is the one that explains.
+        stored?;
+        let verified = result?;
+        crate::store::ObjectStore::flush(store)?;
+        Ok(verified)
     })
 }
 
