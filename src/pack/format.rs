@@ -407,7 +407,9 @@ impl<R: Read> HashingReader<R> {
 
     /// Reads `len` bytes into a fresh vector that grows only as data arrives.
     fn vec(&mut self, len: u64, what: &str) -> Result<Vec<u8>, BundleError> {
-        let mut out = Vec::new();
+        // Room for a whole chunk of the usual size at once (no regrowing and copying); a
+        // larger declared length is trusted only as far as bytes arrive.
+        let mut out = Vec::with_capacity(len.min(CHUNK_TARGET as u64 + (64 << 10)) as usize);
         let got = (&mut self.inner)
             .take(len)
             .read_to_end(&mut out)

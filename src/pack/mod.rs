@@ -3,8 +3,9 @@
 //! [`pack`] walks the objects reachable from some refs (minus what an incremental bundle's
 //! prerequisites already give the receiver) and streams them into a bundle file;
 //! [`verify_file`] reads a bundle completely, checking its checksum, every object and its
-//! completeness; [`fetch`] and [`clone_bundle`] verify first and only then store objects,
-//! flush, and update refs in one transaction, so a bad bundle changes nothing.
+//! completeness; [`fetch`] verifies first and only then stores objects, flushes, and updates
+//! refs in one transaction, so a bad bundle changes nothing; [`clone_bundle`] stores objects
+//! while verifying, into a new repository that stays in a temporary directory until complete.
 
 pub mod format;
 pub mod remote;

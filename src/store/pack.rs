@@ -456,7 +456,13 @@ impl PackStore {
         let mut w = self.writer();
         let mut batch = sled::Batch::default();
         let mut packed = Vec::new();
-        let mut records = Vec::new();
+        let mut records = Vec::with_capacity(
+            items
+                .iter()
+                .filter(|(_, v)| !is_inline(v))
+                .map(|(_, v)| RECORD_HEADER_LEN + v.len())
+                .sum(),
+        );
         for (id, value) in items {
             if is_inline(&value) {
                 batch.insert(&id.as_bytes()[..], value);
