@@ -439,20 +439,26 @@ pub fn receive(path: &Path, store: Option<&Store>, spill_dir: &Path) -> Result<R
 const STORE_BATCH_BYTES: usize = 1 << 20;
 
 /// Reads and verifies the bundle at `path` (as [`verify_file`] without a repository) and
-/// stores each object in `store` as soon as it is verified, on a second thread, so storing
-/// and indexing overlap verification; flushes `store` once everything verified.
+/// stores each object as soon as it is verified, on a second thread, so storing and indexing
+/// overlap verification; flushes the store once everything verified.
 ///
-/// Objects reach `store` (with [`PackStore::load_unsynced`]) before the bundle as a whole is
-/// known to be good — its checksum, index and completeness are checked at the end — and
-/// before they are durable: `store` must belong to a repository no one can see yet, which the
-/// caller discards when this fails. [`clone_bundle`] builds the new repository in a temporary
-/// directory and renames it into place only when complete. The ids must be new to `store`.
-pub fn receive_into_fresh(path: &Path, store: &PackStore) -> Result<Verified> {
+/// The second thread first calls `open` for the store (and whatever the caller keeps with
+/// it, returned with the result), so creating it overlaps the first reads too. Objects reach
+/// the store (with [`PackStore::load_unsynced`]) before the bundle as a whole is known to be
+/// good — its checksum, index and completeness are checked at the end — and before they are
+/// durable: the store must belong to a repository no one can see yet, which the caller
+/// discards when this fails. [`clone_bundle`] builds the new repository in a temporary
+/// directory and renames it into place only when complete. The store must be empty.
+pub fn receive_into_fresh<T: Send>(
+    path: &Path,
+    open: impl FnOnce() -> Result<(T, PackStore)> + Send,
+) -> Result<(Verified, T)> {
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<SpillItem>>(2);
     std::thread::scope(|scope| {
         let storer = std::thread::Builder::new()
             .name("kdk-store".into())
-            .spawn_scoped(scope, move || -> Result<()> {
+            .spawn_scoped(scope, move || -> Result<(T, PackStore)> {
+                let (keep, store) = open()?;
                 for batch in rx {
                     let items: Vec<(ObjectId, Vec<u8>)> = batch
                         .into_iter()
@@ -469,7 +475,7 @@ pub fn receive_into_fresh(path: &Path, store: &PackStore) -> Result<Verified> {
                         .collect();
                     store.load_unsynced(items)?;
                 }
-                Ok(())
+                Ok((keep, store))
             })
             .map_err(|e| Error::Storage(format!("starting a thread: {e}")))?;
         let mut batch: Vec<SpillItem> = Vec::new();
@@ -500,11 +506,11 @@ pub fn receive_into_fresh(path: &Path, store: &PackStore) -> Result<Verified> {
         let stored = storer
             .join()
             .map_err(|_| Error::Storage("the storing thread panicked".into()))?;
-        // A failed write stops the storing thread first: its error is the one that explains.
-        stored?;
+        // A failed write (or `open`) stops the storing thread first: its error explains.
+        let (keep, store) = stored?;
         let verified = result?;
-        crate::store::ObjectStore::flush(store)?;
-        Ok(verified)
+        crate::store::ObjectStore::flush(&store)?;
+        Ok((verified, keep))
     })
 }
 

@@ -278,22 +278,27 @@ fn clone_into_temp(
     header: &BundleHeader,
 ) -> Result<(FetchOutcome, Option<String>)> {
     let branch = header_branch(header);
-    let repo = Repo::init(
-        work,
-        &InitOptions {
-            initial_branch: branch.clone(),
-        },
-    )?;
-    // Objects go in through a second handle on the new store's database, which can index
-    // without the crash-safety syncs (the repository is not visible yet); the repository's own
-    // handle has written nothing and reads what this one flushed.
-    let verified = {
+    // The repository is created on the storing thread while the first records verify.
+    // Objects go in through a second handle on its database, which indexes without the
+    // crash-safety syncs (the repository is not visible yet); the repository's own handle
+    // has written nothing and reads what this one flushed.
+    let (verified, repo) = super::receive_into_fresh(path, || {
+        let repo = Repo::init(
+            work,
+            &InitOptions {
+                initial_branch: branch.clone(),
+            },
+        )?;
         let loader = PackStore::open(repo.db(), &repo.paths().packs_path())?;
-        super::receive_into_fresh(path, &loader)?
-    };
-    // The verified header is the one that counts (the file could have changed since).
-    refuse_incremental(path, &verified.header)?;
-    let branch = header_branch(&verified.header);
+        Ok((repo, loader))
+    })?;
+    // The verified header is the one that counts: the file could have changed since.
+    if verified.header != *header {
+        return Err(Error::Invalid(format!(
+            "bundle {} changed while it was being read",
+            path.display()
+        )));
+    }
     let path_abs = std::path::absolute(path).map_err(|e| Error::io("resolving", path, e))?;
     let mut updates = plan(&repo, remote, &verified)?;
     let mut tx = Transaction::new();

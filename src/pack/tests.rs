@@ -697,9 +697,13 @@ mod clone {
             .path(tmp.path().join("db"))
             .open()
             .unwrap();
-        let store = PackStore::open(&db, &tmp.path().join("packs")).unwrap();
-        let e = receive_into_fresh(&path, &store).err().unwrap().to_string();
+        let packs = tmp.path().join("packs");
+        let e = receive_into_fresh(&path, || Ok(((), PackStore::open(&db, &packs)?)))
+            .err()
+            .unwrap()
+            .to_string();
         assert!(e.contains("checksum does not match"), "{e}");
+        let store = PackStore::open(&db, &packs).unwrap();
         assert!(store.has(&ids[0]).unwrap());
     }
 }
