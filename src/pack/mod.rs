@@ -453,13 +453,26 @@ pub fn receive_into_fresh<T: Send>(
     path: &Path,
     open: impl FnOnce() -> Result<(T, PackStore)> + Send,
 ) -> Result<(Verified, T)> {
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<SpillItem>>(2);
+    // Up to four batches wait while the storing thread syncs or indexes.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<SpillItem>>(4);
     std::thread::scope(|scope| {
         let storer = std::thread::Builder::new()
             .name("kdk-store".into())
             .spawn_scoped(scope, move || -> Result<(T, PackStore)> {
                 let (keep, store) = open()?;
-                for batch in rx {
+                loop {
+                    // Waiting for the reader: the time to write back what was appended.
+                    let batch = match rx.try_recv() {
+                        Ok(b) => b,
+                        Err(std::sync::mpsc::TryRecvError::Empty) => {
+                            store.sync_appended()?;
+                            match rx.recv() {
+                                Ok(b) => b,
+                                Err(_) => break,
+                            }
+                        }
+                        Err(std::sync::mpsc::TryRecvError::Disconnected) => break,
+                    };
                     let items: Vec<(ObjectId, Vec<u8>)> = batch
                         .into_iter()
                         .map(|(id, bytes, is_stored)| {

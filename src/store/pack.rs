@@ -451,7 +451,8 @@ impl PackStore {
     /// loses) until the next [`ObjectStore::flush`], which syncs the packs and then sled as
     /// usual. It is for bulk loads into a repository built in a temporary directory that is
     /// discarded unless that flush completes (`kodiak clone`): skipping the per-object index
-    /// lookups, the pending map and a sync per batch lets indexing keep pace with the reader.
+    /// lookups, the pending map and a sync per batch lets indexing keep pace with the reader
+    /// ([`PackStore::sync_appended`] writes the pack back while the loader is idle).
     pub fn load_unsynced(&self, items: Vec<(ObjectId, Vec<u8>)>) -> Result<()> {
         let mut w = self.writer();
         let mut batch = sled::Batch::default();
@@ -480,13 +481,6 @@ impl PackStore {
         }
         if !records.is_empty() {
             let (pack, start) = self.append(&mut w, &records)?;
-            // Written back now, while the caller still reads: the final flush then has
-            // little left to sync.
-            if let Some(cur) = &w.current {
-                cur.file
-                    .sync_data()
-                    .map_err(|e| Error::io("syncing", self.pack_path(cur.number), e))?;
-            }
             for (id, rel, len) in packed {
                 let loc = Location {
                     pack,
@@ -498,6 +492,18 @@ impl PackStore {
         }
         w.loaded = true;
         self.index.apply_batch(batch)?;
+        Ok(())
+    }
+
+    /// Syncs the pack bytes appended so far, touching no index: a bulk load calls it while
+    /// it waits for more, so that its final [`ObjectStore::flush`] has little left to write.
+    pub fn sync_appended(&self) -> Result<()> {
+        let w = self.writer();
+        if let Some(cur) = &w.current {
+            cur.file
+                .sync_data()
+                .map_err(|e| Error::io("syncing", self.pack_path(cur.number), e))?;
+        }
         Ok(())
     }
 
