@@ -521,7 +521,14 @@ pub fn receive_into_fresh<T: Send>(
             .map_err(|_| Error::Storage("the storing thread panicked".into()))?;
         // A failed write (or `open`) stops the storing thread first: its error explains.
         let (keep, store) = stored?;
-        let verified = result?;
+        let verified = match result {
+            Ok(v) => v,
+            Err(e) => {
+                // The caller deletes the repository: syncing what was loaded is wasted.
+                store.abandon();
+                return Err(e);
+            }
+        };
         crate::store::ObjectStore::flush(&store)?;
         Ok((verified, keep))
     })

@@ -216,9 +216,9 @@ impl PackStore {
         self.dir.join(pack_file_name(n))
     }
 
-    /// Drops the store without its final flush, as a crash would (unflushed writes are lost).
-    #[cfg(test)]
-    pub(crate) fn abandon(self) {
+    /// Drops the store without its final flush, as a crash would (unflushed writes are lost):
+    /// for crash tests, and for a failed bulk load whose repository is deleted anyway.
+    pub fn abandon(self) {
         self.writer().abandoned = true;
     }
 
