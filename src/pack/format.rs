@@ -407,12 +407,20 @@ impl<R: Read> HashingReader<R> {
 
     /// Reads `len` bytes into a fresh vector that grows only as data arrives.
     fn vec(&mut self, len: u64, what: &str) -> Result<Vec<u8>, BundleError> {
+        let mut out = Vec::new();
+        self.fill(&mut out, len, what)?;
+        Ok(out)
+    }
+
+    /// Reads `len` bytes into `out` (cleared first, its capacity reused).
+    fn fill(&mut self, out: &mut Vec<u8>, len: u64, what: &str) -> Result<(), BundleError> {
+        out.clear();
         // Room for a whole chunk of the usual size at once (no regrowing and copying); a
         // larger declared length is trusted only as far as bytes arrive.
-        let mut out = Vec::with_capacity(len.min(CHUNK_TARGET as u64 + (64 << 10)) as usize);
+        out.reserve(len.min(CHUNK_TARGET as u64 + (64 << 10)) as usize);
         let got = (&mut self.inner)
             .take(len)
-            .read_to_end(&mut out)
+            .read_to_end(out)
             .map_err(|e| bad(format!("reading the {what} at byte {}: {e}", self.pos)))?;
         if (got as u64) < len {
             return Err(bad(format!(
@@ -420,9 +428,9 @@ impl<R: Read> HashingReader<R> {
                 self.pos
             )));
         }
-        self.hasher.update(&out);
+        self.hasher.update(out);
         self.pos += len;
-        Ok(out)
+        Ok(())
     }
 
     fn u8(&mut self, what: &str) -> Result<u8, BundleError> {
@@ -537,6 +545,8 @@ pub fn read_bundle_checked<R: Read, T: Send>(
     let header = read_header_from(&mut r)?;
     // (id, chunk offset, offset in chunk) of every record, checked against the index.
     let mut seen: Vec<(ObjectId, u64, u32)> = Vec::new();
+    // One chunk buffer for the whole file: its pages are touched once.
+    let mut raw = Vec::new();
     let mut object_bytes: u64 = 0;
     let mut deltas = 0u64;
     let mut unresolved = Vec::new();
@@ -551,7 +561,7 @@ pub fn read_bundle_checked<R: Read, T: Send>(
                         "the chunk at byte {at} declares {raw_len} bytes of records (allowed: 1 to {MAX_CHUNK_RAW})"
                     )));
                 }
-                let raw = r.vec(u64::from(raw_len), "chunk")?;
+                r.fill(&mut raw, u64::from(raw_len), "chunk")?;
                 // Record boundaries first; then, batch by batch, whole records are unframed
                 // and hashed on two threads, and everything is checked and visited in order.
                 let mut records: Vec<(usize, u8, std::ops::Range<usize>)> = Vec::new();

@@ -156,6 +156,8 @@ struct Writer {
     removed: bool,
     /// Index values were inserted by [`PackStore::load_unsynced`] since the last flush.
     loaded: bool,
+    /// The records buffer of [`PackStore::load_unsynced`], kept between calls.
+    scratch: Vec<u8>,
 }
 
 /// Objects in append-only pack files indexed by a sled tree; small objects inline in sled.
@@ -457,7 +459,9 @@ impl PackStore {
         let mut w = self.writer();
         let mut batch = sled::Batch::default();
         let mut packed = Vec::new();
-        let mut records = Vec::with_capacity(
+        let mut records = std::mem::take(&mut w.scratch);
+        records.clear();
+        records.reserve(
             items
                 .iter()
                 .filter(|(_, v)| !is_inline(v))
@@ -490,6 +494,7 @@ impl PackStore {
                 batch.insert(&id.as_bytes()[..], &loc.encode()[..]);
             }
         }
+        w.scratch = records;
         w.loaded = true;
         self.index.apply_batch(batch)?;
         Ok(())
