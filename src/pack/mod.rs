@@ -453,41 +453,52 @@ pub fn receive_into_fresh<T: Send>(
     path: &Path,
     open: impl FnOnce() -> Result<(T, PackStore)> + Send,
 ) -> Result<(Verified, T)> {
-    // Up to four batches wait while the storing thread syncs or indexes.
+    // Up to four batches wait while the storing thread indexes.
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<SpillItem>>(4);
     std::thread::scope(|scope| {
         let storer = std::thread::Builder::new()
             .name("kdk-store".into())
             .spawn_scoped(scope, move || -> Result<(T, PackStore)> {
                 let (keep, store) = open()?;
-                loop {
-                    // Waiting for the reader: the time to write back what was appended.
-                    let batch = match rx.try_recv() {
-                        Ok(b) => b,
-                        Err(std::sync::mpsc::TryRecvError::Empty) => {
-                            store.sync_appended()?;
-                            match rx.recv() {
-                                Ok(b) => b,
-                                Err(_) => break,
+                // A third thread writes the pack back while this one indexes, so the final
+                // flush has little left to sync; requests coalesce while it is busy.
+                let (sync_tx, sync_rx) = std::sync::mpsc::sync_channel::<()>(1);
+                std::thread::scope(|inner| -> Result<()> {
+                    let syncer = std::thread::Builder::new()
+                        .name("kdk-sync".into())
+                        .spawn_scoped(inner, || -> Result<()> {
+                            for () in sync_rx {
+                                store.sync_appended()?;
                             }
-                        }
-                        Err(std::sync::mpsc::TryRecvError::Disconnected) => break,
-                    };
-                    let items: Vec<(ObjectId, Vec<u8>)> = batch
-                        .into_iter()
-                        .map(|(id, bytes, is_stored)| {
-                            (
-                                id,
-                                if is_stored {
-                                    bytes
-                                } else {
-                                    crate::store::frame(&bytes)
-                                },
-                            )
+                            Ok(())
                         })
-                        .collect();
-                    store.load_unsynced(items)?;
-                }
+                        .map_err(|e| Error::Storage(format!("starting a thread: {e}")))?;
+                    let loaded = (|| -> Result<()> {
+                        for batch in rx {
+                            let items: Vec<(ObjectId, Vec<u8>)> = batch
+                                .into_iter()
+                                .map(|(id, bytes, is_stored)| {
+                                    let stored = if is_stored {
+                                        bytes
+                                    } else {
+                                        crate::store::frame(&bytes)
+                                    };
+                                    (id, stored)
+                                })
+                                .collect();
+                            store.load_unsynced(items)?;
+                            // A stopped syncer reports its error at the join.
+                            let _ = sync_tx.try_send(());
+                        }
+                        Ok(())
+                    })();
+                    drop(sync_tx);
+                    let synced = syncer
+                        .join()
+                        .map_err(|_| Error::Storage("the syncing thread panicked".into()))?;
+                    loaded?;
+                    synced
+                })?;
                 Ok((keep, store))
             })
             .map_err(|e| Error::Storage(format!("starting a thread: {e}")))?;

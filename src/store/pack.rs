@@ -454,7 +454,7 @@ impl PackStore {
     /// usual. It is for bulk loads into a repository built in a temporary directory that is
     /// discarded unless that flush completes (`kodiak clone`): skipping the per-object index
     /// lookups, the pending map and a sync per batch lets indexing keep pace with the reader
-    /// ([`PackStore::sync_appended`] writes the pack back while the loader is idle).
+    /// ([`PackStore::sync_appended`], on another thread, writes the pack back meanwhile).
     pub fn load_unsynced(&self, items: Vec<(ObjectId, Vec<u8>)>) -> Result<()> {
         let mut w = self.writer();
         let mut batch = sled::Batch::default();
@@ -500,14 +500,18 @@ impl PackStore {
         Ok(())
     }
 
-    /// Syncs the pack bytes appended so far, touching no index: a bulk load calls it while
-    /// it waits for more, so that its final [`ObjectStore::flush`] has little left to write.
+    /// Syncs the pack bytes appended so far, touching no index, without blocking writers
+    /// meanwhile: a bulk load runs it on another thread as it goes, so that its final
+    /// [`ObjectStore::flush`] has little left to write.
     pub fn sync_appended(&self) -> Result<()> {
-        let w = self.writer();
-        if let Some(cur) = &w.current {
-            cur.file
-                .sync_data()
-                .map_err(|e| Error::io("syncing", self.pack_path(cur.number), e))?;
+        let current = self
+            .writer()
+            .current
+            .as_ref()
+            .map(|c| (c.number, Arc::clone(&c.file)));
+        if let Some((n, file)) = current {
+            file.sync_data()
+                .map_err(|e| Error::io("syncing", self.pack_path(n), e))?;
         }
         Ok(())
     }
