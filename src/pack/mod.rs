@@ -174,7 +174,8 @@ pub fn pack(repo: &Repo, opts: &PackOptions, path: &Path) -> Result<PackOutcome>
         .map_err(|e| Error::io("creating a temporary file in", dir, e))?;
     let io = |e: std::io::Error| Error::io("writing", path, e);
     let file = tmp.as_file().try_clone().map_err(io)?;
-    let mut w = BundleWriter::new(BufWriter::with_capacity(1 << 20, file), &header).map_err(io)?;
+    let (out, syncer) = WriteBack::start(file).map_err(io)?;
+    let mut w = BundleWriter::new(out, &header).map_err(io)?;
     // Whole objects go in as the store keeps them (already compressed): nothing is
     // compressed again.
     walker.walk(
@@ -203,7 +204,7 @@ pub fn pack(repo: &Repo, opts: &PackOptions, path: &Path) -> Result<PackOutcome>
             .collect::<Vec<_>>()
     );
     let (out, summary) = w.finish().map_err(io)?;
-    let file = out.into_inner().map_err(|e| io(e.into_error()))?;
+    let file = out.finish(syncer).map_err(io)?;
     file.sync_all().map_err(io)?;
     tmp.persist(path)
         .map_err(|e| Error::io("replacing", path, e.error))?;
@@ -212,6 +213,71 @@ pub fn pack(repo: &Repo, opts: &PackOptions, path: &Path) -> Result<PackOutcome>
         header,
         summary,
     })
+}
+
+/// Bytes written to a bundle between two write-back requests.
+const WRITEBACK_BYTES: usize = 2 << 20;
+
+/// A buffered file writer whose bytes are synced by a helper thread as they accumulate, so
+/// the final `fsync` of a bundle has little left to write.
+struct WriteBack {
+    inner: BufWriter<File>,
+    since: usize,
+    signal: std::sync::mpsc::SyncSender<()>,
+}
+
+impl WriteBack {
+    /// Wraps `file` and starts its syncing thread (returned, for [`WriteBack::finish`]).
+    fn start(
+        file: File,
+    ) -> std::io::Result<(WriteBack, std::thread::JoinHandle<std::io::Result<()>>)> {
+        let synced = file.try_clone()?;
+        // Requests coalesce while a sync runs.
+        let (signal, requests) = std::sync::mpsc::sync_channel::<()>(1);
+        let syncer = std::thread::Builder::new()
+            .name("kdk-sync".into())
+            .spawn(move || {
+                for () in requests {
+                    synced.sync_data()?;
+                }
+                Ok(())
+            })?;
+        let out = WriteBack {
+            inner: BufWriter::with_capacity(1 << 20, file),
+            since: 0,
+            signal,
+        };
+        Ok((out, syncer))
+    }
+
+    /// Flushes the buffer, stops the syncing thread (reporting its error) and returns the file.
+    fn finish(self, syncer: std::thread::JoinHandle<std::io::Result<()>>) -> std::io::Result<File> {
+        let WriteBack { inner, signal, .. } = self;
+        drop(signal);
+        let file = inner.into_inner().map_err(|e| e.into_error())?;
+        syncer
+            .join()
+            .map_err(|_| std::io::Error::other("the syncing thread panicked"))??;
+        Ok(file)
+    }
+}
+
+impl std::io::Write for WriteBack {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.since += n;
+        if self.since >= WRITEBACK_BYTES {
+            self.since = 0;
+            self.inner.flush()?;
+            // A stopped syncer reports its error in `finish`.
+            let _ = self.signal.try_send(());
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// A bundle that passed [`verify_file`].
