@@ -707,3 +707,22 @@ mod clone {
         assert!(store.has(&ids[0]).unwrap());
     }
 }
+
+#[test]
+fn write_back_keeps_every_byte_in_order_across_sync_requests() {
+    use std::io::Write;
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("out");
+    let file = std::fs::File::create(&path).unwrap();
+    let (mut out, syncer) = super::WriteBack::start(file).unwrap();
+    // 5 MiB in uneven pieces: several write-back requests, some while a sync runs.
+    let mut expected = Vec::new();
+    for i in 0..700u32 {
+        let piece: Vec<u8> = (0..7_500u32).map(|j| (i * 31 + j) as u8).collect();
+        out.write_all(&piece).unwrap();
+        expected.extend_from_slice(&piece);
+    }
+    let file = out.finish(syncer).unwrap();
+    drop(file);
+    assert_eq!(std::fs::read(&path).unwrap(), expected);
+}
