@@ -214,10 +214,21 @@ pub fn clone_bundle(path: &Path, dir: &Path, remote: &str) -> Result<CloneOutcom
     let dir = std::path::absolute(dir).map_err(|e| Error::io("resolving", dir, e))?;
     let existed = dir.exists();
     if existed {
-        let mut entries = std::fs::read_dir(&dir).map_err(|e| Error::io("reading", &dir, e))?;
-        if entries.next().is_some() {
+        let names: Vec<String> = std::fs::read_dir(&dir)
+            .map_err(|e| Error::io("reading", &dir, e))?
+            .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+            .collect::<std::io::Result<_>>()
+            .map_err(|e| Error::io("reading", &dir, e))?;
+        if !names.is_empty() {
+            let hint = if names.iter().all(|n| n.starts_with(CLONE_TEMP_PREFIX)) {
+                format!(
+                    "\nhint: it holds only what an interrupted clone left ({CLONE_TEMP_PREFIX}…); remove it and clone again"
+                )
+            } else {
+                String::new()
+            };
             return Err(Error::Invalid(format!(
-                "destination {} already exists and is not empty",
+                "destination {} already exists and is not empty{hint}",
                 dir.display()
             )));
         }
@@ -225,7 +236,7 @@ pub fn clone_bundle(path: &Path, dir: &Path, remote: &str) -> Result<CloneOutcom
         std::fs::create_dir_all(&dir).map_err(|e| Error::io("creating", &dir, e))?;
     }
     let result = tempfile::Builder::new()
-        .prefix(".kodiak-clone-")
+        .prefix(CLONE_TEMP_PREFIX)
         .tempdir_in(&dir)
         .map_err(|e| Error::io("creating a temporary directory in", &dir, e))
         .and_then(|tmp| {
@@ -255,6 +266,9 @@ pub fn clone_bundle(path: &Path, dir: &Path, remote: &str) -> Result<CloneOutcom
         }
     }
 }
+
+/// Name prefix of the temporary directory a clone builds its repository in.
+pub const CLONE_TEMP_PREFIX: &str = ".kodiak-clone-";
 
 /// Refuses an incremental bundle as the start of a repository.
 fn refuse_incremental(path: &Path, header: &BundleHeader) -> Result<()> {

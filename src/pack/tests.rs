@@ -685,6 +685,28 @@ mod clone {
     }
 
     #[test]
+    fn what_an_interrupted_clone_left_is_named() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (path, _) = big_bundle(tmp.path());
+        let dest = tmp.path().join("dest");
+        std::fs::create_dir_all(dest.join(".kodiak-clone-abc123/.kodiak")).unwrap();
+        let e = clone_bundle(&path, &dest, "origin")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("not empty"), "{e}");
+        assert!(e.contains("interrupted clone"), "{e}");
+        // Left as it was: it is not this clone's to delete.
+        assert_eq!(names(&dest), vec![".kodiak-clone-abc123".to_string()]);
+        std::fs::write(dest.join("notes.txt"), b"x").unwrap();
+        let e = clone_bundle(&path, &dest, "origin")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(!e.contains("interrupted clone"), "{e}");
+    }
+
+    #[test]
     fn objects_are_stored_before_the_checksum_is_known() {
         // Why the clone's repository must stay invisible until complete.
         let tmp = tempfile::tempdir().unwrap();
