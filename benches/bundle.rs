@@ -44,7 +44,16 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(3);
     let tmp = tempfile::tempdir().expect("temp dir");
-    let base = tmp.path();
+    // KODIAK_BENCH_DIR keeps the repositories and bundles for inspection (it must not exist yet).
+    let base = match std::env::var_os("KODIAK_BENCH_DIR") {
+        Some(d) => {
+            let d = std::path::PathBuf::from(d);
+            std::fs::create_dir(&d).expect("KODIAK_BENCH_DIR must not exist yet");
+            d
+        }
+        None => tmp.path().to_path_buf(),
+    };
+    let base = base.as_path();
     let (schema, data) = common::items_batches(rows, |i| i as i64, 31);
     let arrow = base.join("items.arrow");
     write_path(

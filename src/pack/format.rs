@@ -408,9 +408,19 @@ impl<R: Read> HashingReader<R> {
     /// Reads `len` bytes into a fresh vector that grows only as data arrives.
     fn vec(&mut self, len: u64, what: &str) -> Result<Vec<u8>, BundleError> {
         let mut out = Vec::new();
+        self.fill(&mut out, len, what)?;
+        Ok(out)
+    }
+
+    /// Reads `len` bytes into `out` (cleared first, its capacity reused).
+    fn fill(&mut self, out: &mut Vec<u8>, len: u64, what: &str) -> Result<(), BundleError> {
+        out.clear();
+        // Room for a whole chunk of the usual size at once (no regrowing and copying); a
+        // larger declared length is trusted only as far as bytes arrive.
+        out.reserve(len.min(CHUNK_TARGET as u64 + (64 << 10)) as usize);
         let got = (&mut self.inner)
             .take(len)
-            .read_to_end(&mut out)
+            .read_to_end(out)
             .map_err(|e| bad(format!("reading the {what} at byte {}: {e}", self.pos)))?;
         if (got as u64) < len {
             return Err(bad(format!(
@@ -418,9 +428,9 @@ impl<R: Read> HashingReader<R> {
                 self.pos
             )));
         }
-        self.hasher.update(&out);
+        self.hasher.update(out);
         self.pos += len;
-        Ok(out)
+        Ok(())
     }
 
     fn u8(&mut self, what: &str) -> Result<u8, BundleError> {
@@ -515,6 +525,18 @@ pub fn read_bundle<R: Read>(
     bases: &mut Bases<'_>,
     mut visit: impl FnMut(&BundleObject<'_>) -> Result<(), BundleError>,
 ) -> Result<(BundleHeader, BundleSummary), BundleError> {
+    read_bundle_checked(r, bases, &|_: &BundleObject<'_>| Ok(()), |o, ()| visit(o))
+}
+
+/// [`read_bundle`] with a per-object `check` that runs on the verifying threads (in any
+/// order, in parallel) before `visit` gets each object, in file order, with what `check`
+/// returned. The first failure in file order is the one reported.
+pub fn read_bundle_checked<R: Read, T: Send>(
+    r: R,
+    bases: &mut Bases<'_>,
+    check: &(dyn Fn(&BundleObject<'_>) -> Result<T, BundleError> + Sync),
+    mut visit: impl FnMut(&BundleObject<'_>, T) -> Result<(), BundleError>,
+) -> Result<(BundleHeader, BundleSummary), BundleError> {
     let mut r = HashingReader {
         inner: r,
         hasher: blake3::Hasher::new(),
@@ -523,6 +545,8 @@ pub fn read_bundle<R: Read>(
     let header = read_header_from(&mut r)?;
     // (id, chunk offset, offset in chunk) of every record, checked against the index.
     let mut seen: Vec<(ObjectId, u64, u32)> = Vec::new();
+    // One chunk buffer for the whole file: its pages are touched once.
+    let mut raw = Vec::new();
     let mut object_bytes: u64 = 0;
     let mut deltas = 0u64;
     let mut unresolved = Vec::new();
@@ -537,7 +561,7 @@ pub fn read_bundle<R: Read>(
                         "the chunk at byte {at} declares {raw_len} bytes of records (allowed: 1 to {MAX_CHUNK_RAW})"
                     )));
                 }
-                let raw = r.vec(u64::from(raw_len), "chunk")?;
+                r.fill(&mut raw, u64::from(raw_len), "chunk")?;
                 // Record boundaries first; then, batch by batch, whole records are unframed
                 // and hashed on two threads, and everything is checked and visited in order.
                 let mut records: Vec<(usize, u8, std::ops::Range<usize>)> = Vec::new();
@@ -576,65 +600,56 @@ pub fn read_bundle<R: Read>(
                     }
                     let batch = &records[first..last];
                     first = last;
-                    let bodies: Vec<&[u8]> = batch
+                    let whole: Vec<(u8, &[u8])> = batch
                         .iter()
                         .filter(|(_, k, _)| k & DELTA_FLAG == 0)
-                        .map(|(_, _, range)| &raw[range.clone()])
+                        .map(|(_, k, range)| (*k, &raw[range.clone()]))
                         .collect();
-                    let mut unframed = unframe_and_hash(&bodies).into_iter();
+                    let mut verified = verify_records(&whole, check).into_iter();
                     for (p, kind_byte, range) in batch {
                         let (p, kind_byte) = (*p, *kind_byte);
                         let record = &raw[range.clone()];
-                        let rebuilt;
-                        let mut stored = None;
-                        let (id, canonical) = if kind_byte & DELTA_FLAG != 0 {
-                            deltas += 1;
-                            match resolve_delta(record, bases)
-                                .map_err(|why| bad(format!("the delta record at offset {p} of the chunk at byte {at} is bad: {why}")))?
-                            {
-                                Delta::Rebuilt(id, bytes) => {
-                                    rebuilt = bytes;
-                                    (id, rebuilt.as_slice())
-                                }
-                                Delta::Unresolved(id, base) => {
-                                    let kind = Kind::from_u8(kind_byte & !DELTA_FLAG).ok_or_else(|| {
-                                        bad(format!("the record of object {id} has unknown kind {kind_byte}"))
-                                    })?;
-                                    unresolved.push((id, kind, base));
-                                    seen.push((id, at, p as u32));
-                                    continue;
-                                }
-                            }
-                        } else {
-                            let (id, bytes) = unframed
+                        if kind_byte & DELTA_FLAG == 0 {
+                            let (obj, extra) = verified
                                 .next()
-                                .unwrap_or_else(|| Err("it was not verified".into()))
-                                .map_err(|why| {
-                                    bad(format!(
-                                        "the record at offset {p} of the chunk at byte {at} is corrupt: {why}"
-                                    ))
-                                })?;
-                            rebuilt = bytes;
-                            stored = Some(record);
-                            (id, rebuilt.as_slice())
-                        };
-                        let (kind, _, _) = object::split_header(canonical).map_err(|e| {
-                            bad(format!(
-                                "object {id} (chunk at byte {at}) is malformed: {e}"
-                            ))
-                        })?;
-                        if kind as u8 != kind_byte & !DELTA_FLAG {
-                            return Err(bad(format!(
-                                "the record of object {id} says kind {kind_byte} but the object is a {kind}"
-                            )));
+                                .unwrap_or(Err(Rejected::Corrupt("it was not verified".into())))
+                                .map_err(|e| e.explain(p, at))?;
+                            let o = BundleObject {
+                                id: obj.id,
+                                kind: obj.kind,
+                                canonical: &obj.canonical,
+                                stored: Some(record),
+                            };
+                            visit(&o, extra)?;
+                            object_bytes += obj.canonical.len() as u64;
+                            seen.push((obj.id, at, p as u32));
+                            continue;
                         }
-                        visit(&BundleObject {
+                        deltas += 1;
+                        let (id, rebuilt) = match resolve_delta(record, bases).map_err(|why| {
+                            bad(format!("the delta record at offset {p} of the chunk at byte {at} is bad: {why}"))
+                        })? {
+                            Delta::Rebuilt(id, bytes) => (id, bytes),
+                            Delta::Unresolved(id, base) => {
+                                let kind = Kind::from_u8(kind_byte & !DELTA_FLAG).ok_or_else(|| {
+                                    bad(format!("the record of object {id} has unknown kind {kind_byte}"))
+                                })?;
+                                unresolved.push((id, kind, base));
+                                seen.push((id, at, p as u32));
+                                continue;
+                            }
+                        };
+                        let kind = kind_of(id, &rebuilt, kind_byte & !DELTA_FLAG)
+                            .map_err(|e| e.explain(p, at))?;
+                        let o = BundleObject {
                             id,
                             kind,
-                            canonical,
-                            stored,
-                        })?;
-                        object_bytes += canonical.len() as u64;
+                            canonical: &rebuilt,
+                            stored: None,
+                        };
+                        let extra = check(&o)?;
+                        visit(&o, extra)?;
+                        object_bytes += rebuilt.len() as u64;
                         seen.push((id, at, p as u32));
                     }
                 }
@@ -776,41 +791,134 @@ fn declared_len(stored: &[u8]) -> u64 {
     }
 }
 
-/// Unframes each stored value and hashes what it yields, on two threads when there are
-/// several (decompression and BLAKE3 are most of a reader's work); results stay in order.
-fn unframe_and_hash(bodies: &[&[u8]]) -> Vec<Result<(ObjectId, Vec<u8>), String>> {
-    let work = |part: &[&[u8]]| -> Vec<Result<(ObjectId, Vec<u8>), String>> {
-        part.iter()
-            .map(|b| {
-                let c = unframe(b)?;
-                // A raw stored value may be a few bytes longer than the largest object.
-                if c.len() > MAX_OBJECT_SIZE as usize {
-                    return Err(format!(
-                        "it holds {} bytes, more than the {MAX_OBJECT_SIZE}-byte object limit",
-                        c.len()
-                    ));
-                }
-                Ok((ObjectId::hash(&c), c))
-            })
-            .collect()
-    };
-    if bodies.len() < 2 {
-        return work(bodies);
-    }
-    let (a, b) = bodies.split_at(bodies.len() / 2);
-    std::thread::scope(|scope| {
-        let helper = std::thread::Builder::new()
-            .name("kdk-verify".into())
-            .spawn_scoped(scope, || work(b));
-        let mut out = work(a);
-        match helper {
-            Ok(h) => match h.join() {
-                Ok(rest) => out.extend(rest),
-                Err(_) => out.extend(b.iter().map(|_| Err("a verifying thread panicked".into()))),
-            },
-            // No second thread: do the rest here.
-            Err(_) => out.extend(work(b)),
+/// An object a verifying thread unframed, hashed and header-checked.
+struct Unframed {
+    id: ObjectId,
+    kind: Kind,
+    canonical: Vec<u8>,
+}
+
+/// Why a record was rejected, before its place in the file is added to the message.
+enum Rejected {
+    /// The stored value does not unframe (or is too large).
+    Corrupt(String),
+    /// The canonical bytes have no valid object header.
+    Malformed(ObjectId, String),
+    /// The record's kind byte names another kind than the object's header.
+    WrongKind(ObjectId, u8, Kind),
+    /// The caller's check failed (its message is complete).
+    Check(BundleError),
+}
+
+impl Rejected {
+    /// The error for the record at offset `p` of the chunk at byte `at`.
+    fn explain(self, p: usize, at: u64) -> BundleError {
+        match self {
+            Rejected::Corrupt(why) => bad(format!(
+                "the record at offset {p} of the chunk at byte {at} is corrupt: {why}"
+            )),
+            Rejected::Malformed(id, why) => bad(format!(
+                "object {id} (chunk at byte {at}) is malformed: {why}"
+            )),
+            Rejected::WrongKind(id, byte, kind) => bad(format!(
+                "the record of object {id} says kind {byte} but the object is a {kind}"
+            )),
+            Rejected::Check(e) => e,
         }
-        out
+    }
+}
+
+/// The kind of the object `canonical` (whose id is `id`), checked against a record's kind.
+fn kind_of(id: ObjectId, canonical: &[u8], record_kind: u8) -> Result<Kind, Rejected> {
+    let (kind, _, _) =
+        object::split_header(canonical).map_err(|e| Rejected::Malformed(id, e.to_string()))?;
+    if kind as u8 != record_kind {
+        return Err(Rejected::WrongKind(id, record_kind, kind));
+    }
+    Ok(kind)
+}
+
+/// Unframes, hashes and header-checks one whole record, then runs `check` on it.
+fn verify_record<T>(
+    kind_byte: u8,
+    stored: &[u8],
+    check: &(dyn Fn(&BundleObject<'_>) -> Result<T, BundleError> + Sync),
+) -> Result<(Unframed, T), Rejected> {
+    let canonical = unframe(stored).map_err(Rejected::Corrupt)?;
+    // A raw stored value may be a few bytes longer than the largest object.
+    if canonical.len() > MAX_OBJECT_SIZE as usize {
+        return Err(Rejected::Corrupt(format!(
+            "it holds {} bytes, more than the {MAX_OBJECT_SIZE}-byte object limit",
+            canonical.len()
+        )));
+    }
+    let id = ObjectId::hash(&canonical);
+    let kind = kind_of(id, &canonical, kind_byte)?;
+    let extra = check(&BundleObject {
+        id,
+        kind,
+        canonical: &canonical,
+        stored: Some(stored),
     })
+    .map_err(Rejected::Check)?;
+    Ok((
+        Unframed {
+            id,
+            kind,
+            canonical,
+        },
+        extra,
+    ))
+}
+
+/// What verifying one whole record gives: the object and what the caller's check returned.
+type RecordResult<T> = Result<(Unframed, T), Rejected>;
+
+/// Verifies whole records (kind byte, stored value) on two threads, each taking the next
+/// unclaimed record, so neither waits while the other has work; results stay in order.
+fn verify_records<T: Send>(
+    records: &[(u8, &[u8])],
+    check: &(dyn Fn(&BundleObject<'_>) -> Result<T, BundleError> + Sync),
+) -> Vec<RecordResult<T>> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let next = AtomicUsize::new(0);
+    let work = || {
+        let mut out = Vec::new();
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some((kind_byte, stored)) = records.get(i) else {
+                return out;
+            };
+            out.push((i, verify_record(*kind_byte, stored, check)));
+        }
+    };
+    let mut slots: Vec<Option<RecordResult<T>>> = std::iter::repeat_with(|| None)
+        .take(records.len())
+        .collect();
+    let mut place = |done: Vec<(usize, RecordResult<T>)>| {
+        for (i, r) in done {
+            slots[i] = Some(r);
+        }
+    };
+    if records.len() < 2 {
+        place(work());
+    } else {
+        std::thread::scope(|scope| {
+            let helper = std::thread::Builder::new()
+                .name("kdk-verify".into())
+                .spawn_scoped(scope, work);
+            // Without a second thread (it could not start) this one does everything.
+            place(work());
+            if let Ok(h) = helper {
+                // A panicked helper leaves its claimed slots empty: reported as unverified.
+                if let Ok(done) = h.join() {
+                    place(done);
+                }
+            }
+        });
+    }
+    slots
+        .into_iter()
+        .map(|r| r.unwrap_or(Err(Rejected::Corrupt("it was not verified".into()))))
+        .collect()
 }

@@ -3,8 +3,9 @@
 //! [`pack`] walks the objects reachable from some refs (minus what an incremental bundle's
 //! prerequisites already give the receiver) and streams them into a bundle file;
 //! [`verify_file`] reads a bundle completely, checking its checksum, every object and its
-//! completeness; [`fetch`] and [`clone_bundle`] verify first and only then store objects,
-//! flush, and update refs in one transaction, so a bad bundle changes nothing.
+//! completeness; [`fetch`] verifies first and only then stores objects, flushes, and updates
+//! refs in one transaction, so a bad bundle changes nothing; [`clone_bundle`] stores objects
+//! while verifying, into a new repository that stays in a temporary directory until complete.
 
 pub mod format;
 pub mod remote;
@@ -12,7 +13,7 @@ pub mod walk;
 
 pub use format::{
     BUNDLE_MAGIC, BUNDLE_VERSION, BundleError, BundleHeader, BundleObject, BundleRef,
-    BundleSummary, BundleWriter, Creator, read_bundle, read_header,
+    BundleSummary, BundleWriter, Creator, read_bundle, read_bundle_checked, read_header,
 };
 pub use remote::{
     CloneOutcome, FetchOutcome, PullOutcome, RefUpdate, UpdateKind, clone_bundle, fetch, pull,
@@ -31,7 +32,7 @@ use crate::id::{CommitId, ObjectId};
 use crate::object::Kind;
 use crate::refs::{RefName, RefValue};
 use crate::repo::Repo;
-use crate::store::Store;
+use crate::store::{PackStore, Store};
 
 /// File extension of bundles.
 pub const BUNDLE_EXTENSION: &str = "kdk";
@@ -173,7 +174,8 @@ pub fn pack(repo: &Repo, opts: &PackOptions, path: &Path) -> Result<PackOutcome>
         .map_err(|e| Error::io("creating a temporary file in", dir, e))?;
     let io = |e: std::io::Error| Error::io("writing", path, e);
     let file = tmp.as_file().try_clone().map_err(io)?;
-    let mut w = BundleWriter::new(BufWriter::with_capacity(1 << 20, file), &header).map_err(io)?;
+    let (out, syncer) = WriteBack::start(file).map_err(io)?;
+    let mut w = BundleWriter::new(out, &header).map_err(io)?;
     // Whole objects go in as the store keeps them (already compressed): nothing is
     // compressed again.
     walker.walk(
@@ -202,7 +204,7 @@ pub fn pack(repo: &Repo, opts: &PackOptions, path: &Path) -> Result<PackOutcome>
             .collect::<Vec<_>>()
     );
     let (out, summary) = w.finish().map_err(io)?;
-    let file = out.into_inner().map_err(|e| io(e.into_error()))?;
+    let file = out.finish(syncer).map_err(io)?;
     file.sync_all().map_err(io)?;
     tmp.persist(path)
         .map_err(|e| Error::io("replacing", path, e.error))?;
@@ -211,6 +213,71 @@ pub fn pack(repo: &Repo, opts: &PackOptions, path: &Path) -> Result<PackOutcome>
         header,
         summary,
     })
+}
+
+/// Bytes written to a bundle between two write-back requests.
+const WRITEBACK_BYTES: usize = 2 << 20;
+
+/// A buffered file writer whose bytes are synced by a helper thread as they accumulate, so
+/// the final `fsync` of a bundle has little left to write.
+struct WriteBack {
+    inner: BufWriter<File>,
+    since: usize,
+    signal: std::sync::mpsc::SyncSender<()>,
+}
+
+impl WriteBack {
+    /// Wraps `file` and starts its syncing thread (returned, for [`WriteBack::finish`]).
+    fn start(
+        file: File,
+    ) -> std::io::Result<(WriteBack, std::thread::JoinHandle<std::io::Result<()>>)> {
+        let synced = file.try_clone()?;
+        // Requests coalesce while a sync runs.
+        let (signal, requests) = std::sync::mpsc::sync_channel::<()>(1);
+        let syncer = std::thread::Builder::new()
+            .name("kdk-sync".into())
+            .spawn(move || {
+                for () in requests {
+                    synced.sync_data()?;
+                }
+                Ok(())
+            })?;
+        let out = WriteBack {
+            inner: BufWriter::with_capacity(1 << 20, file),
+            since: 0,
+            signal,
+        };
+        Ok((out, syncer))
+    }
+
+    /// Flushes the buffer, stops the syncing thread (reporting its error) and returns the file.
+    fn finish(self, syncer: std::thread::JoinHandle<std::io::Result<()>>) -> std::io::Result<File> {
+        let WriteBack { inner, signal, .. } = self;
+        drop(signal);
+        let file = inner.into_inner().map_err(|e| e.into_error())?;
+        syncer
+            .join()
+            .map_err(|_| std::io::Error::other("the syncing thread panicked"))??;
+        Ok(file)
+    }
+}
+
+impl std::io::Write for WriteBack {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.since += n;
+        if self.since >= WRITEBACK_BYTES {
+            self.since = 0;
+            self.inner.flush()?;
+            // A stopped syncer reports its error in `finish`.
+            let _ = self.signal.try_send(());
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// A bundle that passed [`verify_file`].
@@ -263,17 +330,21 @@ fn verify_with(
             None => Ok(None),
         }
     };
-    let (header, summary) = read_bundle(open_bundle(path)?, &mut lookup, |o| {
-        let refs = required_refs(o.kind, o.canonical)
-            .map_err(|e| BundleError(format!("object {} is malformed: {e}", o.id)))?;
-        needed.extend(refs);
-        if present.insert(o.id, o.kind).is_some() {
-            return Err(BundleError(format!("object {} appears twice", o.id)));
-        }
-        ids.push(o.id);
-        each(o)
-    })
-    .map_err(|e| bundle_error(path, e))?;
+    // Decoding each object for what it references runs on the verifying threads.
+    let check = |o: &BundleObject<'_>| {
+        required_refs(o.kind, o.canonical)
+            .map_err(|e| BundleError(format!("object {} is malformed: {e}", o.id)))
+    };
+    let (header, summary) =
+        read_bundle_checked(open_bundle(path)?, &mut lookup, &check, |o, refs| {
+            needed.extend(refs);
+            if present.insert(o.id, o.kind).is_some() {
+                return Err(BundleError(format!("object {} appears twice", o.id)));
+            }
+            ids.push(o.id);
+            each(o)
+        })
+        .map_err(|e| bundle_error(path, e))?;
     let prereqs: BTreeSet<ObjectId> = header.prerequisites.iter().map(|c| c.id()).collect();
     let fail = |msg: String| Err(Error::Invalid(format!("bundle {}: {msg}", path.display())));
     if let Some(store) = store {
@@ -426,6 +497,117 @@ pub fn receive(path: &Path, store: Option<&Store>, spill_dir: &Path) -> Result<R
         verified,
         spill,
         spill_dir: spill_dir.to_path_buf(),
+    })
+}
+
+/// Stored bytes of verified objects handed to the storing thread at a time by
+/// [`receive_into_fresh`].
+const STORE_BATCH_BYTES: usize = 1 << 20;
+
+/// Reads and verifies the bundle at `path` (as [`verify_file`] without a repository) and
+/// stores each object as soon as it is verified, on a second thread, so storing and indexing
+/// overlap verification; flushes the store once everything verified.
+///
+/// The second thread first calls `open` for the store (and whatever the caller keeps with
+/// it, returned with the result), so creating it overlaps the first reads too. Objects reach
+/// the store (with [`PackStore::load_unsynced`]) before the bundle as a whole is known to be
+/// good — its checksum, index and completeness are checked at the end — and before they are
+/// durable: the store must belong to a repository no one can see yet, which the caller
+/// discards when this fails. [`clone_bundle`] builds the new repository in a temporary
+/// directory and renames it into place only when complete. The store must be empty.
+pub fn receive_into_fresh<T: Send>(
+    path: &Path,
+    open: impl FnOnce() -> Result<(T, PackStore)> + Send,
+) -> Result<(Verified, T)> {
+    // Up to four batches wait while the storing thread indexes.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<SpillItem>>(4);
+    std::thread::scope(|scope| {
+        let storer = std::thread::Builder::new()
+            .name("kdk-store".into())
+            .spawn_scoped(scope, move || -> Result<(T, PackStore)> {
+                let (keep, store) = open()?;
+                // A third thread writes the pack back while this one indexes, so the final
+                // flush has little left to sync; requests coalesce while it is busy.
+                let (sync_tx, sync_rx) = std::sync::mpsc::sync_channel::<()>(1);
+                std::thread::scope(|inner| -> Result<()> {
+                    let syncer = std::thread::Builder::new()
+                        .name("kdk-sync".into())
+                        .spawn_scoped(inner, || -> Result<()> {
+                            for () in sync_rx {
+                                store.sync_appended()?;
+                            }
+                            Ok(())
+                        })
+                        .map_err(|e| Error::Storage(format!("starting a thread: {e}")))?;
+                    let loaded = (|| -> Result<()> {
+                        for batch in rx {
+                            let items: Vec<(ObjectId, Vec<u8>)> = batch
+                                .into_iter()
+                                .map(|(id, bytes, is_stored)| {
+                                    let stored = if is_stored {
+                                        bytes
+                                    } else {
+                                        crate::store::frame(&bytes)
+                                    };
+                                    (id, stored)
+                                })
+                                .collect();
+                            store.load_unsynced(items)?;
+                            // A stopped syncer reports its error at the join.
+                            let _ = sync_tx.try_send(());
+                        }
+                        Ok(())
+                    })();
+                    drop(sync_tx);
+                    let synced = syncer
+                        .join()
+                        .map_err(|_| Error::Storage("the syncing thread panicked".into()))?;
+                    loaded?;
+                    synced
+                })?;
+                Ok((keep, store))
+            })
+            .map_err(|e| Error::Storage(format!("starting a thread: {e}")))?;
+        let mut batch: Vec<SpillItem> = Vec::new();
+        let mut batch_bytes = 0usize;
+        let mut tx = Some(tx);
+        let result = verify_with(path, None, &mut |o| {
+            let item = match o.stored {
+                Some(stored) => (o.id, stored.to_vec(), true),
+                None => (o.id, o.canonical.to_vec(), false),
+            };
+            batch_bytes += item.1.len();
+            batch.push(item);
+            if batch_bytes >= STORE_BATCH_BYTES {
+                batch_bytes = 0;
+                let full = std::mem::take(&mut batch);
+                if tx.as_ref().is_none_or(|t| t.send(full).is_err()) {
+                    return Err(BundleError("storing objects failed".into()));
+                }
+            }
+            Ok(())
+        });
+        if let Some(t) = tx.take()
+            && result.is_ok()
+        {
+            // The storing thread may have stopped on an error; join reports it.
+            let _ = t.send(std::mem::take(&mut batch));
+        }
+        let stored = storer
+            .join()
+            .map_err(|_| Error::Storage("the storing thread panicked".into()))?;
+        // A failed write (or `open`) stops the storing thread first: its error explains.
+        let (keep, store) = stored?;
+        let verified = match result {
+            Ok(v) => v,
+            Err(e) => {
+                // The caller deletes the repository: syncing what was loaded is wasted.
+                store.abandon();
+                return Err(e);
+            }
+        };
+        crate::store::ObjectStore::flush(&store)?;
+        Ok((verified, keep))
     })
 }
 

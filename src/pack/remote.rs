@@ -11,8 +11,9 @@ use crate::merge::Favor;
 use crate::merge::ops::{FastForward, MergeOptions, MergeOutcome, merge_commit};
 use crate::refs::{Change, Expected, RefName, RefValue, Transaction};
 use crate::repo::{InitOptions, Repo};
+use crate::store::PackStore;
 
-use super::{Received, Verified, receive};
+use super::{BundleHeader, Received, Verified, receive};
 
 /// How a ref changed in a fetch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -200,89 +201,62 @@ pub struct CloneOutcome {
 /// `refs/remotes/<remote>/`, tags, and a local branch (the bundle's HEAD branch, else `main`,
 /// else its first branch) checked out and tracking its remote-tracking ref.
 ///
-/// The bundle is verified before anything is created; if a later step fails, the new
-/// directory is removed again.
+/// The repository is built in a temporary directory inside `dir` and renamed to `dir/.kodiak`
+/// only when complete: objects, refs and config durable, after the whole bundle verified. A
+/// failure removes everything the clone made (`dir` too, unless it existed), and a crash leaves
+/// no repository behind (at most the temporary directory).
 pub fn clone_bundle(path: &Path, dir: &Path, remote: &str) -> Result<CloneOutcome> {
     check_remote_name(remote)?;
-    let received = receive(path, None, &std::env::temp_dir())?;
-    let verified = &received.verified;
-    if !verified.header.prerequisites.is_empty() {
-        return Err(Error::Invalid(format!(
-            "bundle {} is incremental (it needs {} prerequisite commit{}), so it cannot start a repository\nhint: clone a full bundle, or fetch this one into a repository that has its prerequisites",
-            path.display(),
-            verified.header.prerequisites.len(),
-            if verified.header.prerequisites.len() == 1 {
-                ""
-            } else {
-                "s"
-            }
-        )));
-    }
+    // The header alone tells whether the bundle can start a repository; the whole file
+    // (header included) is verified while it is received.
+    let header = super::read_header_file(path)?;
+    refuse_incremental(path, &header)?;
     let dir = std::path::absolute(dir).map_err(|e| Error::io("resolving", dir, e))?;
     let existed = dir.exists();
     if existed {
-        let mut entries = std::fs::read_dir(&dir).map_err(|e| Error::io("reading", &dir, e))?;
-        if entries.next().is_some() {
+        let names: Vec<String> = std::fs::read_dir(&dir)
+            .map_err(|e| Error::io("reading", &dir, e))?
+            .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+            .collect::<std::io::Result<_>>()
+            .map_err(|e| Error::io("reading", &dir, e))?;
+        if !names.is_empty() {
+            let hint = if names.iter().all(|n| n.starts_with(CLONE_TEMP_PREFIX)) {
+                format!(
+                    "\nhint: it holds only what an interrupted clone left ({CLONE_TEMP_PREFIX}…); remove it and clone again"
+                )
+            } else {
+                String::new()
+            };
             return Err(Error::Invalid(format!(
-                "destination {} already exists and is not empty",
+                "destination {} already exists and is not empty{hint}",
                 dir.display()
             )));
         }
+    } else {
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io("creating", &dir, e))?;
     }
-    let branches: Vec<&str> = verified
-        .header
-        .refs
-        .iter()
-        .filter_map(|r| r.name.strip_prefix("refs/heads/"))
-        .collect();
-    let branch = verified
-        .header
-        .head
-        .as_deref()
-        .and_then(|h| h.strip_prefix("refs/heads/"))
-        .or_else(|| branches.iter().copied().find(|b| *b == "main"))
-        .or_else(|| branches.first().copied())
-        .map(str::to_string);
-    let result = (|| {
-        let repo = Repo::init(
-            &dir,
-            &InitOptions {
-                initial_branch: branch.clone(),
-            },
-        )?;
-        let path_abs = std::path::absolute(path).map_err(|e| Error::io("resolving", path, e))?;
-        let fetch = apply(&repo, &path_abs, remote, received, "clone")?;
-        if let Some(b) = &branch {
-            let tracking = RefName::new(&format!("refs/remotes/{remote}/{b}"))?;
-            let id = repo
-                .refs()
-                .get(&tracking)?
-                .ok_or_else(|| Error::Storage(format!("{tracking} was not created")))?;
-            let tx = Transaction::new().update_ref(
-                RefName::branch(b)?,
-                Expected::Absent,
-                Change::Set(id),
-            );
-            repo.transaction(&tx, &format!("clone: from {}", path_abs.display()))?;
-        }
-        let cfg_path = repo.paths().config_path();
-        let mut cfg = ConfigFile::load(&cfg_path)?;
-        cfg.set(&remote_url_key(remote)?, &path_abs.to_string_lossy());
-        if let Some(b) = &branch {
-            cfg.set(&ConfigKey::parse(&format!("branch.{b}.remote"))?, remote);
-            cfg.set(
-                &ConfigKey::parse(&format!("branch.{b}.merge"))?,
-                &format!("refs/heads/{b}"),
-            );
-        }
-        cfg.save(&cfg_path)?;
-        repo.close()?;
-        Ok(fetch)
-    })();
+    let result = tempfile::Builder::new()
+        .prefix(CLONE_TEMP_PREFIX)
+        .tempdir_in(&dir)
+        .map_err(|e| Error::io("creating a temporary directory in", &dir, e))
+        .and_then(|tmp| {
+            let outcome = clone_into_temp(path, tmp.path(), remote, &header)?;
+            // The complete repository appears at once; the emptied temporary directory goes.
+            let built = tmp.path().join(crate::repo::DOT_DIR);
+            let target = dir.join(crate::repo::DOT_DIR);
+            std::fs::rename(&built, &target)
+                .map_err(|e| Error::io("moving the new repository to", &target, e))?;
+            std::fs::File::open(&dir)
+                .and_then(|d| d.sync_all())
+                .map_err(|e| Error::io("syncing", &dir, e))?;
+            tmp.close()
+                .map_err(|e| Error::io("removing a temporary directory in", &dir, e))?;
+            Ok(outcome)
+        });
     match result {
-        Ok(fetch) => Ok(CloneOutcome { dir, fetch, branch }),
+        Ok((fetch, branch)) => Ok(CloneOutcome { dir, fetch, branch }),
         Err(e) => {
-            // Nothing of a failed clone is kept.
+            // Nothing of a failed clone is kept (the temporary directory removed itself).
             if existed {
                 let _ = std::fs::remove_dir_all(dir.join(crate::repo::DOT_DIR));
             } else {
@@ -291,6 +265,118 @@ pub fn clone_bundle(path: &Path, dir: &Path, remote: &str) -> Result<CloneOutcom
             Err(e)
         }
     }
+}
+
+/// Name prefix of the temporary directory a clone builds its repository in.
+pub const CLONE_TEMP_PREFIX: &str = ".kodiak-clone-";
+
+/// Refuses an incremental bundle as the start of a repository.
+fn refuse_incremental(path: &Path, header: &BundleHeader) -> Result<()> {
+    let n = header.prerequisites.len();
+    if n == 0 {
+        return Ok(());
+    }
+    Err(Error::Invalid(format!(
+        "bundle {} is incremental (it needs {n} prerequisite commit{}), so it cannot start a repository\nhint: clone a full bundle, or fetch this one into a repository that has its prerequisites",
+        path.display(),
+        if n == 1 { "" } else { "s" }
+    )))
+}
+
+/// Builds the cloned repository in `work` (a temporary work directory): init, objects stored
+/// while the bundle verifies, refs, config; closes it. Returns the fetch and the local branch.
+fn clone_into_temp(
+    path: &Path,
+    work: &Path,
+    remote: &str,
+    header: &BundleHeader,
+) -> Result<(FetchOutcome, Option<String>)> {
+    let branch = header_branch(header);
+    // The repository is created on the storing thread while the first records verify.
+    // Objects go in through a second handle on its database, which indexes without the
+    // crash-safety syncs (the repository is not visible yet); the repository's own handle
+    // has written nothing and reads what this one flushed.
+    let (verified, repo) = super::receive_into_fresh(path, || {
+        let repo = Repo::init(
+            work,
+            &InitOptions {
+                initial_branch: branch.clone(),
+            },
+        )?;
+        let loader = PackStore::open(repo.db(), &repo.paths().packs_path())?;
+        Ok((repo, loader))
+    })?;
+    // The verified header is the one that counts: the file could have changed since.
+    if verified.header != *header {
+        return Err(Error::Invalid(format!(
+            "bundle {} changed while it was being read",
+            path.display()
+        )));
+    }
+    let path_abs = std::path::absolute(path).map_err(|e| Error::io("resolving", path, e))?;
+    let mut updates = plan(&repo, remote, &verified)?;
+    let mut tx = Transaction::new();
+    for u in &mut updates {
+        // A new repository has no refs: every update creates one.
+        u.kind = UpdateKind::New;
+        tx = tx.update_ref(
+            u.local.clone(),
+            Expected::Absent,
+            Change::Set(RefValue::Direct(u.new)),
+        );
+    }
+    if !tx.refs.is_empty() {
+        repo.transaction(&tx, &format!("clone: {}", path_abs.display()))?;
+    }
+    if let Some(b) = &branch {
+        let tracking = RefName::new(&format!("refs/remotes/{remote}/{b}"))?;
+        let id = updates
+            .iter()
+            .find(|u| u.local == tracking)
+            .map(|u| u.new)
+            .ok_or_else(|| Error::Storage(format!("{tracking} was not created")))?;
+        let tx = Transaction::new().update_ref(
+            RefName::branch(b)?,
+            Expected::Absent,
+            Change::Set(RefValue::Direct(id)),
+        );
+        repo.transaction(&tx, &format!("clone: from {}", path_abs.display()))?;
+    }
+    let cfg_path = repo.paths().config_path();
+    let mut cfg = ConfigFile::load(&cfg_path)?;
+    cfg.set(&remote_url_key(remote)?, &path_abs.to_string_lossy());
+    if let Some(b) = &branch {
+        cfg.set(&ConfigKey::parse(&format!("branch.{b}.remote"))?, remote);
+        cfg.set(
+            &ConfigKey::parse(&format!("branch.{b}.merge"))?,
+            &format!("refs/heads/{b}"),
+        );
+    }
+    cfg.save(&cfg_path)?;
+    repo.close()?;
+    let fetch = FetchOutcome {
+        objects: verified.summary.objects,
+        new_objects: verified.summary.objects,
+        updates,
+        head: verified.header.head.clone(),
+    };
+    Ok((fetch, branch))
+}
+
+/// The branch a clone checks out: the bundle's HEAD branch, else `main`, else its first.
+fn header_branch(header: &BundleHeader) -> Option<String> {
+    let branches: Vec<&str> = header
+        .refs
+        .iter()
+        .filter_map(|r| r.name.strip_prefix("refs/heads/"))
+        .collect();
+    header
+        .head
+        .as_deref()
+        .and_then(|h| h.strip_prefix("refs/heads/"))
+        .or_else(|| branches.iter().copied().find(|b| *b == "main"))
+        .or_else(|| branches.first().copied())
+        .map(str::to_string)
 }
 
 /// What [`pull`] did after fetching.

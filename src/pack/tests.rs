@@ -573,3 +573,178 @@ fn incomplete_and_inconsistent_bundles_fail_verification() {
         "{e}"
     );
 }
+
+/// Cloning builds the repository in a temporary directory while the bundle verifies: these
+/// bundles are big enough that objects reach the new store before the failure is found.
+mod clone {
+    use std::path::{Path, PathBuf};
+
+    use super::*;
+    use crate::pack::{clone_bundle, receive_into_fresh};
+    use crate::repo::{DOT_DIR, Repo, RepoPaths};
+    use crate::store::{ObjectStore, PackStore};
+
+    /// 40 incompressible blobs of 100 KB (4 MB: several batches of the storing thread) and a
+    /// tag naming the first one.
+    fn big_bundle(dir: &Path) -> (PathBuf, Vec<ObjectId>) {
+        let objs: Vec<(ObjectId, Vec<u8>)> = (0..40u64)
+            .map(|i| {
+                let mut data = vec![0u8; 100_000];
+                blake3::Hasher::new()
+                    .update(&i.to_le_bytes())
+                    .finalize_xof()
+                    .fill(&mut data);
+                let (id, bytes) = object::encode_with_id(&Blob { data });
+                (id.id(), bytes)
+            })
+            .collect();
+        let mut h = header(Vec::new());
+        h.refs[0] = BundleRef {
+            name: "refs/tags/first".into(),
+            id: objs[0].0,
+        };
+        h.head = None;
+        let mut w = BundleWriter::new(Vec::new(), &h).unwrap();
+        for (id, b) in &objs {
+            w.add(*id, b).unwrap();
+        }
+        let path = dir.join("big.kdk");
+        std::fs::write(&path, w.finish().unwrap().0).unwrap();
+        (path, objs.into_iter().map(|(id, _)| id).collect())
+    }
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut out: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn clone_keeps_every_object_and_no_temporary_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (path, ids) = big_bundle(tmp.path());
+        let dest = tmp.path().join("copy");
+        let c = clone_bundle(&path, &dest, "origin").unwrap();
+        assert_eq!(c.fetch.new_objects, 40);
+        assert_eq!(c.branch, None);
+        assert_eq!(names(&dest), vec![DOT_DIR.to_string()]);
+        let repo = Repo::open(RepoPaths::new(&dest), crate::repo::LockWait::No).unwrap();
+        for id in &ids {
+            assert!(repo.store().get_canonical(id, Kind::Blob).is_ok(), "{id}");
+        }
+        let tag = crate::refs::RefName::new("refs/tags/first").unwrap();
+        assert_eq!(
+            repo.refs().get(&tag).unwrap(),
+            Some(crate::refs::RefValue::Direct(ids[0]))
+        );
+    }
+
+    #[test]
+    fn late_failures_leave_nothing_behind() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (path, _) = big_bundle(tmp.path());
+        let good = std::fs::read(&path).unwrap();
+        let n = good.len();
+        let index_at = u64::from_le_bytes(good[n - 48..n - 40].try_into().unwrap()) as usize;
+        let mut last_record = good.clone();
+        last_record[index_at - 1] ^= 0x55;
+        reseal(&mut last_record);
+        let mut checksum = good.clone();
+        checksum[n - 1] ^= 1;
+        let cases = [
+            ("last-record", last_record, "does not match the records"),
+            ("checksum", checksum, "checksum does not match"),
+            (
+                "truncated-index",
+                good[..index_at + 20].to_vec(),
+                "truncated",
+            ),
+        ];
+        for (name, bytes, expect) in cases {
+            let bad = tmp.path().join(format!("{name}.kdk"));
+            std::fs::write(&bad, &bytes).unwrap();
+            let fresh = tmp.path().join(format!("new-{name}"));
+            let e = clone_bundle(&bad, &fresh, "origin")
+                .err()
+                .unwrap()
+                .to_string();
+            assert!(e.contains(expect), "{name}: {e}");
+            assert!(!fresh.exists(), "{name}");
+            let empty = tmp.path().join(format!("empty-{name}"));
+            std::fs::create_dir(&empty).unwrap();
+            let e = clone_bundle(&bad, &empty, "origin")
+                .err()
+                .unwrap()
+                .to_string();
+            assert!(e.contains(expect), "{name}: {e}");
+            assert!(names(&empty).is_empty(), "{name}: {:?}", names(&empty));
+        }
+    }
+
+    #[test]
+    fn what_an_interrupted_clone_left_is_named() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (path, _) = big_bundle(tmp.path());
+        let dest = tmp.path().join("dest");
+        std::fs::create_dir_all(dest.join(".kodiak-clone-abc123/.kodiak")).unwrap();
+        let e = clone_bundle(&path, &dest, "origin")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("not empty"), "{e}");
+        assert!(e.contains("interrupted clone"), "{e}");
+        // Left as it was: it is not this clone's to delete.
+        assert_eq!(names(&dest), vec![".kodiak-clone-abc123".to_string()]);
+        std::fs::write(dest.join("notes.txt"), b"x").unwrap();
+        let e = clone_bundle(&path, &dest, "origin")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(!e.contains("interrupted clone"), "{e}");
+    }
+
+    #[test]
+    fn objects_are_stored_before_the_checksum_is_known() {
+        // Why the clone's repository must stay invisible until complete.
+        let tmp = tempfile::tempdir().unwrap();
+        let (path, ids) = big_bundle(tmp.path());
+        let mut bytes = std::fs::read(&path).unwrap();
+        let n = bytes.len();
+        bytes[n - 1] ^= 1;
+        std::fs::write(&path, &bytes).unwrap();
+        let db = sled::Config::new()
+            .path(tmp.path().join("db"))
+            .open()
+            .unwrap();
+        let packs = tmp.path().join("packs");
+        let e = receive_into_fresh(&path, || Ok(((), PackStore::open(&db, &packs)?)))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("checksum does not match"), "{e}");
+        let store = PackStore::open(&db, &packs).unwrap();
+        assert!(store.has(&ids[0]).unwrap());
+    }
+}
+
+#[test]
+fn write_back_keeps_every_byte_in_order_across_sync_requests() {
+    use std::io::Write;
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("out");
+    let file = std::fs::File::create(&path).unwrap();
+    let (mut out, syncer) = super::WriteBack::start(file).unwrap();
+    // 5 MiB in uneven pieces: several write-back requests, some while a sync runs.
+    let mut expected = Vec::new();
+    for i in 0..700u32 {
+        let piece: Vec<u8> = (0..7_500u32).map(|j| (i * 31 + j) as u8).collect();
+        out.write_all(&piece).unwrap();
+        expected.extend_from_slice(&piece);
+    }
+    let file = out.finish(syncer).unwrap();
+    drop(file);
+    assert_eq!(std::fs::read(&path).unwrap(), expected);
+}

@@ -154,6 +154,10 @@ struct Writer {
     abandoned: bool,
     /// Index entries were removed since the last flush.
     removed: bool,
+    /// Index values were inserted by [`PackStore::load_unsynced`] since the last flush.
+    loaded: bool,
+    /// The records buffer of [`PackStore::load_unsynced`], kept between calls.
+    scratch: Vec<u8>,
 }
 
 /// Objects in append-only pack files indexed by a sled tree; small objects inline in sled.
@@ -249,9 +253,9 @@ impl PackStore {
         self.dir.join(pack_file_name(n))
     }
 
-    /// Drops the store without its final flush, as a crash would (unflushed writes are lost).
-    #[cfg(test)]
-    pub(crate) fn abandon(self) {
+    /// Drops the store without its final flush, as a crash would (unflushed writes are lost):
+    /// for crash tests, and for a failed bulk load whose repository is deleted anyway.
+    pub fn abandon(self) {
         self.writer().abandoned = true;
     }
 
@@ -536,10 +540,81 @@ impl PackStore {
         Ok(buf)
     }
 
+    /// Stores `items` (ids not yet in the store, each once) in a store that no one can see
+    /// yet: appends the large values to the current pack and inserts every index value into
+    /// sled right away, **before** the pack bytes are durable.
+    ///
+    /// This suspends the crash invariant (an index value may point at pack bytes a crash
+    /// loses) until the next [`ObjectStore::flush`], which syncs the packs and then sled as
+    /// usual. It is for bulk loads into a repository built in a temporary directory that is
+    /// discarded unless that flush completes (`kodiak clone`): skipping the per-object index
+    /// lookups, the pending map and a sync per batch lets indexing keep pace with the reader
+    /// ([`PackStore::sync_appended`], on another thread, writes the pack back meanwhile).
+    pub fn load_unsynced(&self, items: Vec<(ObjectId, Vec<u8>)>) -> Result<()> {
+        let mut w = self.writer();
+        let mut batch = sled::Batch::default();
+        let mut packed = Vec::new();
+        let mut records = std::mem::take(&mut w.scratch);
+        records.clear();
+        records.reserve(
+            items
+                .iter()
+                .filter(|(_, v)| !is_inline(v))
+                .map(|(_, v)| RECORD_HEADER_LEN + v.len())
+                .sum(),
+        );
+        for (id, value) in items {
+            if is_inline(&value) {
+                batch.insert(&id.as_bytes()[..], value);
+                continue;
+            }
+            let len = u32::try_from(value.len()).map_err(|_| {
+                Error::Invalid(format!(
+                    "object {id} is too large to store ({} bytes)",
+                    value.len()
+                ))
+            })?;
+            packed.push((id, records.len() as u64, len));
+            records.extend_from_slice(&len.to_le_bytes());
+            records.extend_from_slice(&value);
+        }
+        if !records.is_empty() {
+            let (pack, start) = self.append(&mut w, &records)?;
+            for (id, rel, len) in packed {
+                let loc = Location {
+                    pack,
+                    offset: start + rel,
+                    len,
+                };
+                batch.insert(&id.as_bytes()[..], &loc.encode()[..]);
+            }
+        }
+        w.scratch = records;
+        w.loaded = true;
+        self.index.apply_batch(batch)?;
+        Ok(())
+    }
+
+    /// Syncs the pack bytes appended so far, touching no index, without blocking writers
+    /// meanwhile: a bulk load runs it on another thread as it goes, so that its final
+    /// [`ObjectStore::flush`] has little left to write.
+    pub fn sync_appended(&self) -> Result<()> {
+        let current = self
+            .writer()
+            .current
+            .as_ref()
+            .map(|c| (c.number, Arc::clone(&c.file)));
+        if let Some((n, file)) = current {
+            file.sync_data()
+                .map_err(|e| Error::io("syncing", self.pack_path(n), e))?;
+        }
+        Ok(())
+    }
+
     fn flush_locked(&self, w: &mut Writer) -> Result<()> {
         // Nothing written since the last flush: no sync (ref updates flush the database
         // themselves, so an idle store would only repeat their flush).
-        if w.dirty.is_empty() && !w.removed && self.pending().entries.is_empty() {
+        if w.dirty.is_empty() && !w.removed && !w.loaded && self.pending().entries.is_empty() {
             return Ok(());
         }
         // 1. Pack bytes (and new directory entries) become durable first.
@@ -598,6 +673,7 @@ impl PackStore {
         w.dirty.clear();
         w.new_file = false;
         w.removed = false;
+        w.loaded = false;
         Ok(())
     }
 }

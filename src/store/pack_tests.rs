@@ -495,3 +495,55 @@ fn stores_in_one_thread_do_not_share_cached_blocks() {
         assert_eq!(sb.get::<Blob>(idb).unwrap().data, noise(*seedb, 1500));
     }
 }
+
+/// Stored values (framed) of big blobs `seeds` and of small blobs `small`, with their ids.
+fn framed(seeds: std::ops::Range<u64>, small: &[u8]) -> Vec<(ObjectId, Vec<u8>)> {
+    let mut canonical: Vec<Vec<u8>> = seeds.map(|s| crate::object::encode(&big_blob(s))).collect();
+    canonical.extend(
+        small
+            .iter()
+            .map(|b| crate::object::encode(&Blob { data: vec![*b; 30] })),
+    );
+    canonical
+        .iter()
+        .map(|c| (ObjectId::hash(c), crate::store::frame(c)))
+        .collect()
+}
+
+#[test]
+fn bulk_load_is_indexed_at_once_and_durable_after_a_flush() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pack = Arc::new(open(tmp.path()));
+    let first = framed(0..30, &[1, 2, 3]);
+    pack.load_unsynced(first.clone()).unwrap();
+    // Indexed in sled right away (no pending entries), large values in a pack.
+    for (id, stored) in &first {
+        assert!(pack.index_tree().contains_key(id.as_bytes()).unwrap());
+        assert_eq!(pack.get_stored(id).unwrap().as_ref(), Some(stored));
+    }
+    assert!(pack.location(&first[0].0).unwrap().is_some());
+    assert_eq!(pack.location(&first[30].0).unwrap(), None);
+    // A batch of inline values only: nothing appended, yet the flush must flush sled.
+    let inline_only = framed(0..0, &[7, 8]);
+    pack.load_unsynced(inline_only.clone()).unwrap();
+    pack.flush().unwrap();
+    let durable = std::fs::metadata(pack.pack_path(1)).unwrap().len();
+    Arc::into_inner(pack).unwrap().abandon();
+
+    let pack = Arc::new(open(tmp.path()));
+    let store = Store::new(pack.clone());
+    for (id, _) in first.iter().chain(&inline_only) {
+        assert!(
+            store.get_canonical(id, crate::object::Kind::Blob).is_ok(),
+            "{id}"
+        );
+    }
+    assert_eq!(pack.ids().count(), first.len() + inline_only.len());
+    // Ordinary writes append after the loaded records.
+    let later = store.put(&big_blob(99)).unwrap();
+    assert_eq!(pack.location(&later.id()).unwrap().unwrap().offset, durable);
+    drop(store);
+    drop(pack);
+    let store = Store::new(Arc::new(open(tmp.path())));
+    assert_eq!(store.get::<Blob>(&later).unwrap(), big_blob(99));
+}

@@ -334,6 +334,15 @@ fn bad_bundles_change_nothing() {
     cases.push(("bomb", bomb, "is corrupt: zstd"));
 
     let before = e.refs("target");
+    let packs = |repo: &str| {
+        let mut names: Vec<String> = std::fs::read_dir(e.path(&format!("{repo}/.kodiak/packs")))
+            .unwrap()
+            .map(|f| f.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let packs_before = packs("target");
     for (name, bytes, expect) in &cases {
         let file = format!("{name}.kdk");
         e.write(&file, bytes);
@@ -348,7 +357,16 @@ fn bad_bundles_change_nothing() {
         let err = e.fails(&["clone", &file, &format!("clone-{name}")]);
         assert!(err.contains(expect), "{name}: {err}");
         assert!(!e.path(&format!("clone-{name}")).exists(), "{name}");
+        // Into an existing empty directory: it stays empty (no temporary directory left).
+        std::fs::create_dir(e.path(&format!("empty-{name}"))).unwrap();
+        let err = e.fails(&["clone", &file, &format!("empty-{name}")]);
+        assert!(err.contains(expect), "{name}: {err}");
+        let left = std::fs::read_dir(e.path(&format!("empty-{name}")))
+            .unwrap()
+            .count();
+        assert_eq!(left, 0, "{name}");
         assert_eq!(e.refs("target"), before, "{name}");
+        assert_eq!(packs("target"), packs_before, "{name}");
     }
     // Nothing was stored: the good bundle's commit is still unknown to the target.
     let main_id = e
