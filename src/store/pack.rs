@@ -114,6 +114,25 @@ fn is_inline(value: &[u8]) -> bool {
     value.len() <= INLINE_MAX && value.first().is_none_or(|b| *b < LOCATION_TAG)
 }
 
+/// Appends `value` as a pack record to `records`, noting `(id, offset in records, length)`.
+fn push_record(
+    records: &mut Vec<u8>,
+    packed: &mut Vec<(ObjectId, u64, u32)>,
+    id: ObjectId,
+    value: &[u8],
+) -> Result<()> {
+    let len = u32::try_from(value.len()).map_err(|_| {
+        Error::Invalid(format!(
+            "object {id} is too large to store ({} bytes)",
+            value.len()
+        ))
+    })?;
+    packed.push((id, records.len() as u64, len));
+    records.extend_from_slice(&len.to_le_bytes());
+    records.extend_from_slice(value);
+    Ok(())
+}
+
 /// A not-yet-indexed entry.
 #[derive(Clone)]
 enum Entry {
@@ -568,15 +587,7 @@ impl PackStore {
                 batch.insert(&id.as_bytes()[..], value);
                 continue;
             }
-            let len = u32::try_from(value.len()).map_err(|_| {
-                Error::Invalid(format!(
-                    "object {id} is too large to store ({} bytes)",
-                    value.len()
-                ))
-            })?;
-            packed.push((id, records.len() as u64, len));
-            records.extend_from_slice(&len.to_le_bytes());
-            records.extend_from_slice(&value);
+            push_record(&mut records, &mut packed, id, &value)?;
         }
         if !records.is_empty() {
             let (pack, start) = self.append(&mut w, &records)?;
@@ -764,15 +775,7 @@ impl ObjectStore for PackStore {
                     inline.push((id, value));
                     continue;
                 }
-                let len = u32::try_from(value.len()).map_err(|_| {
-                    Error::Invalid(format!(
-                        "object {id} is too large to store ({} bytes)",
-                        value.len()
-                    ))
-                })?;
-                packed.push((id, records.len() as u64, len));
-                records.extend_from_slice(&len.to_le_bytes());
-                records.extend_from_slice(&value);
+                push_record(&mut records, &mut packed, id, &value)?;
             }
         }
         let placed = if records.is_empty() {

@@ -751,16 +751,16 @@ fn pipelined_writes_reach_the_store() {
 
 /// A test backend over a memory store: counts reads, and can make writes slow and fail
 /// ("disk full") once a number of batches is written.
-struct ProbeStore {
+pub(super) struct ProbeStore {
     inner: Arc<MemoryStore>,
-    gets: std::sync::atomic::AtomicUsize,
+    pub(super) gets: std::sync::atomic::AtomicUsize,
     batches_left: std::sync::atomic::AtomicUsize,
     delay: std::time::Duration,
 }
 
 impl ProbeStore {
     /// Counts reads of `inner`; writes are immediate and never fail.
-    fn over(inner: Arc<MemoryStore>) -> Self {
+    pub(super) fn over(inner: Arc<MemoryStore>) -> Self {
         ProbeStore {
             inner,
             gets: Default::default(),

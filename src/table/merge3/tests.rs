@@ -6,6 +6,7 @@ use proptest::prelude::*;
 use super::*;
 use crate::store::{MemoryStore, Store};
 use crate::table::chunk::ChunkParams;
+use crate::table::tests::ProbeStore;
 
 type Model = BTreeMap<Vec<u8>, Vec<u8>>;
 type Edits = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
@@ -332,10 +333,7 @@ fn spread_edits_read_only_leaves_both_sides_changed() {
         "both {both}, one side {one_side}"
     );
     // A fresh store over the same objects, counting reads: nothing cached.
-    let probe = Arc::new(Reads {
-        inner: mem,
-        gets: Default::default(),
-    });
+    let probe = Arc::new(ProbeStore::over(mem));
     let cold = NodeStore::new(Store::new(probe.clone()));
     let (m, _) = run(&cold, rb, ro, rt, true);
     let want = reference(&base, &o, &t, true).rows;
@@ -355,40 +353,6 @@ fn spread_edits_read_only_leaves_both_sides_changed() {
         "{reads} reads for {both} leaves changed on both sides and {theirs_only} on theirs of {}",
         lb.len()
     );
-}
-
-/// A memory store counting reads.
-struct Reads {
-    inner: Arc<MemoryStore>,
-    gets: std::sync::atomic::AtomicUsize,
-}
-
-impl crate::store::ObjectStore for Reads {
-    fn get_stored(&self, id: &crate::id::ObjectId) -> Result<Option<Vec<u8>>> {
-        self.gets.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        self.inner.get_stored(id)
-    }
-    fn has(&self, id: &crate::id::ObjectId) -> Result<bool> {
-        self.inner.has(id)
-    }
-    fn put_stored_batch(&self, items: Vec<(crate::id::ObjectId, Vec<u8>)>) -> Result<()> {
-        self.inner.put_stored_batch(items)
-    }
-    fn ids(&self) -> Box<dyn Iterator<Item = Result<crate::id::ObjectId>> + '_> {
-        self.inner.ids()
-    }
-    fn ids_with_prefix(
-        &self,
-        prefix: &[u8],
-    ) -> Box<dyn Iterator<Item = Result<crate::id::ObjectId>> + '_> {
-        self.inner.ids_with_prefix(prefix)
-    }
-    fn remove(&self, id: &crate::id::ObjectId) -> Result<()> {
-        self.inner.remove(id)
-    }
-    fn flush(&self) -> Result<()> {
-        Ok(())
-    }
 }
 
 /// A missing node of theirs fails the merge with an error naming it, on one thread or
