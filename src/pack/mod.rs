@@ -430,6 +430,59 @@ const SPILL_BATCH_BYTES: usize = 4 << 20;
 /// canonical bytes still to be framed (`false`, objects rebuilt from deltas).
 type SpillItem = (ObjectId, Vec<u8>, bool);
 
+/// Collects verified objects into batches of about `limit` bytes for a writing thread.
+struct Batcher {
+    tx: Option<std::sync::mpsc::SyncSender<Vec<SpillItem>>>,
+    batch: Vec<SpillItem>,
+    bytes: usize,
+    limit: usize,
+    /// The error when the writing thread is gone (its own error explains why).
+    gone: &'static str,
+}
+
+impl Batcher {
+    fn new(
+        tx: std::sync::mpsc::SyncSender<Vec<SpillItem>>,
+        limit: usize,
+        gone: &'static str,
+    ) -> Self {
+        Batcher {
+            tx: Some(tx),
+            batch: Vec::new(),
+            bytes: 0,
+            limit,
+            gone,
+        }
+    }
+
+    /// Adds one object: its stored value when the bundle carries one, else canonical bytes.
+    fn push(&mut self, o: &format::BundleObject) -> Result<(), BundleError> {
+        let item = match o.stored {
+            Some(stored) => (o.id, stored.to_vec(), true),
+            None => (o.id, o.canonical.to_vec(), false),
+        };
+        self.bytes += item.1.len();
+        self.batch.push(item);
+        if self.bytes >= self.limit {
+            self.bytes = 0;
+            let full = std::mem::take(&mut self.batch);
+            if self.tx.as_ref().is_none_or(|t| t.send(full).is_err()) {
+                return Err(BundleError(self.gone.into()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Closes the channel, sending the last batch first when `send_last`.
+    fn finish(&mut self, send_last: bool) {
+        if let Some(t) = self.tx.take()
+            && send_last
+        {
+            let _ = t.send(std::mem::take(&mut self.batch));
+        }
+    }
+}
+
 /// Reads and verifies the bundle at `path` in one pass (as [`verify_file`]), writing every
 /// object's stored value into an anonymous temporary file in `spill_dir` on a second thread.
 /// Records carry stored values, which are kept as they are (checked by the reader); only
@@ -464,29 +517,10 @@ pub fn receive(path: &Path, store: Option<&Store>, spill_dir: &Path) -> Result<R
             w.flush()
         })
         .map_err(|e| Error::Storage(format!("starting a thread: {e}")))?;
-    let mut batch: Vec<SpillItem> = Vec::new();
-    let mut batch_bytes = 0usize;
-    let mut tx = Some(tx);
-    let result = verify_with(path, store, &mut |o| {
-        let item = match o.stored {
-            Some(stored) => (o.id, stored.to_vec(), true),
-            None => (o.id, o.canonical.to_vec(), false),
-        };
-        batch_bytes += item.1.len();
-        batch.push(item);
-        if batch_bytes >= SPILL_BATCH_BYTES {
-            batch_bytes = 0;
-            let full = std::mem::take(&mut batch);
-            if tx.as_ref().is_none_or(|t| t.send(full).is_err()) {
-                return Err(BundleError("writing the temporary file failed".into()));
-            }
-        }
-        Ok(())
-    });
-    if let Some(t) = tx.take() {
-        // The spill thread may have stopped on an error; join reports it.
-        let _ = t.send(std::mem::take(&mut batch));
-    }
+    let mut batcher = Batcher::new(tx, SPILL_BATCH_BYTES, "writing the temporary file failed");
+    let result = verify_with(path, store, &mut |o| batcher.push(o));
+    // The spill thread may have stopped on an error; join reports it.
+    batcher.finish(true);
     let spilled = spiller
         .join()
         .map_err(|_| Error::Storage("the spill thread panicked".into()))?;
@@ -568,31 +602,10 @@ pub fn receive_into_fresh<T: Send>(
                 Ok((keep, store))
             })
             .map_err(|e| Error::Storage(format!("starting a thread: {e}")))?;
-        let mut batch: Vec<SpillItem> = Vec::new();
-        let mut batch_bytes = 0usize;
-        let mut tx = Some(tx);
-        let result = verify_with(path, None, &mut |o| {
-            let item = match o.stored {
-                Some(stored) => (o.id, stored.to_vec(), true),
-                None => (o.id, o.canonical.to_vec(), false),
-            };
-            batch_bytes += item.1.len();
-            batch.push(item);
-            if batch_bytes >= STORE_BATCH_BYTES {
-                batch_bytes = 0;
-                let full = std::mem::take(&mut batch);
-                if tx.as_ref().is_none_or(|t| t.send(full).is_err()) {
-                    return Err(BundleError("storing objects failed".into()));
-                }
-            }
-            Ok(())
-        });
-        if let Some(t) = tx.take()
-            && result.is_ok()
-        {
-            // The storing thread may have stopped on an error; join reports it.
-            let _ = t.send(std::mem::take(&mut batch));
-        }
+        let mut batcher = Batcher::new(tx, STORE_BATCH_BYTES, "storing objects failed");
+        let result = verify_with(path, None, &mut |o| batcher.push(o));
+        // The storing thread may have stopped on an error; join reports it.
+        batcher.finish(result.is_ok());
         let stored = storer
             .join()
             .map_err(|_| Error::Storage("the storing thread panicked".into()))?;
