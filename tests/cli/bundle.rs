@@ -61,6 +61,16 @@ impl Env {
         self.ok(&["-C", repo, "show-ref"])
     }
 
+    /// The id `show-ref` lists for ref `name` in `repo`.
+    fn ref_id(&self, repo: &str, name: &str) -> String {
+        let refs = self.refs(repo);
+        let line = refs
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("{name} in {refs}"));
+        line.split(' ').nth(1).unwrap().to_string()
+    }
+
     fn rows(&self, repo: &str) -> String {
         self.ok(&[
             "-C", repo, "table", "show", "people", "--format", "csv", "--limit", "0",
@@ -113,15 +123,7 @@ fn pack_verify_clone_round_trip() {
     assert!(out.contains("[new tag]         v1 -> v1"), "{out}");
     assert!(out.contains("Switched to branch 'main'"), "{out}");
     let refs = e.refs("copy");
-    let main_id = e
-        .refs("demo")
-        .lines()
-        .find(|l| l.starts_with("refs/heads/main"))
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .to_string();
+    let main_id = e.ref_id("demo", "refs/heads/main");
     assert!(
         refs.contains(&format!("HEAD -> refs/heads/main {main_id}")),
         "{refs}"
@@ -369,15 +371,7 @@ fn bad_bundles_change_nothing() {
         assert_eq!(packs("target"), packs_before, "{name}");
     }
     // Nothing was stored: the good bundle's commit is still unknown to the target.
-    let main_id = e
-        .refs("demo")
-        .lines()
-        .find(|l| l.starts_with("refs/heads/main"))
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .to_string();
+    let main_id = e.ref_id("demo", "refs/heads/main");
     let err = e.env.fails(&["-C", "target", "cat-object", &main_id], 1);
     assert!(err.contains("no object matches"), "{err}");
     // And the good one still works.
