@@ -173,8 +173,11 @@ impl TableDiff {
                 _ => {}
             }
         }
-        let mut stats = DiffStats::default();
         let mut rows = self.rows(store, filters, None)?;
+        if filters.is_empty() {
+            return rows.count_changes();
+        }
+        let mut stats = DiffStats::default();
         while let Some(change) = rows.next_change()? {
             stats.add(&change);
         }

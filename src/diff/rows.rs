@@ -534,6 +534,59 @@ impl RowDiff {
         })
     }
 
+    /// Counts every change this diff yields, without building [`RowChange`]s (no row copies):
+    /// the same counts as adding up [`RowDiff::next_change`] with [`DiffStats::add`].
+    ///
+    /// Only for a diff without filters or limit, which would need the rows.
+    pub fn count_changes(mut self) -> Result<DiffStats> {
+        debug_assert!(self.filters.is_empty() && self.limit.is_none());
+        let mut stats = DiffStats::default();
+        while let Some(pair) = self.next_pair()? {
+            match pair {
+                (None, None) => {}
+                (Some(o), None) => stats.rows_deleted += self.decode_old(&o)?,
+                (None, Some(r)) => stats.rows_added += self.decode_new(&r)?,
+                (Some(o), Some(r)) => {
+                    let before = self.decode_old(&o)?;
+                    let after = self.decode_new(&r)?;
+                    if self.cols.keyless {
+                        stats.rows_added += after.saturating_sub(before);
+                        stats.rows_deleted += before.saturating_sub(after);
+                        continue;
+                    }
+                    let cells = self.changed_cells();
+                    if cells > 0 {
+                        stats.rows_modified += 1;
+                        stats.cells_changed += cells;
+                    }
+                }
+            }
+        }
+        Ok(stats)
+    }
+
+    /// Cells that differ between the decoded old and new rows (as `change` marks them).
+    fn changed_cells(&self) -> u64 {
+        let old = self.old.as_ref().map(|s| s.buf.as_slice()).unwrap_or(&[]);
+        let new = self.new.as_ref().map(|s| s.buf.as_slice()).unwrap_or(&[]);
+        let null = Value::Null;
+        self.cols
+            .cols
+            .iter()
+            .filter(|c| {
+                let Some(i) = c.new else {
+                    return false;
+                };
+                let a = match c.old {
+                    Some(j) => old.get(j).unwrap_or(&null),
+                    None => &c.default,
+                };
+                let b = new.get(i).unwrap_or(&null);
+                !same_cell(a, b, c.old_ty != c.new_ty)
+            })
+            .count() as u64
+    }
+
     /// The next change, or `None` at the end (or after `limit` changes).
     pub fn next_change(&mut self) -> Result<Option<RowChange>> {
         if self.limit.is_some_and(|l| self.emitted >= l) {

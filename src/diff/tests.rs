@@ -66,11 +66,21 @@ fn item(id: i64, name: &str, qty: i64) -> Vec<Value> {
     vec![Value::Int(id), Value::Text(name.into()), Value::Int(qty)]
 }
 
+/// Every change of `t`; also checks that counting them without building rows
+/// ([`RowDiff::count_changes`]) gives the counts of the changes themselves.
 fn all_changes(store: &Store, t: &TableDiff) -> Vec<RowChange> {
-    t.rows(store, &[], None)
+    let changes = t
+        .rows(store, &[], None)
         .unwrap()
         .collect::<Result<Vec<_>>>()
-        .unwrap()
+        .unwrap();
+    let mut summed = DiffStats::default();
+    for c in &changes {
+        summed.add(c);
+    }
+    let counted = t.rows(store, &[], None).unwrap().count_changes().unwrap();
+    assert_eq!(counted, summed);
+    changes
 }
 
 #[test]
