@@ -15,12 +15,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use kodiak::history::WorkState;
 use kodiak::interchange::{Format, WriteOptions, write_path};
-use kodiak::object::Table;
-use kodiak::repo::{LockWait, Repo, RepoPaths};
-use kodiak::schema::{RowCodec, Schema, Value};
-use kodiak::table::NodeStore;
+use kodiak::schema::Value;
 
 const ROWS: usize = 1_000_000;
 const CHANGED: i64 = 10_000;
@@ -57,34 +53,14 @@ fn output(dir: &Path, args: &[&str]) -> String {
 /// Changes the rows with the given ids in the working state (name and qty), through the
 /// library; the binary then commits them.
 fn edit(dir: &Path, ids: impl Iterator<Item = i64>) {
-    let repo = Repo::open(RepoPaths::new(dir), LockWait::Forever).expect("open");
-    let store = repo.store();
-    let st = WorkState::load(&repo).expect("state");
-    let mut root = st.working(store).expect("root");
-    let t: Table = store.get(&root.tables["items"]).expect("table");
-    let schema: Schema = store.get(&t.schema).expect("schema");
-    let codec = RowCodec::new(&schema);
-    let edits: Vec<(Vec<u8>, Option<Vec<u8>>)> = ids
-        .map(|i| {
-            let (k, v) = codec
-                .encode_row(&[
-                    Value::Int(i),
-                    Value::Text(format!("changed {i}")),
-                    Value::Int(-i),
-                    Value::Float(i as f64 * 0.37 + 0.01),
-                ])
-                .expect("encode");
-            (k, Some(v))
-        })
-        .collect();
-    let rows = NodeStore::new(store.clone())
-        .apply(t.rows, edits)
-        .expect("apply");
-    let table = store.put(&Table { rows, ..t }).expect("put");
-    root.tables.insert("items".into(), table);
-    st.set_working(&repo, &root, "bench: edit rows")
-        .expect("set working");
-    repo.close().expect("close");
+    common::put_working_rows(dir, "items", ids, |i| {
+        vec![
+            Value::Int(i),
+            Value::Text(format!("changed {i}")),
+            Value::Int(-i),
+            Value::Float(i as f64 * 0.37 + 0.01),
+        ]
+    });
     // sled's background thread of the closed handle may hold its lock briefly.
     std::thread::sleep(Duration::from_millis(200));
 }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use kodiak::history::WorkState;
 use kodiak::id::{CommitId, NodeId, SchemaId};
-use kodiak::object::{Blob, Commit, Root, Signature, Table};
+use kodiak::object::{Blob, Commit, Root, Table};
 use kodiak::refs::{Change, Expected, RefName, RefValue, Transaction};
 use kodiak::repo::{InitOptions, Repo};
 use kodiak::schema::{ColumnDef, RowCodec, Schema, Type, Value};
@@ -20,14 +20,7 @@ use kodiak::table::NodeStore;
 const COMMITS: u64 = 10_000;
 const RUNS: usize = 21;
 
-fn sig(time: i64) -> Signature {
-    Signature {
-        name: "Bench".into(),
-        email: "bench@example.com".into(),
-        time,
-        tz_offset_min: 0,
-    }
-}
+use common::sig;
 
 fn build(dir: &Path, commits: u64) -> CommitId {
     let repo = Repo::init(dir, &InitOptions::default()).expect("init");
@@ -139,39 +132,15 @@ fn build_big(dir: &Path) {
 /// Changes CHANGED_ROWS rows spread over the table in the working state (`round` varies the
 /// values so every round is a real change).
 fn change_rows(dir: &Path, round: i64) {
-    let repo = Repo::open(
-        kodiak::repo::RepoPaths::new(dir),
-        kodiak::repo::LockWait::Forever,
-    )
-    .expect("open");
-    let store = repo.store();
-    let st = WorkState::load(&repo).expect("state");
-    let mut root = st.working(store).expect("root");
-    let t: Table = store.get(&root.tables["big"]).expect("table");
-    let schema: Schema = store.get(&t.schema).expect("schema");
-    let codec = RowCodec::new(&schema);
     let step = BIG_ROWS / CHANGED_ROWS;
-    let edits: Vec<(Vec<u8>, Option<Vec<u8>>)> = (0..CHANGED_ROWS)
-        .map(|j| {
-            let i = j * step + round % step;
-            let (k, v) = codec
-                .encode_row(&[
-                    Value::Int(i),
-                    Value::Text(format!("changed {round}")),
-                    Value::Int(round),
-                ])
-                .expect("encode");
-            (k, Some(v))
-        })
-        .collect();
-    let rows = NodeStore::new(store.clone())
-        .apply(t.rows, edits)
-        .expect("apply");
-    let table = store.put(&Table { rows, ..t }).expect("put");
-    root.tables.insert("big".into(), table);
-    st.set_working(&repo, &root, "bench: change rows")
-        .expect("set working");
-    repo.close().expect("close");
+    let ids = (0..CHANGED_ROWS).map(|j| j * step + round % step);
+    common::put_working_rows(dir, "big", ids, |i| {
+        vec![
+            Value::Int(i),
+            Value::Text(format!("changed {round}")),
+            Value::Int(round),
+        ]
+    });
 }
 
 fn run(dir: &Path, args: &[&str]) -> Duration {

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use arrow_array::{Array, Float64Array, Int64Array, StringArray};
 use kodiak::id::CommitId;
-use kodiak::object::{Commit, Root, Signature, Table};
+use kodiak::object::{Commit, Root, Table};
 use kodiak::refs::{Change, Expected, RefName, RefValue, Transaction};
 use kodiak::repo::{InitOptions, Repo};
 use kodiak::schema::{ColumnDef, RowCodec, Schema, Type, Value};
@@ -23,14 +23,7 @@ const ROWS: usize = 1_000_000;
 const STEP: i64 = 100;
 const RUNS: usize = 7;
 
-fn sig(time: i64) -> Signature {
-    Signature {
-        name: "Bench".into(),
-        email: "bench@example.com".into(),
-        time,
-        tz_offset_min: 0,
-    }
-}
+use common::sig;
 
 fn schema() -> Schema {
     Schema::new(

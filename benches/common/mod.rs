@@ -61,3 +61,52 @@ pub fn kodiak(dir: &std::path::Path, args: &[&str]) -> (std::time::Duration, Str
     );
     (took, String::from_utf8_lossy(&out.stdout).into_owned())
 }
+
+/// The signature benchmark commits carry, at `time` (seconds since the epoch, UTC).
+#[allow(dead_code)] // each bench binary compiles this module; not all of them write commits
+pub fn sig(time: i64) -> kodiak::object::Signature {
+    kodiak::object::Signature {
+        name: "Bench".into(),
+        email: "bench@example.com".into(),
+        time,
+        tz_offset_min: 0,
+    }
+}
+
+/// Writes `row(id)` for each of `ids` into table `table` of the working state of the
+/// repository at `dir`, through the library (the binary then commits it).
+#[allow(dead_code)] // each bench binary compiles this module; not all of them edit tables
+pub fn put_working_rows(
+    dir: &std::path::Path,
+    table: &str,
+    ids: impl Iterator<Item = i64>,
+    row: impl Fn(i64) -> Vec<kodiak::schema::Value>,
+) {
+    use kodiak::history::WorkState;
+    use kodiak::object::Table;
+    use kodiak::repo::{LockWait, Repo, RepoPaths};
+    use kodiak::schema::{RowCodec, Schema};
+    use kodiak::table::NodeStore;
+
+    let repo = Repo::open(RepoPaths::new(dir), LockWait::Forever).expect("open");
+    let store = repo.store();
+    let st = WorkState::load(&repo).expect("state");
+    let mut root = st.working(store).expect("root");
+    let t: Table = store.get(&root.tables[table]).expect("table");
+    let schema: Schema = store.get(&t.schema).expect("schema");
+    let codec = RowCodec::new(&schema);
+    let edits: Vec<(Vec<u8>, Option<Vec<u8>>)> = ids
+        .map(|i| {
+            let (k, v) = codec.encode_row(&row(i)).expect("encode");
+            (k, Some(v))
+        })
+        .collect();
+    let rows = NodeStore::new(store.clone())
+        .apply(t.rows, edits)
+        .expect("apply");
+    let table_id = store.put(&Table { rows, ..t }).expect("put");
+    root.tables.insert(table.into(), table_id);
+    st.set_working(&repo, &root, "bench: edit rows")
+        .expect("set working");
+    repo.close().expect("close");
+}
