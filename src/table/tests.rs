@@ -32,6 +32,18 @@ fn small_store() -> (NodeStore, Arc<MemoryStore>) {
     (ns, mem)
 }
 
+/// Overwrites the last leaf of the tree under `root` in `mem` with a malformed node.
+fn damage_last_leaf(ns: &NodeStore, mem: &MemoryStore, root: NodeId) {
+    let mut node = ns.load(root).unwrap();
+    while !node.is_leaf() {
+        let child = node.child(node.len() - 1);
+        if node.level() == 1 {
+            mem.overwrite_stored(child.id(), vec![0, 2, 1, 0, 0]);
+        }
+        node = ns.load(child).unwrap();
+    }
+}
+
 fn key(k: u16) -> Vec<u8> {
     k.to_be_bytes().to_vec()
 }
@@ -647,15 +659,7 @@ fn diff3_worker_error_is_reported_once() {
     let ours = ns.apply(base, ed(&edits(2))).unwrap();
     let theirs = ns.apply(base, ed(&edits(3))).unwrap();
     // Damage the last leaf of their tree: only the last worker reads it.
-    let mut node = ns.load(theirs).unwrap();
-    while !node.is_leaf() {
-        let last = node.len() - 1;
-        let child = node.child(last);
-        if node.level() == 1 {
-            mem.overwrite_stored(child.id(), vec![0, 2, 1, 0, 0]);
-        }
-        node = ns.load(child).unwrap();
-    }
+    damage_last_leaf(&ns, &mem, theirs);
     let cold = NodeStore::with_params(ns.store().clone(), SMALL);
     let results: Vec<_> = cold
         .diff3(base, ours, theirs)
@@ -690,15 +694,7 @@ fn diff_worker_error_is_reported_once() {
         .collect();
     let b = ns.apply(a, ed(&edits)).unwrap();
     // Damage the last leaf of the new tree: only the last worker reads it.
-    let mut node = ns.load(b).unwrap();
-    while !node.is_leaf() {
-        let last = node.len() - 1;
-        let child = node.child(last);
-        if node.level() == 1 {
-            mem.overwrite_stored(child.id(), vec![0, 2, 1, 0, 0]);
-        }
-        node = ns.load(child).unwrap();
-    }
+    damage_last_leaf(&ns, &mem, b);
     let cold = NodeStore::with_params(ns.store().clone(), SMALL);
     let results: Vec<_> = cold.diff(a, b).with_threads(3).split_small().collect();
     assert!(results.len() > 1);
