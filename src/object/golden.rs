@@ -157,6 +157,13 @@ fn reencode(bytes: &[u8]) -> Result<Vec<u8>, DecodeError> {
         Kind::Tag => encode(&decode::<Tag>(bytes)?),
         Kind::Schema => encode(&decode::<crate::schema::Schema>(bytes)?),
         Kind::Node => encode(&decode::<crate::table::Node>(bytes)?),
+        Kind::Dict => {
+            crate::store::check_dict_canonical(bytes).map_err(|reason| DecodeError::Malformed {
+                kind: Kind::Dict,
+                reason,
+            })?;
+            bytes.to_vec()
+        }
     })
 }
 

@@ -36,11 +36,14 @@ pub enum Kind {
     Commit = 6,
     /// An annotated tag.
     Tag = 7,
+    /// A zstd dictionary that stored values may be compressed with (storage only: no other
+    /// object references one).
+    Dict = 8,
 }
 
 impl Kind {
     /// All kinds, in tag order.
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 8] = [
         Kind::Blob,
         Kind::Node,
         Kind::Schema,
@@ -48,6 +51,7 @@ impl Kind {
         Kind::Root,
         Kind::Commit,
         Kind::Tag,
+        Kind::Dict,
     ];
 
     /// Decodes a kind byte.
@@ -65,6 +69,7 @@ impl Kind {
             Kind::Root => "root",
             Kind::Commit => "commit",
             Kind::Tag => "tag",
+            Kind::Dict => "dictionary",
         }
     }
 }

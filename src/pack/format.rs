@@ -2,7 +2,7 @@
 //!
 //! Layout (see "Bundles (.kdk)" in `objects_format.md`):
 //! ```text
-//! magic "KODIAKBN" | u32le version (2) | u32le header length | postcard BundleHeader
+//! magic "KODIAKBN" | u32le version (3) | u32le header length | postcard BundleHeader
 //! chunk*           : 'C' | u32le length | records back to back
 //!                    (record: kind u8 | u32le length | the object's stored value)
 //! index            : 'I' | u64le count | count × (32-byte id | u64le chunk offset | u32le offset in chunk)
@@ -12,21 +12,29 @@
 //! codec byte, then raw or zstd-compressed canonical bytes, see [`crate::store::frame`]), so
 //! neither side compresses anything: the writer copies what its store holds, the reader
 //! unframes and hashes each object to check it and hands the same stored value to its store.
+//! A value compressed with a zstd dictionary (codec `0x02`) needs that dictionary: the bundle
+//! carries it as a Dict record ahead of the first record that needs it (version 3).
 //! Memory on both sides is bounded by one chunk, i.e. by `max(CHUNK_TARGET, largest object)`.
 
+use std::collections::BTreeMap;
 use std::io::{Read, Write};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use crate::id::{CommitId, ObjectId};
 use crate::object::{self, Kind};
-use crate::store::{MAX_OBJECT_SIZE, frame, unframe};
+use crate::store::{
+    DictTag, Dictionary, MAX_OBJECT_SIZE, frame, frame_dict_tag, tag_hex, unframe_with,
+};
 
 /// The first eight bytes of a bundle.
 pub const BUNDLE_MAGIC: [u8; 8] = *b"KODIAKBN";
-/// The bundle format version written after the magic (the only one read: see
-/// `objects_format.md`, "Version changes", for version 1).
-pub const BUNDLE_VERSION: u32 = 2;
+/// The bundle format version written after the magic (see `objects_format.md`, "Version
+/// changes": version 2 is read too, version 1 is refused).
+pub const BUNDLE_VERSION: u32 = 3;
+/// The oldest bundle format version read: version 2 has no dictionaries.
+pub const OLDEST_BUNDLE_VERSION: u32 = 2;
 /// The magic inside the trailer, before the checksum.
 pub const TRAILER_MAGIC: [u8; 8] = *b"KDKTRAIL";
 /// Bytes of the trailer: index offset, trailer magic, checksum.
@@ -48,8 +56,9 @@ pub const CHUNK_TARGET: usize = 4 << 20;
 /// Largest header accepted by a reader.
 pub const MAX_HEADER_LEN: u32 = 16 << 20;
 /// Largest record body: a stored value of the largest object (codec byte and, for zstd
-/// frames, the `u32le` canonical length before a frame smaller than the object).
-pub const MAX_RECORD_BODY: u32 = MAX_OBJECT_SIZE + 5;
+/// frames, the `u32le` canonical length and a dictionary tag before a frame smaller than the
+/// object).
+pub const MAX_RECORD_BODY: u32 = MAX_OBJECT_SIZE + crate::store::DICT_FRAME_HEADER as u32;
 /// Largest chunk accepted by a reader: one largest record and its header.
 pub const MAX_CHUNK_RAW: u32 = MAX_RECORD_BODY + RECORD_HEADER_LEN as u32;
 /// zstd level of delta records (few, small objects: size matters more than speed).
@@ -141,6 +150,8 @@ pub struct BundleSummary {
     /// Delta objects whose base was not available (verification without a repository):
     /// id, kind and base id. They were not checked and not handed to the visitor.
     pub unresolved: Vec<(ObjectId, Kind, ObjectId)>,
+    /// The zstd dictionaries the bundle carries, in file order.
+    pub dictionaries: Vec<ObjectId>,
 }
 
 /// A writer that hashes and counts everything written through it.
@@ -196,6 +207,9 @@ pub struct BundleWriter<W: Write + Send + 'static> {
     count: u64,
     object_bytes: u64,
     deltas: u64,
+    /// Dictionaries written so far, by tag (a tag names one dictionary in a bundle).
+    dictionaries: BTreeMap<DictTag, ObjectId>,
+    dictionary_order: Vec<ObjectId>,
     jobs: Option<std::sync::mpsc::SyncSender<Job>>,
     sink: Option<std::thread::JoinHandle<std::io::Result<Sink<W>>>>,
 }
@@ -233,6 +247,8 @@ impl<W: Write + Send + 'static> BundleWriter<W> {
             count: 0,
             object_bytes: 0,
             deltas: 0,
+            dictionaries: BTreeMap::new(),
+            dictionary_order: Vec::new(),
             jobs: Some(tx),
             sink: Some(handle),
         })
@@ -244,15 +260,50 @@ impl<W: Write + Send + 'static> BundleWriter<W> {
         self.add_stored(id, canonical, &frame(canonical))
     }
 
+    /// The dictionary written with `tag`, if any.
+    pub fn dictionary_with_tag(&self, tag: &DictTag) -> Option<ObjectId> {
+        self.dictionaries.get(tag).copied()
+    }
+
+    /// Appends a dictionary (never itself compressed with one), so that records after it
+    /// may be compressed with it. Its tag must not name another dictionary of the bundle.
+    pub fn add_dictionary(&mut self, dict: &Dictionary) -> std::io::Result<()> {
+        match self.dictionaries.get(&dict.tag()) {
+            Some(id) if *id == dict.id() => return Ok(()),
+            Some(id) => {
+                return Err(std::io::Error::other(format!(
+                    "dictionaries {id} and {} share the tag {}: a bundle carries one of them",
+                    dict.id(),
+                    tag_hex(&dict.tag())
+                )));
+            }
+            None => {}
+        }
+        self.dictionaries.insert(dict.tag(), dict.id());
+        self.dictionary_order.push(dict.id());
+        self.add_stored(dict.id(), dict.canonical(), &frame(dict.canonical()))
+    }
+
     /// Appends one object given by its canonical bytes and its stored value, as
     /// [`crate::store::Store::try_get_verified`] returns them: `stored` must unframe to
-    /// `canonical` (readers reject the bundle otherwise). Nothing is compressed.
+    /// `canonical` (readers reject the bundle otherwise), and a value compressed with a
+    /// dictionary needs that dictionary added first ([`BundleWriter::add_dictionary`]).
+    /// Nothing is compressed.
     pub fn add_stored(
         &mut self,
         id: ObjectId,
         canonical: &[u8],
         stored: &[u8],
     ) -> std::io::Result<()> {
+        if let Some(tag) = frame_dict_tag(stored)
+            && (!self.dictionaries.contains_key(&tag)
+                || canonical.first() == Some(&(Kind::Dict as u8)))
+        {
+            return Err(std::io::Error::other(format!(
+                "object {id} is compressed with dictionary {}, which the bundle does not carry before it",
+                tag_hex(&tag)
+            )));
+        }
         if canonical.len() > MAX_OBJECT_SIZE as usize
             || canonical.is_empty()
             || stored.is_empty()
@@ -375,6 +426,7 @@ impl<W: Write + Send + 'static> BundleWriter<W> {
                 checksum,
                 deltas: self.deltas,
                 unresolved: Vec::new(),
+                dictionaries: self.dictionary_order,
             },
         ))
     }
@@ -476,6 +528,13 @@ pub fn read_header<R: Read>(r: R) -> Result<BundleHeader, BundleError> {
 }
 
 fn read_header_from<R: Read>(r: &mut HashingReader<R>) -> Result<BundleHeader, BundleError> {
+    read_versioned_header(r).map(|(h, _)| h)
+}
+
+/// The header and the bundle's format version.
+fn read_versioned_header<R: Read>(
+    r: &mut HashingReader<R>,
+) -> Result<(BundleHeader, u32), BundleError> {
     let mut magic = [0u8; 8];
     r.exact(&mut magic, "magic")?;
     if magic != BUNDLE_MAGIC {
@@ -484,12 +543,12 @@ fn read_header_from<R: Read>(r: &mut HashingReader<R>) -> Result<BundleHeader, B
     let version = r.u32("version")?;
     if version == 1 {
         return Err(bad(
-            "it is a version 1 bundle (zstd-compressed chunks), which this kodiak no longer reads (it reads version 2)\nhint: make the bundle again with this kodiak's `kodiak pack`",
+            "it is a version 1 bundle (zstd-compressed chunks), which this kodiak no longer reads (it reads versions 2 and 3)\nhint: make the bundle again with this kodiak's `kodiak pack`",
         ));
     }
-    if version != BUNDLE_VERSION {
+    if !(OLDEST_BUNDLE_VERSION..=BUNDLE_VERSION).contains(&version) {
         return Err(bad(format!(
-            "unsupported bundle version {version} (this kodiak reads version {BUNDLE_VERSION})"
+            "unsupported bundle version {version} (this kodiak reads versions {OLDEST_BUNDLE_VERSION} to {BUNDLE_VERSION})"
         )));
     }
     let len = r.u32("header length")?;
@@ -508,7 +567,7 @@ fn read_header_from<R: Read>(r: &mut HashingReader<R>) -> Result<BundleHeader, B
         bad(format!("the header is malformed: {why}"))
     })?;
     header.check()?;
-    Ok(header)
+    Ok((header, version))
 }
 
 /// Reads a whole bundle, checking every byte, and hands each object to `visit` in file order.
@@ -542,7 +601,10 @@ pub fn read_bundle_checked<R: Read, T: Send>(
         hasher: blake3::Hasher::new(),
         pos: 0,
     };
-    let header = read_header_from(&mut r)?;
+    let (header, version) = read_versioned_header(&mut r)?;
+    // The dictionaries read so far, by tag: records after one may be compressed with it.
+    let mut dicts: BTreeMap<DictTag, Arc<Dictionary>> = BTreeMap::new();
+    let mut dictionary_order: Vec<ObjectId> = Vec::new();
     // (id, chunk offset, offset in chunk) of every record, checked against the index.
     let mut seen: Vec<(ObjectId, u64, u32)> = Vec::new();
     // One chunk buffer for the whole file: its pages are touched once.
@@ -582,6 +644,11 @@ pub fn read_bundle_checked<R: Read, T: Send>(
                             raw.len() - body
                         )));
                     }
+                    if kind_byte == Kind::Dict as u8 && version < 3 {
+                        return Err(bad(format!(
+                            "the record at offset {p} of the chunk at byte {at} is a dictionary, which version {version} bundles do not carry"
+                        )));
+                    }
                     records.push((p, kind_byte, body..body + len));
                     p = body + len;
                 }
@@ -589,14 +656,21 @@ pub fn read_bundle_checked<R: Read, T: Send>(
                 while first < records.len() {
                     // Bounded by declared canonical sizes, so memory stays at one batch (or
                     // one object) even when stored values compress extremely well.
+                    // A dictionary is verified alone, and known before the records after it.
+                    let is_dict = |i: usize| records[i].1 == Kind::Dict as u8;
                     let mut last = first;
                     let mut declared = 0u64;
-                    while last < records.len() && (last == first || declared < VERIFY_BATCH) {
+                    while last < records.len()
+                        && (last == first || (declared < VERIFY_BATCH && !is_dict(last)))
+                    {
                         let (_, kind_byte, range) = &records[last];
                         if kind_byte & DELTA_FLAG == 0 {
                             declared += declared_len(&raw[range.clone()]);
                         }
                         last += 1;
+                        if is_dict(last - 1) {
+                            break;
+                        }
                     }
                     let batch = &records[first..last];
                     first = last;
@@ -605,7 +679,7 @@ pub fn read_bundle_checked<R: Read, T: Send>(
                         .filter(|(_, k, _)| k & DELTA_FLAG == 0)
                         .map(|(_, k, range)| (*k, &raw[range.clone()]))
                         .collect();
-                    let mut verified = verify_records(&whole, check).into_iter();
+                    let mut verified = verify_records(&whole, &dicts, check).into_iter();
                     for (p, kind_byte, range) in batch {
                         let (p, kind_byte) = (*p, *kind_byte);
                         let record = &raw[range.clone()];
@@ -614,6 +688,22 @@ pub fn read_bundle_checked<R: Read, T: Send>(
                                 .next()
                                 .unwrap_or(Err(Rejected::Corrupt("it was not verified".into())))
                                 .map_err(|e| e.explain(p, at))?;
+                            if obj.kind == Kind::Dict {
+                                let d = Dictionary::from_canonical(obj.canonical.clone())
+                                    .map_err(|why| {
+                                        bad(format!("dictionary {} (chunk at byte {at}) is malformed: {why}", obj.id))
+                                    })?;
+                                if let Some(other) = dicts.get(&d.tag()) {
+                                    return Err(bad(format!(
+                                        "dictionaries {} and {} share the tag {}: a bundle may carry only one of them",
+                                        other.id(),
+                                        d.id(),
+                                        tag_hex(&d.tag())
+                                    )));
+                                }
+                                dictionary_order.push(d.id());
+                                dicts.insert(d.tag(), Arc::new(d));
+                            }
                             let o = BundleObject {
                                 id: obj.id,
                                 kind: obj.kind,
@@ -716,6 +806,7 @@ pub fn read_bundle_checked<R: Read, T: Send>(
                         checksum: sum,
                         deltas,
                         unresolved,
+                        dictionaries: dictionary_order,
                     },
                 ));
             }
@@ -786,7 +877,7 @@ const VERIFY_BATCH: u64 = 8 << 20;
 fn declared_len(stored: &[u8]) -> u64 {
     match stored {
         [0, rest @ ..] => rest.len() as u64,
-        [1, a, b, c, d, ..] => u64::from(u32::from_le_bytes([*a, *b, *c, *d])),
+        [1 | 2, a, b, c, d, ..] => u64::from(u32::from_le_bytes([*a, *b, *c, *d])),
         _ => 0,
     }
 }
@@ -842,9 +933,22 @@ fn kind_of(id: ObjectId, canonical: &[u8], record_kind: u8) -> Result<Kind, Reje
 fn verify_record<T>(
     kind_byte: u8,
     stored: &[u8],
+    dicts: &BTreeMap<DictTag, Arc<Dictionary>>,
     check: &(dyn Fn(&BundleObject<'_>) -> Result<T, BundleError> + Sync),
 ) -> Result<(Unframed, T), Rejected> {
-    let canonical = unframe(stored).map_err(Rejected::Corrupt)?;
+    if kind_byte == Kind::Dict as u8 && frame_dict_tag(stored).is_some() {
+        return Err(Rejected::Corrupt(
+            "a dictionary is stored compressed with a dictionary".into(),
+        ));
+    }
+    let canonical = unframe_with(stored, &mut |tag| match dicts.get(&tag) {
+        Some(d) => Ok(vec![Arc::clone(d)]),
+        None => Err(format!(
+            "it is compressed with dictionary {}, which the bundle does not carry before it",
+            tag_hex(&tag)
+        )),
+    })
+    .map_err(Rejected::Corrupt)?;
     // A raw stored value may be a few bytes longer than the largest object.
     if canonical.len() > MAX_OBJECT_SIZE as usize {
         return Err(Rejected::Corrupt(format!(
@@ -878,6 +982,7 @@ type RecordResult<T> = Result<(Unframed, T), Rejected>;
 /// unclaimed record, so neither waits while the other has work; results stay in order.
 fn verify_records<T: Send>(
     records: &[(u8, &[u8])],
+    dicts: &BTreeMap<DictTag, Arc<Dictionary>>,
     check: &(dyn Fn(&BundleObject<'_>) -> Result<T, BundleError> + Sync),
 ) -> Vec<RecordResult<T>> {
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -889,7 +994,7 @@ fn verify_records<T: Send>(
             let Some((kind_byte, stored)) = records.get(i) else {
                 return out;
             };
-            out.push((i, verify_record(*kind_byte, stored, check)));
+            out.push((i, verify_record(*kind_byte, stored, dicts, check)));
         }
     };
     let mut slots: Vec<Option<RecordResult<T>>> = std::iter::repeat_with(|| None)

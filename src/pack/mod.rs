@@ -32,7 +32,8 @@ use crate::id::{CommitId, ObjectId};
 use crate::object::Kind;
 use crate::refs::{RefName, RefValue};
 use crate::repo::Repo;
-use crate::store::{PackStore, Store};
+use crate::store::{Framer, PackStore, Store};
+use std::sync::Arc;
 
 /// File extension of bundles.
 pub const BUNDLE_EXTENSION: &str = "kdk";
@@ -177,7 +178,8 @@ pub fn pack(repo: &Repo, opts: &PackOptions, path: &Path) -> Result<PackOutcome>
     let (out, syncer) = WriteBack::start(file).map_err(io)?;
     let mut w = BundleWriter::new(out, &header).map_err(io)?;
     // Whole objects go in as the store keeps them (already compressed): nothing is
-    // compressed again.
+    // compressed again. A value compressed with a dictionary is preceded by the dictionary
+    // (once per bundle).
     walker.walk(
         &starts,
         &mut |id, kind, canonical, stored, base| match base {
@@ -185,7 +187,7 @@ pub fn pack(repo: &Repo, opts: &PackOptions, path: &Path) -> Result<PackOutcome>
                 let base_bytes = store.get_canonical(&b, kind)?;
                 w.add_delta(id, canonical, b, &base_bytes).map_err(io)
             }
-            None => w.add_stored(id, canonical, stored).map_err(io),
+            None => add_whole(store, &mut w, path, id, canonical, stored),
         },
     )?;
     // Bundles are files to share (0644), not private like temporary files.
@@ -213,6 +215,43 @@ pub fn pack(repo: &Repo, opts: &PackOptions, path: &Path) -> Result<PackOutcome>
         header,
         summary,
     })
+}
+
+/// Adds a whole object to a bundle as its store keeps it, adding the dictionary its value
+/// is compressed with first if the bundle lacks it. A value whose dictionary shares its tag
+/// with another dictionary already in the bundle (a tag collision between two stored
+/// dictionaries) is framed again without a dictionary.
+fn add_whole<W: std::io::Write + Send + 'static>(
+    store: &Store,
+    w: &mut BundleWriter<W>,
+    path: &Path,
+    id: ObjectId,
+    canonical: &[u8],
+    stored: &[u8],
+) -> Result<()> {
+    let io = |e: std::io::Error| Error::io("writing", path, e);
+    let Some(tag) = crate::store::frame_dict_tag(stored) else {
+        return w.add_stored(id, canonical, stored).map_err(io);
+    };
+    // The store verified `stored` with its dictionary; with one candidate no check is needed.
+    let candidates = store.dictionaries_with_tag(tag)?;
+    let dict = match candidates.as_slice() {
+        [one] => Arc::clone(one),
+        _ => store
+            .dictionary_of(&id, stored)?
+            .ok_or_else(|| Error::Corrupt {
+                id,
+                reason: "its stored value names no dictionary".into(),
+            })?,
+    };
+    match w.dictionary_with_tag(&tag) {
+        Some(d) if d == dict.id() => w.add_stored(id, canonical, stored).map_err(io),
+        Some(_) => w.add(id, canonical).map_err(io),
+        None => {
+            w.add_dictionary(&dict).map_err(io)?;
+            w.add_stored(id, canonical, stored).map_err(io)
+        }
+    }
 }
 
 /// Bytes written to a bundle between two write-back requests.
@@ -489,6 +528,11 @@ impl Batcher {
 /// objects rebuilt from deltas are framed here. Nothing reaches a store until
 /// [`Received::store_into`].
 pub fn receive(path: &Path, store: Option<&Store>, spill_dir: &Path) -> Result<Received> {
+    // Objects rebuilt from deltas are framed as the receiving store frames new objects.
+    let framer = match store {
+        Some(s) => s.framer()?,
+        None => Framer::default(),
+    };
     let spill = tempfile::tempfile_in(spill_dir)
         .map_err(|e| Error::io("creating a temporary file in", spill_dir, e))?;
     let writer = spill
@@ -506,7 +550,7 @@ pub fn receive(path: &Path, store: Option<&Store>, spill_dir: &Path) -> Result<R
                     let stored = if *is_stored {
                         bytes
                     } else {
-                        framed = crate::store::frame(bytes);
+                        framed = framer.frame(bytes);
                         &framed
                     };
                     w.write_all(id.as_bytes())?;
@@ -666,6 +710,13 @@ impl Received {
             store.backend().put_stored_batch(batch)?;
         }
         store.flush()?;
+        // A repository without a dictionary adopts the bundle's (now durable) first one, so
+        // what it writes next compresses like what it received.
+        if let Some(d) = self.verified.summary.dictionaries.first()
+            && store.active_dictionary()?.is_none()
+        {
+            store.adopt_stored_dictionary(d)?;
+        }
         Ok(new_objects)
     }
 }

@@ -353,6 +353,10 @@ fn clone_into_temp(
         );
     }
     cfg.save(&cfg_path)?;
+    // The new repository compresses what it writes with the bundle's first dictionary.
+    if let Some(d) = verified.summary.dictionaries.first() {
+        repo.store().adopt_stored_dictionary(d)?;
+    }
     repo.close()?;
     let fetch = FetchOutcome {
         objects: verified.summary.objects,

@@ -53,6 +53,15 @@ pub fn required_refs(kind: Kind, canonical: &[u8]) -> Result<Vec<(ObjectId, Kind
             Vec::new()
         }
         Kind::Blob => Vec::new(),
+        Kind::Dict => {
+            crate::store::check_dict_canonical(canonical).map_err(|reason| {
+                DecodeError::Malformed {
+                    kind: Kind::Dict,
+                    reason,
+                }
+            })?;
+            Vec::new()
+        }
     })
 }
 

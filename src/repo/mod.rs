@@ -218,7 +218,10 @@ impl Repo {
         crate::config::ConfigFile::default().save(&paths.config_path())?;
         let db = open_db(&paths.db_path())?;
         let repo = Repo {
-            store: Store::new(Arc::new(PackStore::open(&db, &paths.packs_path())?)),
+            store: Store::with_dictionary_record(
+                Arc::new(PackStore::open(&db, &paths.packs_path())?),
+                paths.dot_dir.join(crate::store::DICTIONARY_RECORD_FILE),
+            ),
             refs: SledRefStore::new(&db)?,
             db,
             config: Config::load(Some(&paths.config_path()))?,
@@ -269,7 +272,10 @@ impl Repo {
         let db = open_db(&db_path)?;
         // Repositories made before pack files get their `packs` directory here.
         Ok(Repo {
-            store: Store::new(Arc::new(PackStore::open(&db, &paths.packs_path())?)),
+            store: Store::with_dictionary_record(
+                Arc::new(PackStore::open(&db, &paths.packs_path())?),
+                paths.dot_dir.join(crate::store::DICTIONARY_RECORD_FILE),
+            ),
             refs: SledRefStore::new(&db)?,
             db,
             config: Config::load(Some(&paths.config_path()))?,

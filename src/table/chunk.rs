@@ -8,7 +8,7 @@
 use crate::error::Result;
 use crate::id::{ID_LEN, NodeId, ObjectId};
 use crate::object::{FORMAT_VERSION, Kind};
-use crate::store::frame;
+use crate::store::{TRAIN_MAX_LEAVES, TRAIN_MIN_BYTES, TRAIN_MIN_LEAVES};
 
 use super::NodeStore;
 use super::node::{CHILD_ENTRY_LEN, Node, write_varint};
@@ -197,6 +197,9 @@ pub(crate) struct NodeSink {
     /// that the store's indexing of the new nodes (which a flush does) overlaps the build
     /// instead of following it.
     flush_every: Option<usize>,
+    /// Bulk builds: the first batch may train the store's dictionary (see
+    /// [`NodeSink::maybe_train`]).
+    train: bool,
 }
 
 /// Share of the node cache budget that one edit's new leaves may take (as canonical bytes,
@@ -284,9 +287,12 @@ impl Pipe {
 
     /// Frames and writes one batch, recording a failure.
     fn write(&self, ns: &NodeStore, batch: Batch) {
-        let framed: Batch = batch.iter().map(|(id, c)| (*id, frame(c))).collect();
-        drop(batch);
-        if let Err(e) = ns.store().backend().put_stored_batch(framed) {
+        let written = ns.store().framer().and_then(|framer| {
+            let framed: Batch = batch.iter().map(|(id, c)| (*id, framer.frame(c))).collect();
+            drop(batch);
+            ns.store().backend().put_stored_batch(framed)
+        });
+        if let Err(e) = written {
             let mut st = self.lock();
             st.error.get_or_insert(e);
             st.queue.clear();
@@ -338,6 +344,7 @@ impl NodeSink {
             leaf_cache_limit: ns.cache_budget() / LEAF_CACHE_SHARE,
             pipeline: None,
             flush_every: None,
+            train: false,
         }
     }
 
@@ -347,6 +354,7 @@ impl NodeSink {
         NodeSink {
             leaf_cache_limit: usize::MAX,
             flush_every: Some(BULK_FLUSH_BATCHES),
+            train: true,
             ..NodeSink::new(ns)
         }
     }
@@ -384,9 +392,34 @@ impl NodeSink {
         }
     }
 
+    /// A bulk build into a store without a dictionary trains one from its first batch's
+    /// leaves before any node is framed, so the whole tree is compressed with it (only once
+    /// per build, and only from enough leaves to learn from).
+    fn maybe_train(&mut self, batch: &[(ObjectId, Vec<u8>)]) -> Result<()> {
+        if !std::mem::replace(&mut self.train, false) {
+            return Ok(());
+        }
+        let leaves: Vec<&[u8]> = batch
+            .iter()
+            .filter(|(_, c)| c.get(2) == Some(&0))
+            .map(|(_, c)| c.as_slice())
+            .take(TRAIN_MAX_LEAVES)
+            .collect();
+        let bytes: usize = leaves.iter().map(|l| l.len()).sum();
+        if leaves.len() < TRAIN_MIN_LEAVES || bytes < TRAIN_MIN_BYTES {
+            return Ok(());
+        }
+        let store = self.ns.store();
+        if store.active_dictionary()?.is_none() {
+            store.train_dictionary(&leaves)?;
+        }
+        Ok(())
+    }
+
     /// Hands the pending nodes to the background framer, starting it if needed.
     fn queue_pending(&mut self) -> Result<()> {
         let batch = std::mem::take(&mut self.pending);
+        self.maybe_train(&batch)?;
         self.bytes = 0;
         if self.pipeline.is_none() {
             let pipe = std::sync::Arc::new(Pipe {
@@ -453,6 +486,7 @@ impl NodeSink {
             if pending.is_empty() {
                 return Ok(());
             }
+            self.maybe_train(&pending)?;
             let framed = self.ns.frame_nodes(&pending)?;
             drop(pending);
             return self.ns.store().backend().put_stored_batch(framed);

@@ -26,7 +26,7 @@ pub use node::Node;
 use crate::error::{Error, Result};
 use crate::id::{NodeId, ObjectId};
 use crate::object::Kind;
-use crate::store::{Store, frame};
+use crate::store::Store;
 
 use cache::NodeCache;
 use chunk::{ChunkParams, DEFAULT_PARAMS};
@@ -178,8 +178,9 @@ impl NodeStore {
         &self,
         items: &[(ObjectId, Vec<u8>)],
     ) -> Result<Vec<(ObjectId, Vec<u8>)>> {
+        let framer = self.store.framer()?;
         let frame_all = |part: &[(ObjectId, Vec<u8>)]| -> Vec<(ObjectId, Vec<u8>)> {
-            part.iter().map(|(id, c)| (*id, frame(c))).collect()
+            part.iter().map(|(id, c)| (*id, framer.frame(c))).collect()
         };
         if items.len() < PARALLEL_FRAME_MIN {
             return Ok(frame_all(items));

@@ -160,6 +160,12 @@ pub fn run(ctx: &Ctx, args: Args, out: &mut dyn Write) -> CliResult {
             fields.insert("rows".into(), json!(t.rows.to_hex()));
             fields.insert("row_count".into(), json!(t.row_count));
         }
+        Kind::Dict => {
+            let tag = kodiak::id::hex_encode(&id.as_bytes()[..kodiak::store::TAG_LEN]);
+            writeln!(w, "size {}", payload.len())?;
+            writeln!(w, "tag {tag}")?;
+            fields.insert("tag".into(), json!(tag));
+        }
         Kind::Blob => {
             let b: Blob = decode(id, &bytes)?;
             writeln!(w, "size {}", b.data.len())?;
