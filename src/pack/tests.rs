@@ -748,3 +748,159 @@ fn write_back_keeps_every_byte_in_order_across_sync_requests() {
     drop(file);
     assert_eq!(std::fs::read(&path).unwrap(), expected);
 }
+
+mod dictionaries {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::store::{Dictionary, Store, frame_dict_tag};
+    use crate::table::NodeStore;
+
+    /// A leaf: id, canonical bytes, stored value.
+    type Leaf = (ObjectId, Vec<u8>, Vec<u8>);
+
+    /// A store whose bulk build trained a dictionary, and (id, canonical, stored value) of
+    /// some of its leaves, compressed with it.
+    fn dict_leaves() -> (Arc<Dictionary>, Vec<Leaf>) {
+        let store = Store::memory();
+        let ns = NodeStore::new(store.clone());
+        let root = ns
+            .build((0..20_000u32).map(|i| {
+                (
+                    u64::from(i).to_be_bytes(),
+                    format!("\x01\x07name {i}\x02{}", i * 7 % 1000).into_bytes(),
+                )
+            }))
+            .unwrap();
+        let dict = store.active_dictionary().unwrap().expect("trained");
+        let mut out = Vec::new();
+        let mut stack = vec![root];
+        while let Some(id) = stack.pop() {
+            let node = ns.load(id).unwrap();
+            if !node.is_leaf() {
+                stack.extend((0..node.len()).rev().map(|i| node.child(i)));
+                continue;
+            }
+            let (stored, canonical) = store.try_get_verified(&id.id()).unwrap().unwrap();
+            if frame_dict_tag(&stored).is_some() && out.len() < 5 {
+                out.push((id.id(), canonical, stored));
+            }
+        }
+        assert!(!out.is_empty());
+        (dict, out)
+    }
+
+    #[test]
+    fn records_follow_their_dictionary_and_read_back() {
+        let (dict, leaves) = dict_leaves();
+        let mut w = BundleWriter::new(Vec::new(), &header(Vec::new())).unwrap();
+        // A record compressed with a dictionary the bundle lacks is refused by the writer.
+        let (id, canonical, stored) = &leaves[0];
+        let e = w
+            .add_stored(*id, canonical, stored)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("does not carry"), "{e}");
+        w.add_dictionary(&dict).unwrap();
+        w.add_dictionary(&dict).unwrap(); // once only
+        for (id, canonical, stored) in &leaves {
+            w.add_stored(*id, canonical, stored).unwrap();
+        }
+        let (bytes, summary) = w.finish().unwrap();
+        assert_eq!(summary.dictionaries, vec![dict.id()]);
+        assert_eq!(summary.objects, 1 + leaves.len() as u64);
+        assert_eq!(bytes[8..12], BUNDLE_VERSION.to_le_bytes());
+        let got = read(&bytes).unwrap();
+        assert_eq!(got[0], (dict.id(), Kind::Dict, dict.canonical().to_vec()));
+        for ((id, canonical, _), (gid, kind, gc)) in leaves.iter().zip(&got[1..]) {
+            assert_eq!((id, Kind::Node, canonical), (gid, *kind, gc));
+        }
+        let (_, s) = read_bundle(Cursor::new(&bytes), &mut no_bases, |_| Ok(())).unwrap();
+        assert_eq!(s.dictionaries, vec![dict.id()]);
+    }
+
+    /// A bundle of `records` (kind byte, stored value) in one chunk, index and trailer valid.
+    fn handmade_bundle(version: u32, records: &[(u8, ObjectId, &[u8])]) -> Vec<u8> {
+        let mut raw = Vec::new();
+        let mut index = Vec::new();
+        for (kind, id, stored) in records {
+            index.push((*id, raw.len() as u32));
+            raw.push(*kind);
+            raw.extend_from_slice(&(stored.len() as u32).to_le_bytes());
+            raw.extend_from_slice(stored);
+        }
+        let mut bytes = handmade(&raw, &index);
+        bytes[8..12].copy_from_slice(&version.to_le_bytes());
+        reseal(&mut bytes);
+        bytes
+    }
+
+    #[test]
+    fn a_record_without_its_dictionary_is_rejected() {
+        let (dict, leaves) = dict_leaves();
+        let (id, _, stored) = &leaves[0];
+        let bytes = handmade_bundle(BUNDLE_VERSION, &[(Kind::Node as u8, *id, stored)]);
+        let e = err(&bytes);
+        assert!(e.contains("does not carry before it"), "{e}");
+        assert!(e.contains(&crate::store::tag_hex(&dict.tag())), "{e}");
+        // After the record is too late.
+        let dict_stored = crate::store::frame(dict.canonical());
+        let bytes = handmade_bundle(
+            BUNDLE_VERSION,
+            &[
+                (Kind::Node as u8, *id, stored),
+                (Kind::Dict as u8, dict.id(), &dict_stored),
+            ],
+        );
+        assert!(err(&bytes).contains("does not carry before it"));
+        // In order it reads, in one batch of records or not.
+        let bytes = handmade_bundle(
+            BUNDLE_VERSION,
+            &[
+                (Kind::Dict as u8, dict.id(), &dict_stored),
+                (Kind::Node as u8, *id, stored),
+            ],
+        );
+        assert_eq!(read(&bytes).unwrap().len(), 2);
+        // Version 2 bundles carry no dictionaries.
+        let bytes = handmade_bundle(2, &[(Kind::Dict as u8, dict.id(), &dict_stored)]);
+        assert!(
+            err(&bytes).contains("version 2 bundles do not carry"),
+            "{}",
+            err(&bytes)
+        );
+        // A dictionary compressed with a dictionary is corrupt.
+        let self_framed = crate::store::frame_with(dict.canonical(), Some(&dict));
+        if frame_dict_tag(&self_framed).is_some() {
+            let bytes = handmade_bundle(
+                BUNDLE_VERSION,
+                &[(Kind::Dict as u8, dict.id(), &self_framed)],
+            );
+            assert!(
+                err(&bytes).contains("compressed with a dictionary"),
+                "{}",
+                err(&bytes)
+            );
+        }
+        // A malformed dictionary (right hash, bad tables) is reported as such.
+        let mut bad = dict.canonical().to_vec();
+        let n = bad.len();
+        bad[10..n.min(200)].fill(0xff);
+        let bad_id = ObjectId::hash(&bad);
+        let bad_stored = crate::store::frame(&bad);
+        let bytes = handmade_bundle(BUNDLE_VERSION, &[(Kind::Dict as u8, bad_id, &bad_stored)]);
+        let e = err(&bytes);
+        assert!(e.contains("malformed"), "{e}");
+    }
+
+    #[test]
+    fn version_2_bundles_read() {
+        let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/bundles/v2-full.kdk");
+        let bytes = std::fs::read(path).unwrap();
+        assert_eq!(bytes[8..12], 2u32.to_le_bytes());
+        let objs = read(&bytes).unwrap();
+        assert_eq!(objs.len(), 10);
+        assert!(objs.iter().any(|(_, k, _)| *k == Kind::Commit));
+    }
+}

@@ -4,6 +4,7 @@ mod branches;
 mod bundle;
 mod cat_object;
 mod config;
+mod dictionary;
 mod diff;
 mod help;
 mod history;
