@@ -43,7 +43,7 @@ fn samples(l: &[Vec<u8>]) -> Vec<&[u8]> {
 
 fn trained(l: &[Vec<u8>]) -> Arc<Dictionary> {
     let d = frame::train(&samples(l), DICT_SIZE).expect("training");
-    Arc::new(Dictionary::from_canonical(Dictionary::canonical_of(&d)).expect("dictionary"))
+    Arc::new(Dictionary::from_canonical(Dictionary::canonical_of(-1, &d)).expect("dictionary"))
 }
 
 #[test]
@@ -275,10 +275,10 @@ fn the_active_dictionary_is_recorded_in_a_file() {
 #[test]
 fn malformed_dictionaries_are_rejected() {
     assert!(Dictionary::from_canonical(vec![8, 1]).is_err());
-    assert!(Dictionary::from_canonical(Dictionary::canonical_of(&[0u8; 64])).is_err());
+    assert!(Dictionary::from_canonical(Dictionary::canonical_of(-1, &[0u8; 64])).is_err());
     let mut bad = ZSTD_DICT_MAGIC_FOR_TESTS.to_vec();
     bad.extend_from_slice(&[0xff; 60]);
-    assert!(Dictionary::from_canonical(Dictionary::canonical_of(&bad)).is_err());
+    assert!(Dictionary::from_canonical(Dictionary::canonical_of(-1, &bad)).is_err());
 }
 
 const ZSTD_DICT_MAGIC_FOR_TESTS: [u8; 4] = [0x37, 0xA4, 0x30, 0xEC];
@@ -309,7 +309,7 @@ proptest::proptest! {
         let at = (len as usize) % flipped.len();
         flipped[at] ^= bytes.first().copied().unwrap_or(1) | 1;
         let _ = unframe_with(&flipped, &mut |_| Ok(vec![Arc::clone(dict)]));
-        let _ = Dictionary::from_canonical(Dictionary::canonical_of(&bytes));
+        let _ = Dictionary::from_canonical(Dictionary::canonical_of(-1, &bytes));
     }
 }
 
@@ -321,4 +321,44 @@ thread_local! {
 fn fixed_dict() -> &'static Arc<Dictionary> {
     static DICT: std::sync::OnceLock<Arc<Dictionary>> = std::sync::OnceLock::new();
     DICT.get_or_init(|| trained(&leaves(20_000)))
+}
+
+/// Leaves of `rows` rows whose values `value(i)` gives, in a store that trained on them.
+fn trained_store(rows: u32, value: impl Fn(u32) -> Vec<u8>) -> Arc<Dictionary> {
+    let store = Store::memory();
+    NodeStore::new(store.clone())
+        .build((0..rows).map(|i| (u64::from(i).to_be_bytes(), value(i))))
+        .unwrap();
+    store.active_dictionary().unwrap().expect("trained")
+}
+
+#[test]
+fn the_level_follows_the_data() {
+    // Varied text: literals must stay compressed (level 1).
+    let text = trained_store(60_000, |i| {
+        let mut s = u64::from(i).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        (0..10)
+            .map(|_| {
+                s = s.rotate_left(5) ^ (s >> 3);
+                b'a' + (s % 26) as u8
+            })
+            .collect()
+    });
+    assert_eq!(text.level(), frame::DICT_SMALL_LEVEL);
+    // Hashes behind a common prefix: literals do not compress anyway, so level −1 costs
+    // nothing.
+    let numbers = trained_store(60_000, |i| {
+        let mut v = b"\x01\x05price\x02".to_vec();
+        v.extend_from_slice(&blake3::hash(&i.to_le_bytes()).as_bytes()[..12]);
+        v
+    });
+    assert_eq!(numbers.level(), frame::DICT_FAST_LEVEL);
+    // A level outside zstd's range is malformed.
+    let mut canonical = numbers.canonical().to_vec();
+    canonical[2] = 100;
+    assert!(
+        Dictionary::from_canonical(canonical)
+            .unwrap_err()
+            .contains("level")
+    );
 }

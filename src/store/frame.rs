@@ -30,9 +30,22 @@ pub const DICT_FRAME_HEADER: usize = 1 + 4 + TAG_LEN;
 /// Objects smaller than this are stored raw: compression would not pay for its header.
 const MIN_COMPRESS_LEN: usize = 96;
 const ZSTD_LEVEL: i32 = 1;
-/// zstd level of frames compressed with a dictionary (the dictionary's entropy tables and
-/// content make up for the weaker level: smaller and faster than level 1 alone).
-pub const DICT_ZSTD_LEVEL: i32 = -1;
+/// zstd level of frames compressed with a dictionary when that costs little space: level −1
+/// stores literals raw (fast to decode), and the dictionary's content and entropy tables make
+/// up for most of what that loses.
+pub const DICT_FAST_LEVEL: i8 = -1;
+/// zstd level of frames compressed with a dictionary when level −1 would cost more than
+/// [`FAST_LEVEL_MAX_GROWTH`] over this level (varied text needs compressed literals).
+pub const DICT_SMALL_LEVEL: i8 = 1;
+/// Level −1 is chosen when held-out samples compress to at most this factor of their size
+/// at level 1 with the same dictionary.
+///
+/// Measured on held-out leaves of the first build: the diff benchmark's table (ids, short
+/// names, numbers) 1.06, whose whole table then grows 1.5 % for ~10 % less node-read CPU; the
+/// table benchmark's random 8–12-letter names about 1.17 (the whole table 17 % larger).
+pub const FAST_LEVEL_MAX_GROWTH: f64 = 1.10;
+/// Lowest and highest compression level a Dict object may name.
+const LEVELS: std::ops::RangeInclusive<i8> = -7..=22;
 /// The zstd dictionary format's magic number, as the first four bytes of a dictionary.
 pub const ZSTD_DICT_MAGIC: [u8; 4] = [0x37, 0xA4, 0x30, 0xEC];
 /// Largest dictionary payload accepted (dictionaries are trained at 16 KiB).
@@ -52,6 +65,8 @@ pub fn dict_tag(id: &ObjectId) -> DictTag {
 pub struct Dictionary {
     id: ObjectId,
     canonical: Vec<u8>,
+    /// The zstd level frames are compressed at with it.
+    level: i8,
     ddict: zstd_safe::DDict<'static>,
     /// Built on first compression: readers never need it.
     cdict: OnceLock<Option<zstd_safe::CDict<'static>>>,
@@ -67,24 +82,32 @@ impl Dictionary {
     /// Digests the canonical bytes of a Dict object (kind byte, version, zstd dictionary);
     /// the error says what is wrong with them.
     pub fn from_canonical(canonical: Vec<u8>) -> Result<Dictionary, String> {
-        let payload = check_dict_canonical(&canonical)?;
-        let ddict = zstd_safe::DDict::try_create(payload)
+        let (level, zstd_dict) = check_dict_canonical(&canonical)?;
+        let ddict = zstd_safe::DDict::try_create(zstd_dict)
             .ok_or("zstd cannot load the dictionary (its entropy tables are malformed)")?;
         Ok(Dictionary {
             id: ObjectId::hash(&canonical),
             canonical,
+            level,
             ddict,
             cdict: OnceLock::new(),
         })
     }
 
-    /// The canonical bytes of a Dict object holding the zstd dictionary `zstd_dict`.
-    pub fn canonical_of(zstd_dict: &[u8]) -> Vec<u8> {
-        let mut out = Vec::with_capacity(2 + zstd_dict.len());
+    /// The canonical bytes of a Dict object holding the zstd dictionary `zstd_dict`, to be
+    /// used at compression level `level`.
+    pub fn canonical_of(level: i8, zstd_dict: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(3 + zstd_dict.len());
         out.push(Kind::Dict as u8);
         out.push(FORMAT_VERSION);
+        out.push(level as u8);
         out.extend_from_slice(zstd_dict);
         out
+    }
+
+    /// The zstd level frames are compressed at with this dictionary.
+    pub fn level(&self) -> i8 {
+        self.level
     }
 
     /// The dictionary object's id.
@@ -104,17 +127,28 @@ impl Dictionary {
 
     fn cdict(&self) -> Option<&zstd_safe::CDict<'static>> {
         self.cdict
-            .get_or_init(|| zstd_safe::CDict::try_create(&self.canonical[2..], DICT_ZSTD_LEVEL))
+            .get_or_init(|| {
+                zstd_safe::CDict::try_create(&self.canonical[3..], i32::from(self.level))
+            })
             .as_ref()
     }
 }
 
-/// Checks the canonical bytes of a Dict object and returns its zstd dictionary.
-pub fn check_dict_canonical(canonical: &[u8]) -> Result<&[u8], String> {
-    if canonical.len() < 2 || canonical[0] != Kind::Dict as u8 || canonical[1] != FORMAT_VERSION {
+/// Checks the canonical bytes of a Dict object; returns its compression level and its zstd
+/// dictionary.
+pub fn check_dict_canonical(canonical: &[u8]) -> Result<(i8, &[u8]), String> {
+    if canonical.len() < 3 || canonical[0] != Kind::Dict as u8 || canonical[1] != FORMAT_VERSION {
         return Err("it is not a version-1 dictionary object".into());
     }
-    let payload = &canonical[2..];
+    let level = canonical[2] as i8;
+    if !LEVELS.contains(&level) {
+        return Err(format!(
+            "its compression level {level} is outside {}..={}",
+            LEVELS.start(),
+            LEVELS.end()
+        ));
+    }
+    let payload = &canonical[3..];
     // Magic, dictionary id, and at least some entropy tables.
     if payload.len() < 16 || payload[..4] != ZSTD_DICT_MAGIC {
         return Err("its payload is not a zstd dictionary (magic number missing)".into());
@@ -125,7 +159,7 @@ pub fn check_dict_canonical(canonical: &[u8]) -> Result<&[u8], String> {
             payload.len()
         ));
     }
-    Ok(payload)
+    Ok((level, payload))
 }
 
 thread_local! {
@@ -184,9 +218,8 @@ fn compress_dict(canonical: &[u8], dict: &Dictionary) -> Option<Vec<u8>> {
     DICT_CCTX.with(|c| {
         let mut c = c.borrow_mut();
         if c.is_none() {
+            // The level comes with each dictionary (its CDict).
             let mut cctx = zstd_safe::CCtx::try_create()?;
-            cctx.set_parameter(zstd_safe::CParameter::CompressionLevel(DICT_ZSTD_LEVEL))
-                .ok()?;
             cctx.set_parameter(zstd_safe::CParameter::DictIdFlag(false))
                 .ok()?;
             cctx.set_parameter(zstd_safe::CParameter::ChecksumFlag(false))
@@ -378,7 +411,7 @@ pub(crate) fn train_with(
         shrink_dict: 0,
         shrink_dict_max_regression: 0,
         z_params: ZdictParams {
-            compression_level: DICT_ZSTD_LEVEL,
+            compression_level: i32::from(DICT_FAST_LEVEL),
             notification_level: 0,
             dict_id: 0,
         },
@@ -403,6 +436,28 @@ pub(crate) fn train_with(
     }
     dict.truncate(written);
     (dict.len() >= 16 && dict[..4] == ZSTD_DICT_MAGIC).then_some(dict)
+}
+
+/// The level to use a freshly trained zstd dictionary at: [`DICT_FAST_LEVEL`] unless that
+/// makes `samples` (not used for training) more than [`FAST_LEVEL_MAX_GROWTH`] times larger
+/// than [`DICT_SMALL_LEVEL`] with the same dictionary does (level −1 stores literals raw,
+/// which costs little on numbers and repeated text but much on varied text), else
+/// [`DICT_SMALL_LEVEL`]. Deterministic, like training.
+pub fn choose_level(samples: &[&[u8]], zstd_dict: &[u8]) -> i8 {
+    let at = |level: i8| Dictionary::from_canonical(Dictionary::canonical_of(level, zstd_dict));
+    let (Ok(fast), Ok(small)) = (at(DICT_FAST_LEVEL), at(DICT_SMALL_LEVEL)) else {
+        return DICT_SMALL_LEVEL;
+    };
+    let (mut fast_len, mut small_len) = (0usize, 0usize);
+    for s in samples {
+        fast_len += frame_with(s, Some(&fast)).len();
+        small_len += frame_with(s, Some(&small)).len();
+    }
+    if fast_len as f64 <= small_len as f64 * FAST_LEVEL_MAX_GROWTH {
+        DICT_FAST_LEVEL
+    } else {
+        DICT_SMALL_LEVEL
+    }
 }
 
 /// fastCover segment size (bytes); measured on bench leaves: 50 beats 30, 64, 200 and 1000.

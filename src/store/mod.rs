@@ -269,14 +269,19 @@ impl Store {
         })
     }
 
-    /// Stores the zstd dictionary `zstd_dict` as a Dict object and makes it the active one.
+    /// Stores the zstd dictionary `zstd_dict` as a Dict object (for compression level
+    /// `level`) and makes it the active one.
     ///
     /// Its tag must not be another stored dictionary's: on a collision the dictionary's id
     /// field (which frames do not carry) is changed until the tag is free. The object is
     /// durable (the store is flushed) before the record names it.
-    pub fn adopt_new_dictionary(&self, mut zstd_dict: Vec<u8>) -> Result<Arc<Dictionary>> {
+    pub fn adopt_new_dictionary(
+        &self,
+        level: i8,
+        mut zstd_dict: Vec<u8>,
+    ) -> Result<Arc<Dictionary>> {
         let dict = loop {
-            let canonical = Dictionary::canonical_of(&zstd_dict);
+            let canonical = Dictionary::canonical_of(level, &zstd_dict);
             let id = ObjectId::hash(&canonical);
             let tag = dict_tag(&id);
             let taken = self
@@ -319,11 +324,25 @@ impl Store {
         Ok(())
     }
 
-    /// Trains a [`DICT_SIZE`] dictionary from `samples` and adopts it (see
+    /// Trains a [`DICT_SIZE`] dictionary from three quarters of `samples`, chooses its level
+    /// on the others (see [`frame::choose_level`]) and adopts it (see
     /// [`Store::adopt_new_dictionary`]); `None` when zstd finds too little to learn.
     pub fn train_dictionary(&self, samples: &[&[u8]]) -> Result<Option<Arc<Dictionary>>> {
-        match frame::train(samples, DICT_SIZE) {
-            Some(d) => self.adopt_new_dictionary(d).map(Some),
+        // Every fourth sample is held out to choose the level: judged on its own training
+        // samples, a dictionary always looks better than it will be.
+        let (mut train, mut held_out) = (Vec::new(), Vec::new());
+        for (i, s) in samples.iter().enumerate() {
+            if i % 4 == 3 {
+                held_out.push(*s);
+            } else {
+                train.push(*s);
+            }
+        }
+        match frame::train(&train, DICT_SIZE) {
+            Some(d) => {
+                let level = frame::choose_level(&held_out, &d);
+                self.adopt_new_dictionary(level, d).map(Some)
+            }
             None => Ok(None),
         }
     }

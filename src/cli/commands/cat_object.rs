@@ -162,9 +162,12 @@ pub fn run(ctx: &Ctx, args: Args, out: &mut dyn Write) -> CliResult {
         }
         Kind::Dict => {
             let tag = kodiak::id::hex_encode(&id.as_bytes()[..kodiak::store::TAG_LEN]);
+            let level = payload.first().map_or(0, |b| *b as i8);
             writeln!(w, "size {}", payload.len())?;
             writeln!(w, "tag {tag}")?;
+            writeln!(w, "level {level}")?;
             fields.insert("tag".into(), json!(tag));
+            fields.insert("level".into(), json!(level));
         }
         Kind::Blob => {
             let b: Blob = decode(id, &bytes)?;
