@@ -260,6 +260,12 @@ impl<W: Write + Send + 'static> BundleWriter<W> {
         self.add_stored(id, canonical, &frame(canonical))
     }
 
+    /// Tests: records `tag` as taken by dictionary `id` (a tag collision) without writing it.
+    #[cfg(test)]
+    pub(crate) fn claim_tag(&mut self, tag: DictTag, id: ObjectId) {
+        self.dictionaries.insert(tag, id);
+    }
+
     /// The dictionary written with `tag`, if any.
     pub fn dictionary_with_tag(&self, tag: &DictTag) -> Option<ObjectId> {
         self.dictionaries.get(tag).copied()

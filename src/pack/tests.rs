@@ -894,6 +894,51 @@ mod dictionaries {
     }
 
     #[test]
+    fn a_tag_taken_by_another_dictionary_sends_values_reframed() {
+        let (dict, leaves) = dict_leaves();
+        let store = Store::memory();
+        store.put_dictionary(&dict).unwrap();
+        let mut w = BundleWriter::new(Vec::new(), &header(Vec::new())).unwrap();
+        let (id, canonical, stored) = &leaves[0];
+        // Without a collision the dictionary goes first, then the value as stored.
+        crate::pack::add_whole(
+            &store,
+            &mut w,
+            std::path::Path::new("x"),
+            *id,
+            canonical,
+            stored,
+        )
+        .unwrap();
+        assert_eq!(w.dictionary_with_tag(&dict.tag()), Some(dict.id()));
+        let bytes = w.finish().unwrap().0;
+        let got = read(&bytes).unwrap();
+        assert_eq!(got.len(), 2);
+        // Another dictionary holds the tag in this bundle: the value is framed again
+        // without a dictionary, and the bundle reads without ours.
+        let mut w = BundleWriter::new(Vec::new(), &header(Vec::new())).unwrap();
+        w.claim_tag(dict.tag(), ObjectId::hash(b"another dictionary"));
+        crate::pack::add_whole(
+            &store,
+            &mut w,
+            std::path::Path::new("x"),
+            *id,
+            canonical,
+            stored,
+        )
+        .unwrap();
+        let (bytes, summary) = w.finish().unwrap();
+        assert!(summary.dictionaries.is_empty());
+        let got = read(&bytes).unwrap();
+        assert_eq!(got, vec![(*id, Kind::Node, canonical.clone())]);
+        // A second dictionary with a taken tag is refused by the writer.
+        let mut w = BundleWriter::new(Vec::new(), &header(Vec::new())).unwrap();
+        w.claim_tag(dict.tag(), ObjectId::hash(b"another dictionary"));
+        let e = w.add_dictionary(&dict).unwrap_err().to_string();
+        assert!(e.contains("share the tag"), "{e}");
+    }
+
+    #[test]
     fn version_2_bundles_read() {
         let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
             .join("fixtures/bundles/v2-full.kdk");
