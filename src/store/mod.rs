@@ -16,7 +16,7 @@ pub use dict::{
 pub use frame::{
     CODEC_RAW, CODEC_ZSTD, CODEC_ZSTD_DICT, DICT_FRAME_HEADER, DictLookup, DictTag, Dictionary,
     MAX_OBJECT_SIZE, TAG_LEN, check_dict_canonical, dict_tag, frame, frame_dict_tag, frame_with,
-    tag_hex, unframe, unframe_candidates, unframe_with,
+    tag_hex, train, unframe, unframe_candidates, unframe_with,
 };
 pub use memory::MemoryStore;
 pub use pack::{
