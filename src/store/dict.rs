@@ -11,8 +11,11 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
-use super::ObjectStore;
-use super::frame::{self, DictTag, Dictionary};
+use super::frame::{
+    self, DictTag, Dictionary, dict_tag, frame, frame_dict_tag, frame_with, tag_hex,
+    unframe_candidates, unframe_with,
+};
+use super::{ObjectStore, Store};
 use crate::error::{Error, Result};
 use crate::id::ObjectId;
 use crate::object::Kind;
@@ -236,5 +239,210 @@ fn write_record(path: &std::path::Path, id: &ObjectId) -> Result<()> {
     std::fs::File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(|e| Error::io("syncing", dir, e))?;
+    Ok(())
+}
+
+/// Frames canonical bytes for one store: node objects with the store's active dictionary
+/// (when it has one), everything else without. Cheap to clone; share one per batch.
+#[derive(Clone, Debug, Default)]
+pub struct Framer {
+    dict: Option<Arc<Dictionary>>,
+}
+
+impl Framer {
+    /// A framer compressing nodes with `dict` (none: codecs `0x00`/`0x01` only).
+    pub fn new(dict: Option<Arc<Dictionary>>) -> Self {
+        Framer { dict }
+    }
+
+    /// The stored value of `canonical`.
+    pub fn frame(&self, canonical: &[u8]) -> Vec<u8> {
+        // Only nodes (nearly all bytes) use the dictionary: reading a commit, root or
+        // schema never needs one loaded.
+        let dict = self
+            .dict
+            .as_deref()
+            .filter(|_| canonical.first() == Some(&(Kind::Node as u8)));
+        frame_with(canonical, dict)
+    }
+
+    /// The dictionary nodes are compressed with, if any.
+    pub fn dictionary(&self) -> Option<&Arc<Dictionary>> {
+        self.dict.as_ref()
+    }
+}
+
+/// The dictionary side of [`Store`]: reading `0x02` values, the active dictionary, training.
+impl Store {
+    /// The canonical bytes the stored value of `id` holds, checked to hash to `id`.
+    ///
+    /// A `0x02` value is decompressed with the dictionary its tag names; after a tag
+    /// collision every stored dictionary with that tag is tried (only the right one gives
+    /// bytes with the right hash), and a dictionary stored since it was last looked up (a
+    /// fetch) is found too.
+    pub fn unframe_verified(&self, id: &ObjectId, stored: &[u8]) -> Result<Vec<u8>> {
+        let corrupt = |reason: String| Error::Corrupt { id: *id, reason };
+        let first = unframe_with(stored, &mut |tag| {
+            self.dicts
+                .with_tag(&*self.backend, tag, false)
+                .map_err(|e| e.to_string())
+        });
+        let first_err = match first {
+            Ok(canonical) => {
+                let actual = ObjectId::hash(&canonical);
+                if actual == *id {
+                    return Ok(canonical);
+                }
+                format!("content hashes to {actual}")
+            }
+            Err(e) => e,
+        };
+        if frame_dict_tag(stored).is_none() {
+            return Err(corrupt(first_err));
+        }
+        // Every dictionary with the tag, as stored now.
+        let all = unframe_candidates(stored, &mut |tag| {
+            self.dicts
+                .with_tag(&*self.backend, tag, true)
+                .map_err(|e| e.to_string())
+        })
+        .map_err(corrupt)?;
+        all.into_iter()
+            .find(|c| ObjectId::hash(c) == *id)
+            .ok_or_else(|| corrupt(first_err))
+    }
+
+    /// A framer for new objects: nodes use the active dictionary (see [`Framer`]).
+    pub fn framer(&self) -> Result<Framer> {
+        Ok(Framer::new(self.dicts.active(&*self.backend)?))
+    }
+
+    /// The dictionary new nodes are compressed with, if the store has one.
+    pub fn active_dictionary(&self) -> Result<Option<Arc<Dictionary>>> {
+        self.dicts.active(&*self.backend)
+    }
+
+    /// Tests: files `dict` under another tag, as a tag collision would.
+    #[cfg(test)]
+    pub(crate) fn register_dictionary_as(&self, tag: DictTag, dict: &Arc<Dictionary>) {
+        self.dicts.register_as(tag, dict);
+    }
+
+    /// The stored dictionaries with `tag` (more than one only after a tag collision).
+    pub fn dictionaries_with_tag(&self, tag: DictTag) -> Result<Vec<Arc<Dictionary>>> {
+        self.dicts.with_tag(&*self.backend, tag, false)
+    }
+
+    /// The dictionary that decompresses the `0x02` stored value `stored` of object `id` to
+    /// its canonical bytes; `None` for other codecs.
+    pub fn dictionary_of(&self, id: &ObjectId, stored: &[u8]) -> Result<Option<Arc<Dictionary>>> {
+        let Some(tag) = frame_dict_tag(stored) else {
+            return Ok(None);
+        };
+        for refresh in [false, true] {
+            for d in self.dicts.with_tag(&*self.backend, tag, refresh)? {
+                if let Ok(c) = unframe_with(stored, &mut |_| Ok(vec![Arc::clone(&d)]))
+                    && ObjectId::hash(&c) == *id
+                {
+                    return Ok(Some(d));
+                }
+            }
+        }
+        Err(Error::Corrupt {
+            id: *id,
+            reason: format!(
+                "no stored dictionary with tag {} decompresses it",
+                tag_hex(&tag)
+            ),
+        })
+    }
+
+    /// Stores the zstd dictionary `zstd_dict` as a Dict object (for compression level
+    /// `level`) and makes it the active one.
+    ///
+    /// Its tag must not be another stored dictionary's: on a collision the dictionary's id
+    /// field (which frames do not carry) is changed until the tag is free. The object is
+    /// durable (the store is flushed) before the record names it.
+    pub fn adopt_new_dictionary(
+        &self,
+        level: i8,
+        mut zstd_dict: Vec<u8>,
+    ) -> Result<Arc<Dictionary>> {
+        let dict = loop {
+            let canonical = Dictionary::canonical_of(level, &zstd_dict);
+            let id = ObjectId::hash(&canonical);
+            let tag = dict_tag(&id);
+            let taken = self
+                .dicts
+                .with_tag(&*self.backend, tag, true)?
+                .iter()
+                .any(|d| d.id() != id);
+            if !taken {
+                break Dictionary::from_canonical(canonical)
+                    .map_err(|e| Error::Invalid(format!("trained dictionary: {e}")))?;
+            }
+            bump_dict_id(&mut zstd_dict)?;
+        };
+        let dict = Arc::new(dict);
+        self.put_dictionary(&dict)?;
+        self.flush()?;
+        self.dicts.set_active(Arc::clone(&dict))?;
+        Ok(dict)
+    }
+
+    /// Makes the stored dictionary `id` the active one (a clone or fetch adopting a
+    /// bundle's dictionary); the store must already hold it durably.
+    pub fn adopt_stored_dictionary(&self, id: &ObjectId) -> Result<Arc<Dictionary>> {
+        let d = load(&*self.backend, id)?.ok_or(Error::Missing {
+            id: *id,
+            kind: Kind::Dict,
+        })?;
+        let d = Arc::new(d);
+        self.dicts.set_active(Arc::clone(&d))?;
+        Ok(d)
+    }
+
+    /// Stores a dictionary object (never compressed with a dictionary) and registers it.
+    pub fn put_dictionary(&self, dict: &Arc<Dictionary>) -> Result<()> {
+        if !self.backend.has(&dict.id())? {
+            self.backend
+                .put_stored_batch(vec![(dict.id(), frame(dict.canonical()))])?;
+        }
+        self.dicts.register(dict);
+        Ok(())
+    }
+
+    /// Trains a [`DICT_SIZE`] dictionary from three quarters of `samples`, chooses its level
+    /// on the others (see [`frame::choose_level`]) and adopts it (see
+    /// [`Store::adopt_new_dictionary`]); `None` when zstd finds too little to learn.
+    pub fn train_dictionary(&self, samples: &[&[u8]]) -> Result<Option<Arc<Dictionary>>> {
+        // Every fourth sample is held out to choose the level: judged on its own training
+        // samples, a dictionary always looks better than it will be.
+        let (mut train, mut held_out) = (Vec::new(), Vec::new());
+        for (i, s) in samples.iter().enumerate() {
+            if i % 4 == 3 {
+                held_out.push(*s);
+            } else {
+                train.push(*s);
+            }
+        }
+        match frame::train(&train, DICT_SIZE) {
+            Some(d) => {
+                let level = frame::choose_level(&held_out, &d);
+                self.adopt_new_dictionary(level, d).map(Some)
+            }
+            None => Ok(None),
+        }
+    }
+}
+
+/// Changes the id field of a zstd dictionary (bytes 4..8; frames do not carry it), giving
+/// the Dict object another id and tag.
+fn bump_dict_id(zstd_dict: &mut [u8]) -> Result<()> {
+    let field = zstd_dict
+        .get_mut(4..8)
+        .ok_or_else(|| Error::Invalid("trained dictionary is too short".into()))?;
+    let next = u32::from_le_bytes([field[0], field[1], field[2], field[3]]).wrapping_add(1);
+    field.copy_from_slice(&next.to_le_bytes());
     Ok(())
 }
