@@ -5,15 +5,20 @@
 //! hashes and compares with the id, so corruption is reported and never returned as data.
 
 mod frame;
+mod index;
 mod memory;
 mod pack;
 mod sled_store;
 
 pub use frame::{MAX_OBJECT_SIZE, frame, unframe};
+pub use index::{
+    INDEX_ENTRY_LEN, INDEX_FANOUT_LEN, INDEX_HEADER_LEN, INDEX_MAGIC, INDEX_PACK_LEN,
+    INDEX_VERSION, index_file_name,
+};
 pub use memory::MemoryStore;
 pub use pack::{
-    INLINE_MAX, LOCATION_LEN, LOCATION_TAG, Location, MAX_PACK_BYTES, PACK_HEADER_LEN, PACK_MAGIC,
-    PACK_VERSION, PACKS_TREE, PackStore, RECORD_HEADER_LEN, pack_file_name,
+    INDEX_MERGE_FACTOR, LOCATION_LEN, LOCATION_TAG, Location, MAX_PACK_BYTES, PACK_HEADER_LEN,
+    PACK_MAGIC, PACK_VERSION, PACKS_TREE, PackStore, RECORD_HEADER_LEN, pack_file_name,
 };
 pub use sled_store::{OBJECTS_TREE, SledStore};
 
@@ -27,6 +32,17 @@ use crate::object::{self, Kind, Object};
 pub trait ObjectStore: Send + Sync {
     /// The stored value under `id`, unverified.
     fn get_stored(&self, id: &ObjectId) -> Result<Option<Vec<u8>>>;
+    /// Hands the stored value under `id`, unverified, to `f` without copying it where the
+    /// backend can (`f` must not read from the store); false if nothing is stored under `id`.
+    fn with_stored(&self, id: &ObjectId, f: &mut dyn FnMut(&[u8])) -> Result<bool> {
+        match self.get_stored(id)? {
+            Some(v) => {
+                f(&v);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
     /// Whether a value is stored under `id`.
     fn has(&self, id: &ObjectId) -> Result<bool>;
     /// Stores every `(id, stored value)` pair; existing ids may be skipped.
@@ -117,7 +133,19 @@ impl Store {
 
     /// Verified canonical bytes of `id`, or `None` if it is not stored.
     pub fn try_get_canonical(&self, id: &ObjectId) -> Result<Option<Vec<u8>>> {
-        Ok(self.try_get_verified(id)?.map(|(_, canonical)| canonical))
+        let mut canonical = None;
+        // Unframed straight from the backend's buffer: the stored bytes are not copied.
+        if !self
+            .backend
+            .with_stored(id, &mut |stored| canonical = Some(unframe(stored)))?
+        {
+            return Ok(None);
+        }
+        let canonical = canonical
+            .ok_or_else(|| Error::Storage(format!("the store found {id} but returned no value")))?
+            .map_err(|reason| Error::Corrupt { id: *id, reason })?;
+        verify_hash(id, &canonical)?;
+        Ok(Some(canonical))
     }
 
     /// The stored value of `id` and its verified canonical bytes, or `None` if it is not
@@ -128,13 +156,7 @@ impl Store {
             return Ok(None);
         };
         let canonical = unframe(&stored).map_err(|reason| Error::Corrupt { id: *id, reason })?;
-        let actual = ObjectId::hash(&canonical);
-        if actual != *id {
-            return Err(Error::Corrupt {
-                id: *id,
-                reason: format!("content hashes to {actual}"),
-            });
-        }
+        verify_hash(id, &canonical)?;
         Ok(Some((stored, canonical)))
     }
 
@@ -192,6 +214,18 @@ impl Store {
     pub fn flush(&self) -> Result<()> {
         self.backend.flush()
     }
+}
+
+/// Checks that `canonical` hashes to `id`.
+fn verify_hash(id: &ObjectId, canonical: &[u8]) -> Result<()> {
+    let actual = ObjectId::hash(canonical);
+    if actual != *id {
+        return Err(Error::Corrupt {
+            id: *id,
+            reason: format!("content hashes to {actual}"),
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]

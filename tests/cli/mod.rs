@@ -7,6 +7,7 @@ mod config;
 mod diff;
 mod help;
 mod history;
+mod legacy_index;
 mod lock;
 mod loop_helpers;
 mod merge;
