@@ -219,10 +219,46 @@ impl IndexFile {
         (lo, hi)
     }
 
+    /// Bytes 1..9 of entry `i`'s id as a big-endian number (its place within its bucket).
+    fn rank(&self, i: u64) -> u128 {
+        let at = self.entry_at(i) + 1;
+        let mut a = [0u8; 8];
+        a.copy_from_slice(&self.map[at..at + 8]);
+        u128::from(u64::from_be_bytes(a))
+    }
+
     /// The entry index of `id`, if the file lists it.
+    ///
+    /// Ids are BLAKE3 hashes, uniform over the key space, so a few interpolation steps land
+    /// next to the entry (each probe of a large file is a cache and TLB miss); a binary search
+    /// finishes the narrowed range.
     pub(crate) fn find(&self, id: &ObjectId) -> Option<u64> {
         let key = id.as_bytes();
         let (mut lo, mut hi) = self.bucket(key[0]);
+        let mut k = [0u8; 8];
+        k.copy_from_slice(&key[1..9]);
+        let k = u128::from(u64::from_be_bytes(k));
+        // Invariant: entries below `lo` rank at most `klo`, entries from `hi` at least `khi`,
+        // and `klo <= k <= khi`.
+        let (mut klo, mut khi) = (0u128, u128::from(u64::MAX));
+        for _ in 0..4 {
+            if hi - lo <= 8 {
+                break;
+            }
+            let n = u128::from(hi - lo);
+            let pos = lo + ((k - klo) * n / (khi - klo + 1)) as u64;
+            match self.id_bytes(pos).cmp(&key[..]) {
+                std::cmp::Ordering::Less => {
+                    lo = pos + 1;
+                    klo = self.rank(pos);
+                }
+                std::cmp::Ordering::Greater => {
+                    hi = pos;
+                    khi = self.rank(pos);
+                }
+                std::cmp::Ordering::Equal => return Some(pos),
+            }
+        }
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
             match self.id_bytes(mid).cmp(&key[..]) {
@@ -276,6 +312,46 @@ pub(crate) fn write_index(
     entries: &[(ObjectId, Location)],
     packs: &[(u32, u64)],
 ) -> Result<PathBuf> {
+    write_temp(dir, generation, entries, packs)?.install()
+}
+
+/// A complete, synced index file under its temporary name, not yet in use; dropping it
+/// without [`TempIndex::install`] deletes it.
+pub(crate) struct TempIndex {
+    dir: PathBuf,
+    tmp: PathBuf,
+    path: PathBuf,
+    installed: bool,
+}
+
+impl TempIndex {
+    /// Renames the file into place and syncs the directory; returns its path.
+    pub(crate) fn install(mut self) -> Result<PathBuf> {
+        std::fs::rename(&self.tmp, &self.path).map_err(|e| Error::io("renaming", &self.tmp, e))?;
+        self.installed = true;
+        File::open(&self.dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| Error::io("syncing", &self.dir, e))?;
+        Ok(self.path.clone())
+    }
+}
+
+impl Drop for TempIndex {
+    fn drop(&mut self) {
+        if !self.installed {
+            // Best effort: a leftover temporary file is ignored and deleted at the next open.
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// The first half of [`write_index`]: writes and syncs the file under its temporary name.
+pub(crate) fn write_temp(
+    dir: &Path,
+    generation: u32,
+    entries: &[(ObjectId, Location)],
+    packs: &[(u32, u64)],
+) -> Result<TempIndex> {
     let path = dir.join(index_file_name(generation));
     let tmp = dir.join(format!("{}.tmp", index_file_name(generation)));
     let count = u32::try_from(entries.len()).map_err(|_| {
@@ -317,19 +393,20 @@ pub(crate) fn write_index(
         out.extend_from_slice(&pack.to_le_bytes());
         out.extend_from_slice(&len.to_le_bytes());
     }
+    let temp = TempIndex {
+        dir: dir.to_path_buf(),
+        tmp,
+        path,
+        installed: false,
+    };
     let mut file = OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
-        .open(&tmp)
-        .map_err(|e| Error::io("creating", &tmp, e))?;
+        .open(&temp.tmp)
+        .map_err(|e| Error::io("creating", &temp.tmp, e))?;
     file.write_all(&out)
         .and_then(|()| file.sync_data())
-        .map_err(|e| Error::io("writing", &tmp, e))?;
-    drop(file);
-    std::fs::rename(&tmp, &path).map_err(|e| Error::io("renaming", &tmp, e))?;
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| Error::io("syncing", dir, e))?;
-    Ok(path)
+        .map_err(|e| Error::io("writing", &temp.tmp, e))?;
+    Ok(temp)
 }

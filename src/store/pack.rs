@@ -241,6 +241,16 @@ fn write<T>(l: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
     l.write().unwrap_or_else(|p| p.into_inner())
 }
 
+/// A new index file written under its temporary name by a flush, with what it replaces.
+struct Merged {
+    temp: index::TempIndex,
+    generation: u32,
+    /// The index files it merged (deleted once it is in place).
+    inputs: Vec<Arc<IndexFile>>,
+    /// Its pack lengths.
+    packs: Vec<(u32, u64)>,
+}
+
 /// Where [`Inner::locate`] found a stored value.
 enum Found {
     Packed(Location),
@@ -792,16 +802,14 @@ impl Inner {
         if w.dirty.is_empty() && !entries && !removed {
             return Ok(());
         }
-        // 1. Pack bytes (and new directory entries) become durable first.
+        // The lengths the packs will have once synced (the writer lock keeps them).
         let mut synced = BTreeMap::new();
+        let mut to_sync = Vec::with_capacity(w.dirty.len());
         for &n in &w.dirty {
             let pack = read(&self.files)
                 .get(&n)
                 .map(Arc::clone)
                 .ok_or_else(|| Error::Storage(format!("{} is not open", pack_file_name(n))))?;
-            pack.file
-                .sync_data()
-                .map_err(|e| Error::io("syncing", self.pack_path(n), e))?;
             let len = match &w.current {
                 Some(c) if c.number == n => c.len,
                 _ => pack
@@ -811,15 +819,22 @@ impl Inner {
                     .len(),
             };
             synced.insert(n, len);
+            to_sync.push((n, pack));
         }
-        if w.new_file {
-            File::open(&self.dir)
-                .and_then(|d| d.sync_all())
-                .map_err(|e| Error::io("syncing", &self.dir, e))?;
-        }
-        // 2. Then the index: one new file for the pending entries (with the lengths just
-        // synced, so a listed record always lies below its pack's durable length), and
-        // rewrites of files that list removed ids. The writer lock keeps `pending` unchanged.
+        let sync_packs = || -> Result<()> {
+            for (n, pack) in &to_sync {
+                pack.file
+                    .sync_data()
+                    .map_err(|e| Error::io("syncing", self.pack_path(*n), e))?;
+            }
+            if w.new_file {
+                File::open(&self.dir)
+                    .and_then(|d| d.sync_all())
+                    .map_err(|e| Error::io("syncing", &self.dir, e))?;
+            }
+            Ok(())
+        };
+        // The writer lock keeps `pending` unchanged until the end.
         let (snapshot, removed): (Vec<(ObjectId, Location)>, BTreeSet<ObjectId>) = {
             let pending = read(&self.pending);
             (
@@ -827,8 +842,33 @@ impl Inner {
                 pending.removed.clone(),
             )
         };
-        if !snapshot.is_empty() {
-            self.write_merged(&snapshot, &synced, &removed)?;
+        if snapshot.is_empty() {
+            sync_packs()?;
+        } else {
+            // 1. Pack bytes (and a new pack's directory entry) become durable — on another
+            // thread while this one writes and syncs the new index file under its temporary
+            // name — and only then is the index file renamed into place. Its pack lengths are
+            // the ones just synced, so a listed record always lies below its pack's durable
+            // length.
+            let merged = std::thread::scope(|scope| -> Result<Merged> {
+                let syncer = (!to_sync.is_empty())
+                    .then(|| {
+                        std::thread::Builder::new()
+                            .name("kdk-pack-sync".into())
+                            .spawn_scoped(scope, sync_packs)
+                    })
+                    .transpose()
+                    .map_err(|e| Error::Storage(format!("starting a thread: {e}")))?;
+                let prepared = self.prepare_merged(&snapshot, &synced, &removed);
+                if let Some(syncer) = syncer {
+                    syncer
+                        .join()
+                        .map_err(|_| Error::Storage("the pack syncing thread panicked".into()))??;
+                }
+                prepared
+            })?;
+            // 2. The new index file goes into place, replacing the files it merged.
+            self.install_merged(merged)?;
         }
         if !removed.is_empty() {
             self.rewrite_without(&removed)?;
@@ -850,15 +890,15 @@ impl Inner {
         Ok(())
     }
 
-    /// Writes `snapshot` (sorted pending entries) as a new index file, folding in the newest
-    /// files while they are no more than [`INDEX_MERGE_FACTOR`] times the entries gathered so
-    /// far; entries of `removed` ids are left out.
-    fn write_merged(
+    /// Writes `snapshot` (sorted pending entries) as a new index file under its temporary
+    /// name, folding in the newest files while they are no more than [`INDEX_MERGE_FACTOR`]
+    /// times the entries gathered so far; entries of `removed` ids are left out.
+    fn prepare_merged(
         &self,
         snapshot: &[(ObjectId, Location)],
         synced: &BTreeMap<u32, u64>,
         removed: &BTreeSet<ObjectId>,
-    ) -> Result<()> {
+    ) -> Result<Merged> {
         let files: Vec<Arc<IndexFile>> = read(&self.indexes).clone();
         let mut gathered = snapshot.len() as u64;
         let mut first = files.len();
@@ -866,10 +906,10 @@ impl Inner {
             first -= 1;
             gathered += files[first].len();
         }
-        let inputs = &files[first..];
-        let merged = merge_entries(snapshot, inputs, removed);
+        let inputs = files[first..].to_vec();
+        let merged = merge_entries(snapshot, &inputs, removed);
         let mut packs = synced.clone();
-        for f in inputs {
+        for f in &inputs {
             for &(p, l) in f.packs() {
                 let d = packs.entry(p).or_insert(l);
                 *d = (*d).max(l);
@@ -885,7 +925,24 @@ impl Inner {
                 ))
             })?,
         };
-        let path = index::write_index(&self.dir, generation, &merged, &packs)?;
+        let temp = index::write_temp(&self.dir, generation, &merged, &packs)?;
+        Ok(Merged {
+            temp,
+            generation,
+            inputs,
+            packs,
+        })
+    }
+
+    /// Renames a prepared index file into place and puts it in use instead of its inputs.
+    fn install_merged(&self, merged: Merged) -> Result<()> {
+        let Merged {
+            temp,
+            generation,
+            inputs,
+            packs,
+        } = merged;
+        let path = temp.install()?;
         let file = Arc::new(IndexFile::open(&path, generation)?);
         {
             let mut durable = write(&self.durable);
@@ -899,7 +956,7 @@ impl Inner {
             indexes.retain(|f| !inputs.iter().any(|i| Arc::ptr_eq(i, f)));
             indexes.push(file);
         }
-        for f in inputs {
+        for f in &inputs {
             // The new file (durable, renamed into place) lists everything these did: one that
             // cannot be removed only duplicates entries, which readers and merges tolerate.
             let _ = std::fs::remove_file(f.path());
