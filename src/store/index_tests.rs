@@ -60,6 +60,7 @@ fn entries_in(path: &Path) -> u64 {
 #[derive(Clone, Debug)]
 enum Op {
     Put(Vec<u8>),
+    Load(Vec<u8>),
     Remove(u8),
     Flush,
     Reopen,
@@ -69,6 +70,7 @@ enum Op {
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         4 => prop::collection::vec(0u8..40, 1..8).prop_map(Op::Put),
+        1 => prop::collection::vec(0u8..40, 1..8).prop_map(Op::Load),
         1 => (0u8..40).prop_map(Op::Remove),
         2 => Just(Op::Flush),
         1 => Just(Op::Reopen),
@@ -140,6 +142,21 @@ proptest! {
                         }
                     }
                     store.put_stored_batch(items).unwrap();
+                }
+                Op::Load(keys) => {
+                    // A bulk load takes ids the store lacks, each once.
+                    let visible = model.visible();
+                    let keys: BTreeSet<u8> = keys.into_iter().collect();
+                    let items: Vec<_> = keys
+                        .iter()
+                        .map(|k| entry(*k))
+                        .filter(|(id, _)| !visible.contains_key(id))
+                        .collect();
+                    for (id, v) in &items {
+                        model.unflushed.insert(*id, v.clone());
+                        model.removed.remove(id);
+                    }
+                    store.load_unsynced(items).unwrap();
                 }
                 Op::Remove(k) => {
                     let (id, _) = entry(k);
@@ -503,4 +520,60 @@ fn stored_values_are_lent_without_copies_and_reads_may_nest() {
             .with_stored(&absent, &mut |_| panic!("called"))
             .unwrap()
     );
+}
+
+/// Ids from `(first byte, middle byte, seed)`: clustered (few first and middle bytes, so
+/// interpolation guesses badly) or spread like hashes.
+fn clustered_id((a, b, seed): (u8, u8, u16)) -> ObjectId {
+    let mut id = ObjectId::hash(&seed.to_le_bytes()).0;
+    id[0] = a;
+    if seed % 3 != 0 {
+        // Equal bytes 1..9: only the tail tells these ids apart.
+        id[1..9].copy_from_slice(&[b; 8]);
+    }
+    ObjectId(id)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Lookups and prefix ranges of an index file agree with a sorted list, however the ids
+    /// are distributed.
+    #[test]
+    fn index_file_lookups_match_a_sorted_list(
+        raw in prop::collection::btree_set((0u8..4, 0u8..3, any::<u16>()), 0..400),
+        probes in prop::collection::vec((0u8..4, 0u8..3, any::<u16>()), 0..50),
+    ) {
+        let tmp = tempfile::tempdir().unwrap();
+        let ids: BTreeSet<ObjectId> = raw.into_iter().map(clustered_id).collect();
+        let entries: Vec<(ObjectId, Location)> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (*id, Location { pack: 1, offset: i as u64 * 10, len: 7 }))
+            .collect();
+        let path = index::write_index(tmp.path(), 3, &entries, &[(1, 1 << 20)]).unwrap();
+        let file = IndexFile::open(&path, 3).unwrap();
+        prop_assert_eq!(file.len(), entries.len() as u64);
+        prop_assert_eq!(file.packs(), &[(1, 1 << 20)][..]);
+        for (i, (id, loc)) in entries.iter().enumerate() {
+            prop_assert_eq!(file.find(id), Some(i as u64));
+            prop_assert_eq!(file.lookup(id), Some(*loc));
+        }
+        for p in probes {
+            let id = clustered_id(p);
+            let want = entries.iter().position(|(e, _)| *e == id).map(|i| i as u64);
+            prop_assert_eq!(file.find(&id), want);
+            for n in [1usize, 2, 9, 32] {
+                let prefix = &id.as_bytes()[..n];
+                let (lo, hi) = file.prefix_range(prefix);
+                let got: Vec<ObjectId> = (lo..hi).map(|i| file.id(i)).collect();
+                let want: Vec<ObjectId> = ids
+                    .iter()
+                    .filter(|i| i.as_bytes().starts_with(prefix))
+                    .copied()
+                    .collect();
+                prop_assert_eq!(got, want);
+            }
+        }
+    }
 }

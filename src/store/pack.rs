@@ -144,8 +144,43 @@ fn push_record(
 struct Pending {
     /// Written records not yet listed in an index file.
     entries: BTreeMap<ObjectId, Location>,
+    /// Records of [`PackStore::load_unsynced`] not yet listed in an index file: one run per
+    /// batch, each sorted by id (cheaper than a map insert per object for large loads).
+    loaded: Vec<Vec<(ObjectId, Location)>>,
     /// Ids removed since the last flush that index files (or the legacy index) still list.
     removed: BTreeSet<ObjectId>,
+}
+
+impl Pending {
+    /// The pending location of `id`, if any.
+    fn get(&self, id: &ObjectId) -> Option<Location> {
+        if let Some(loc) = self.entries.get(id) {
+            return Some(*loc);
+        }
+        self.loaded.iter().find_map(|run| {
+            run.binary_search_by(|(e, _)| e.cmp(id))
+                .ok()
+                .map(|i| run[i].1)
+        })
+    }
+
+    fn is_empty(&self) -> bool {
+        self.entries.is_empty() && self.loaded.is_empty()
+    }
+
+    /// Every pending entry, sorted by id, each id once.
+    fn sorted(&self) -> Vec<(ObjectId, Location)> {
+        let mut all: Vec<(ObjectId, Location)> =
+            self.entries.iter().map(|(id, l)| (*id, *l)).collect();
+        if !self.loaded.is_empty() {
+            for run in &self.loaded {
+                all.extend_from_slice(run);
+            }
+            all.sort_unstable_by_key(|a| a.0);
+            all.dedup_by(|a, b| a.0 == b.0);
+        }
+        all
+    }
 }
 
 /// The pack being appended to.
@@ -344,15 +379,25 @@ impl PackStore {
         }
         if !records.is_empty() {
             let (pack, start) = inner.append(&mut w, &records)?;
+            let mut run: Vec<(ObjectId, Location)> = packed
+                .into_iter()
+                .map(|(id, rel, len)| {
+                    let loc = Location {
+                        pack,
+                        offset: start + rel,
+                        len,
+                    };
+                    (id, loc)
+                })
+                .collect();
+            run.sort_unstable_by_key(|a| a.0);
             let mut pending = write(&inner.pending);
-            for (id, rel, len) in packed {
-                let loc = Location {
-                    pack,
-                    offset: start + rel,
-                    len,
-                };
-                pending.entries.insert(id, loc);
+            if !pending.removed.is_empty() {
+                for (id, _) in &run {
+                    pending.removed.remove(id);
+                }
             }
+            pending.loaded.push(run);
         }
         w.scratch = records;
         Ok(())
@@ -464,8 +509,8 @@ impl Inner {
     fn locate(&self, id: &ObjectId) -> Result<Option<Found>> {
         {
             let pending = read(&self.pending);
-            if let Some(loc) = pending.entries.get(id) {
-                return Ok(Some(Found::Packed(*loc)));
+            if let Some(loc) = pending.get(id) {
+                return Ok(Some(Found::Packed(loc)));
             }
             if !pending.removed.is_empty() && pending.removed.contains(id) {
                 return Ok(None);
@@ -500,7 +545,7 @@ impl Inner {
     fn has(&self, id: &ObjectId) -> Result<bool> {
         {
             let pending = read(&self.pending);
-            if pending.entries.contains_key(id) {
+            if pending.get(id).is_some() {
                 return Ok(true);
             }
             if !pending.removed.is_empty() && pending.removed.contains(id) {
@@ -795,7 +840,7 @@ impl Inner {
     fn flush_locked(&self, w: &mut Writer) -> Result<()> {
         let (entries, removed) = {
             let pending = read(&self.pending);
-            (!pending.entries.is_empty(), !pending.removed.is_empty())
+            (!pending.is_empty(), !pending.removed.is_empty())
         };
         // Nothing written since the last flush: no sync (ref updates flush the database
         // themselves, so an idle store would only repeat their flush).
@@ -837,10 +882,7 @@ impl Inner {
         // The writer lock keeps `pending` unchanged until the end.
         let (snapshot, removed): (Vec<(ObjectId, Location)>, BTreeSet<ObjectId>) = {
             let pending = read(&self.pending);
-            (
-                pending.entries.iter().map(|(id, l)| (*id, *l)).collect(),
-                pending.removed.clone(),
-            )
+            (pending.sorted(), pending.removed.clone())
         };
         if snapshot.is_empty() {
             sync_packs()?;
@@ -883,6 +925,7 @@ impl Inner {
         {
             let mut pending = write(&self.pending);
             pending.entries.clear();
+            pending.loaded.clear();
             pending.removed.clear();
         }
         w.dirty.clear();
@@ -1137,6 +1180,17 @@ impl ObjectStore for PackStore {
             let it: Box<dyn Iterator<Item = Result<ObjectId>> + '_> =
                 Box::new(ids.into_iter().map(Ok));
             sources.push(it.peekable());
+            for run in &pending.loaded {
+                let start = run.partition_point(|(id, _)| id.as_bytes()[..] < low[..]);
+                let ids: Vec<ObjectId> = run[start..]
+                    .iter()
+                    .map(|(id, _)| *id)
+                    .take_while(|id| id.as_bytes().starts_with(&prefix))
+                    .collect();
+                let it: Box<dyn Iterator<Item = Result<ObjectId>> + '_> =
+                    Box::new(ids.into_iter().map(Ok));
+                sources.push(it.peekable());
+            }
             pending.removed.clone()
         };
         for f in read(&inner.indexes).iter() {
@@ -1164,6 +1218,9 @@ impl ObjectStore for PackStore {
             };
         let mut pending = write(&inner.pending);
         pending.entries.remove(id);
+        for run in &mut pending.loaded {
+            run.retain(|(e, _)| e != id);
+        }
         if listed {
             pending.removed.insert(*id);
         }
