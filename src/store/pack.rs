@@ -235,7 +235,9 @@ thread_local! {
 /// Source of [`Inner::uid`].
 static NEXT_STORE_UID: AtomicU64 = AtomicU64::new(1);
 
-/// The stores open in this process, by canonical pack directory.
+/// The stores open in this process, by canonical pack directory. A store is dropped (and
+/// flushed) when its last handle goes; a repository is opened by one process at a time and
+/// its handles live as long as the repository, so no open races such a drop.
 static OPEN_STORES: Mutex<Vec<(PathBuf, Weak<Inner>)>> = Mutex::new(Vec::new());
 
 /// Objects in append-only pack files, located through immutable index files. Cheap to clone
