@@ -4,12 +4,14 @@
 //! Layout (see "Repository layout" in `objects_format.md`):
 //! ```text
 //! <work dir>/.kodiak/
-//!     FORMAT   "kodiak repository format 1\n", written last by `init`
+//!     FORMAT   "kodiak repository format 2\n", written last by `init` (format 1 is upgraded
+//!              on open)
 //!     config   repository configuration (git-config-like text)
 //!     lock     exclusive OS file lock, holder's pid inside
-//!     db/      sled database: trees objects (the object index), packs, refs, reflog,
-//!              worksets, meta
-//!     packs/   append-only pack files pack-NNNNNN.kpk holding large objects
+//!     db/      sled database: trees refs, reflog, worksets, meta (and, in repositories
+//!              made before format 2, the legacy object index trees objects and packs)
+//!     packs/   append-only pack files pack-NNNNNN.kpk holding the objects, and the index
+//!              files index-GGGGGG.kix locating them
 //! ```
 
 mod lock;
@@ -34,7 +36,11 @@ pub const DOT_DIR: &str = ".kodiak";
 /// Format marker file inside [`DOT_DIR`].
 pub const FORMAT_FILE: &str = "FORMAT";
 /// Exact contents of the format marker.
-pub const FORMAT_CONTENTS: &str = "kodiak repository format 1\n";
+pub const FORMAT_CONTENTS: &str = "kodiak repository format 2\n";
+/// The format marker of repositories whose object index was in sled only: still read, and
+/// upgraded to [`FORMAT_CONTENTS`] when opened (older binaries would not find objects that
+/// only index files list).
+pub const FORMAT_V1_CONTENTS: &str = "kodiak repository format 1\n";
 /// sled database directory inside [`DOT_DIR`].
 pub const DB_DIR: &str = "db";
 /// Pack file directory inside [`DOT_DIR`].
@@ -163,6 +169,21 @@ const DB_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 /// sled releases its file lock only when its last background reference is gone, which can be
 /// a moment after the previous holder (in this or another process) closed the repository, so
 /// a lock conflict is retried briefly: the repository lock already excludes live holders.
+/// Rewrites the format marker of a format-1 repository as [`FORMAT_CONTENTS`] (temporary
+/// file, sync, rename, directory sync). Format 2 differs only in where new objects are
+/// indexed, and a format-2 reader reads format-1 repositories as they are.
+fn upgrade_format(paths: &RepoPaths) -> Result<()> {
+    let format = paths.format_path();
+    let tmp = paths.dot_dir.join(format!("{FORMAT_FILE}.tmp"));
+    std::fs::write(&tmp, FORMAT_CONTENTS)
+        .and_then(|()| std::fs::File::open(&tmp)?.sync_all())
+        .map_err(|e| Error::io("writing", &tmp, e))?;
+    std::fs::rename(&tmp, &format).map_err(|e| Error::io("renaming", &tmp, e))?;
+    std::fs::File::open(&paths.dot_dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::io("syncing", &paths.dot_dir, e))
+}
+
 fn open_db(path: &Path) -> Result<sled::Db> {
     let start = std::time::Instant::now();
     loop {
@@ -243,8 +264,10 @@ impl Repo {
     /// Opens and locks the repository at `paths`.
     pub fn open(paths: RepoPaths, wait: LockWait) -> Result<Repo> {
         let format = paths.format_path();
+        let mut upgrade = false;
         match std::fs::read_to_string(&format) {
             Ok(s) if s == FORMAT_CONTENTS => {}
+            Ok(s) if s == FORMAT_V1_CONTENTS => upgrade = true,
             Ok(s) => {
                 return Err(Error::Invalid(format!(
                     "unsupported repository format in {}: {:?} (this kodiak reads '{}')",
@@ -269,6 +292,11 @@ impl Repo {
             )));
         }
         let lock = RepoLock::acquire(&paths.lock_path(), wait)?;
+        if upgrade {
+            // Before anything writes an index file: from then on only this format's readers
+            // find every object.
+            upgrade_format(&paths)?;
+        }
         let db = open_db(&db_path)?;
         // Repositories made before pack files get their `packs` directory here.
         Ok(Repo {

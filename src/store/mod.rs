@@ -6,6 +6,7 @@
 
 mod dict;
 mod frame;
+mod index;
 mod memory;
 mod pack;
 mod sled_store;
@@ -18,10 +19,14 @@ pub use frame::{
     MAX_OBJECT_SIZE, TAG_LEN, check_dict_canonical, dict_tag, frame, frame_dict_tag, frame_with,
     tag_hex, train, unframe, unframe_candidates, unframe_with,
 };
+pub use index::{
+    INDEX_ENTRY_LEN, INDEX_FANOUT_LEN, INDEX_HEADER_LEN, INDEX_MAGIC, INDEX_PACK_LEN,
+    INDEX_VERSION, index_file_name,
+};
 pub use memory::MemoryStore;
 pub use pack::{
-    INLINE_MAX, LOCATION_LEN, LOCATION_TAG, Location, MAX_PACK_BYTES, PACK_HEADER_LEN, PACK_MAGIC,
-    PACK_VERSION, PACKS_TREE, PackStore, RECORD_HEADER_LEN, pack_file_name,
+    INDEX_MERGE_FACTOR, LOCATION_LEN, LOCATION_TAG, Location, MAX_PACK_BYTES, PACK_HEADER_LEN,
+    PACK_MAGIC, PACK_VERSION, PACKS_TREE, PackStore, RECORD_HEADER_LEN, pack_file_name,
 };
 pub use sled_store::{OBJECTS_TREE, SledStore};
 
@@ -36,6 +41,17 @@ use crate::object::{self, Kind, Object};
 pub trait ObjectStore: Send + Sync {
     /// The stored value under `id`, unverified.
     fn get_stored(&self, id: &ObjectId) -> Result<Option<Vec<u8>>>;
+    /// Hands the stored value under `id`, unverified, to `f` without copying it where the
+    /// backend can (`f` must not read from the store); false if nothing is stored under `id`.
+    fn with_stored(&self, id: &ObjectId, f: &mut dyn FnMut(&[u8])) -> Result<bool> {
+        match self.get_stored(id)? {
+            Some(v) => {
+                f(&v);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
     /// Whether a value is stored under `id`.
     fn has(&self, id: &ObjectId) -> Result<bool>;
     /// Stores every `(id, stored value)` pair; existing ids may be skipped.
@@ -142,7 +158,17 @@ impl Store {
 
     /// Verified canonical bytes of `id`, or `None` if it is not stored.
     pub fn try_get_canonical(&self, id: &ObjectId) -> Result<Option<Vec<u8>>> {
-        Ok(self.try_get_verified(id)?.map(|(_, canonical)| canonical))
+        let mut canonical = None;
+        // Unframed straight from the backend's buffer: the stored bytes are not copied.
+        if !self.backend.with_stored(id, &mut |stored| {
+            canonical = Some(self.unframe_verified(id, stored))
+        })? {
+            return Ok(None);
+        }
+        let canonical = canonical.ok_or_else(|| {
+            Error::Storage(format!("the store found {id} but returned no value"))
+        })??;
+        Ok(Some(canonical))
     }
 
     /// The stored value of `id` and its verified canonical bytes, or `None` if it is not

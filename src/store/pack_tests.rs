@@ -7,7 +7,7 @@ use crate::object::Blob;
 use crate::store::Store;
 
 /// `n` bytes that zstd cannot shrink, determined by `seed`.
-fn noise(seed: u64, n: usize) -> Vec<u8> {
+pub(super) fn noise(seed: u64, n: usize) -> Vec<u8> {
     let mut out = vec![0u8; n];
     blake3::Hasher::new()
         .update(&seed.to_le_bytes())
@@ -18,23 +18,27 @@ fn noise(seed: u64, n: usize) -> Vec<u8> {
 
 /// Opens the store in `dir`, retrying while sled's background threads of a just-dropped
 /// instance still hold the database's file lock.
-fn open(dir: &Path) -> PackStore {
+pub(super) fn open(dir: &Path) -> PackStore {
+    PackStore::open(&open_db(dir), &dir.join("packs")).expect("open pack store")
+}
+
+/// Opens the sled database in `dir` (as [`open`] does).
+pub(super) fn open_db(dir: &Path) -> sled::Db {
     let mut tries = 0;
-    let db = loop {
+    loop {
         match sled::Config::new()
             .path(dir.join("db"))
             .cache_capacity(1 << 20)
             .open()
         {
-            Ok(db) => break db,
+            Ok(db) => return db,
             Err(e) if tries < 200 && e.to_string().contains("lock") => {
                 tries += 1;
                 std::thread::sleep(std::time::Duration::from_millis(10));
             }
             Err(e) => panic!("open sled: {e}"),
         }
-    };
-    PackStore::open(&db, &dir.join("packs")).expect("open pack store")
+    }
 }
 
 fn big_blob(seed: u64) -> Blob {
@@ -44,16 +48,16 @@ fn big_blob(seed: u64) -> Blob {
 }
 
 #[test]
-fn large_objects_go_to_packs_small_ones_inline() {
+fn all_objects_go_to_packs_and_index_files() {
     let tmp = tempfile::tempdir().unwrap();
     let pack = Arc::new(open(tmp.path()));
     let store = Store::new(pack.clone());
     let big: Vec<_> = (0..40).map(|i| store.put(&big_blob(i)).unwrap()).collect();
     let small = store.put(&Blob { data: vec![9; 50] }).unwrap();
-    for id in &big {
-        assert!(pack.location(&id.id()).unwrap().is_some());
+    for id in big.iter().map(|b| b.id()).chain([small.id()]) {
+        assert!(pack.location(&id).unwrap().is_some());
     }
-    assert_eq!(pack.location(&small.id()).unwrap(), None);
+    assert!(pack.index_paths().is_empty());
     let mut expected: Vec<ObjectId> = big.iter().map(|b| b.id()).collect();
     expected.push(small.id());
     expected.sort();
@@ -77,16 +81,9 @@ fn large_objects_go_to_packs_small_ones_inline() {
         }
         pack.flush().unwrap();
     }
-    // The small object's index value is its stored value, exactly as in a SledStore.
-    let inline = pack
-        .index_tree()
-        .get(small.id().as_bytes())
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        crate::store::unframe(&inline).unwrap(),
-        crate::object::encode(&Blob { data: vec![9; 50] })
-    );
+    // One index file; nothing in sled.
+    assert_eq!(pack.index_paths().len(), 1);
+    assert_eq!(store.get::<Blob>(&small).unwrap().data, vec![9; 50]);
     drop(store);
     drop(pack);
     let pack = Arc::new(open(tmp.path()));
@@ -241,7 +238,7 @@ fn unknown_newest_pack_is_left_alone() {
 #[test]
 fn packs_rotate_and_all_stay_readable_across_reopen_and_crash() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut store = open(tmp.path());
+    let store = open(tmp.path());
     store.set_max_pack_bytes(8 << 10);
     let items: Vec<_> = (0..30u64)
         .map(|i| (ObjectId::hash(&i.to_le_bytes()), noise(i, 1500)))
@@ -258,7 +255,7 @@ fn packs_rotate_and_all_stay_readable_across_reopen_and_crash() {
         assert_eq!(store.get_stored(id).unwrap().as_ref(), Some(v));
     }
     store.abandon();
-    let mut store = open(tmp.path());
+    let store = open(tmp.path());
     store.set_max_pack_bytes(8 << 10);
     for (i, (id, v)) in items.iter().enumerate() {
         let want = (i < 20).then_some(v);
@@ -344,9 +341,9 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-/// Key `k`'s id and value: a third are inline-sized, some of those start with a byte that
-/// must not be inlined, the rest go to packs.
-fn entry(k: u8) -> (ObjectId, Vec<u8>) {
+/// Key `k`'s id and value: a third are small (what older stores kept inline), the rest
+/// larger.
+pub(super) fn entry(k: u8) -> (ObjectId, Vec<u8>) {
     let id = ObjectId::hash(&[k]);
     let len = match k % 3 {
         0 => 1 + (k as usize * 7) % 250,
@@ -516,29 +513,29 @@ fn bulk_load_is_indexed_at_once_and_durable_after_a_flush() {
     let pack = Arc::new(open(tmp.path()));
     let first = framed(0..30, &[1, 2, 3]);
     pack.load_unsynced(first.clone()).unwrap();
-    // Indexed in sled right away (no pending entries), large values in a pack.
+    // Readable right away, every value in a pack, no index file before the flush.
     for (id, stored) in &first {
-        assert!(pack.index_tree().contains_key(id.as_bytes()).unwrap());
+        assert!(pack.location(id).unwrap().is_some());
         assert_eq!(pack.get_stored(id).unwrap().as_ref(), Some(stored));
     }
-    assert!(pack.location(&first[0].0).unwrap().is_some());
-    assert_eq!(pack.location(&first[30].0).unwrap(), None);
-    // A batch of inline values only: nothing appended, yet the flush must flush sled.
-    let inline_only = framed(0..0, &[7, 8]);
-    pack.load_unsynced(inline_only.clone()).unwrap();
+    assert!(pack.index_paths().is_empty());
+    let small_only = framed(0..0, &[7, 8]);
+    pack.load_unsynced(small_only.clone()).unwrap();
     pack.flush().unwrap();
+    // The whole load is one index file.
+    assert_eq!(pack.index_paths().len(), 1);
     let durable = std::fs::metadata(pack.pack_path(1)).unwrap().len();
     Arc::into_inner(pack).unwrap().abandon();
 
     let pack = Arc::new(open(tmp.path()));
     let store = Store::new(pack.clone());
-    for (id, _) in first.iter().chain(&inline_only) {
+    for (id, _) in first.iter().chain(&small_only) {
         assert!(
             store.get_canonical(id, crate::object::Kind::Blob).is_ok(),
             "{id}"
         );
     }
-    assert_eq!(pack.ids().count(), first.len() + inline_only.len());
+    assert_eq!(pack.ids().count(), first.len() + small_only.len());
     // Ordinary writes append after the loaded records.
     let later = store.put(&big_blob(99)).unwrap();
     assert_eq!(pack.location(&later.id()).unwrap().unwrap().offset, durable);

@@ -138,7 +138,7 @@ fn prefixes_resolve_or_report_ambiguity() {
 #[test]
 fn batch_put_skips_existing() {
     for (store, _dir) in stores() {
-        // Half compress to inline size, half are incompressible (packed in a PackStore).
+        // Half compress well, half are incompressible.
         let objs: Vec<Vec<u8>> = (0..50u8)
             .map(|i| {
                 let data = if i % 2 == 0 {

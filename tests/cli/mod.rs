@@ -8,6 +8,7 @@ mod dictionary;
 mod diff;
 mod help;
 mod history;
+mod legacy_index;
 mod lock;
 mod loop_helpers;
 mod merge;
