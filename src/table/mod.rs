@@ -20,7 +20,7 @@ use std::ops::Bound;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 pub use chunk::TreeBuilder;
-pub use diff::{Diff, Diff3, Diff3Row, DiffRow};
+pub use diff::{Diff, Diff3, Diff3Row, DiffRow, KeepRows, MapDiff, RowMap};
 pub use node::Node;
 
 use crate::error::{Error, Result};
@@ -317,6 +317,12 @@ impl NodeStore {
     /// The rows that differ between two trees, in key order; equal subtrees are skipped.
     pub fn diff(&self, old: NodeId, new: NodeId) -> Diff {
         Diff::new(self.clone(), old, new)
+    }
+
+    /// The rows that differ between two trees, each turned into at most one item by `map` on
+    /// the thread that finds it, in key order (see [`MapDiff`]).
+    pub fn diff_map<M: RowMap>(&self, old: NodeId, new: NodeId, map: M) -> MapDiff<M> {
+        MapDiff::mapped(self.clone(), old, new, map)
     }
 
     /// Per key where `ours` or `theirs` differs from `base`, the three versions, in key order.
