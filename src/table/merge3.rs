@@ -101,7 +101,7 @@ pub(crate) fn merge3<R: Resolver>(
     // Nothing the merge reads is read twice, and the new leaves are not read again.
     let read = ns.without_leaf_cache();
     let roots = [base, ours, theirs];
-    let splits = split_keys(&read, roots)?;
+    let (threads, splits) = split_keys(&read, roots)?;
     let mut out = Out::new(&read);
     let mut acc = Acc::default();
     if splits.is_empty() {
@@ -112,40 +112,63 @@ pub(crate) fn merge3<R: Resolver>(
     } else {
         let mut bounds: Vec<Option<Vec<u8>>> = vec![None];
         bounds.extend(splits.into_iter().map(Some));
+        let mut rxs = Vec::with_capacity(bounds.len());
+        let mut jobs = std::collections::VecDeque::with_capacity(bounds.len());
+        for (j, lo) in bounds.iter().enumerate() {
+            let (tx, rx) = std::sync::mpsc::sync_channel(super::diff::WORKER_QUEUE);
+            let hi = bounds.get(j + 1).cloned().flatten();
+            jobs.push_back((lo.clone(), hi, tx));
+            rxs.push(rx);
+        }
+        // Ranges are handed out in key order to whichever worker is free, so the ranges
+        // being walked stay next to the one being built, and only the units of the few
+        // ranges walked ahead of the builder wait in queues (with leaves they keep alive).
+        let jobs = std::sync::Mutex::new(jobs);
+        let stop = std::sync::atomic::AtomicBool::new(false);
         std::thread::scope(|s| -> Result<()> {
-            let mut rxs = Vec::new();
-            for (j, lo) in bounds.iter().enumerate() {
-                let hi = bounds.get(j + 1).cloned().flatten();
-                let (tx, rx) = std::sync::mpsc::sync_channel(super::diff::WORKER_QUEUE);
-                let read = read.clone();
-                let lo = lo.clone();
+            for _ in 0..threads.min(bounds.len()) {
+                let (read, jobs, stop) = (&read, &jobs, &stop);
                 let spawned = std::thread::Builder::new()
                     .name("kodiak-merge".into())
-                    .spawn_scoped(s, move || range_worker(&read, roots, lo, hi, rules, r, &tx));
+                    .spawn_scoped(s, move || {
+                        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                            let job = jobs.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
+                            let Some((lo, hi, tx)) = job else {
+                                return;
+                            };
+                            range_worker(read, roots, lo, hi, rules, r, &tx);
+                        }
+                    });
                 if let Err(e) = spawned {
+                    stop.store(true, std::sync::atomic::Ordering::Relaxed);
                     return Err(Error::Storage(format!("cannot start a merge thread: {e}")));
                 }
-                rxs.push(rx);
             }
             // Dropping the receivers (on an error too) stops the workers.
-            for rx in rxs {
-                loop {
-                    match rx.recv() {
-                        Ok(Msg::Units(units)) => {
-                            for u in units {
-                                out.unit(u)?;
+            let built = (|| {
+                for rx in rxs {
+                    loop {
+                        match rx.recv() {
+                            Ok(Msg::Units(units)) => {
+                                for u in units {
+                                    out.unit(u)?;
+                                }
                             }
+                            Ok(Msg::Done(a)) => {
+                                acc.add(a);
+                                break;
+                            }
+                            Ok(Msg::Err(e)) => return Err(e),
+                            Err(_) => return Err(Error::Storage("a merge thread stopped".into())),
                         }
-                        Ok(Msg::Done(a)) => {
-                            acc.add(a);
-                            break;
-                        }
-                        Ok(Msg::Err(e)) => return Err(e),
-                        Err(_) => return Err(Error::Storage("a merge thread stopped".into())),
                     }
                 }
+                Ok(())
+            })();
+            if built.is_err() {
+                stop.store(true, std::sync::atomic::Ordering::Relaxed);
             }
-            Ok(())
+            built
         })?;
     }
     let rows = out.rows;
@@ -159,9 +182,13 @@ pub(crate) fn merge3<R: Resolver>(
     })
 }
 
-/// Keys cutting the base tree into one key range per thread (empty: one thread), at base
-/// root children that ours or theirs lack.
-fn split_keys(ns: &NodeStore, [base, ours, theirs]: [NodeId; 3]) -> Result<Vec<Vec<u8>>> {
+/// Key ranges per merge thread: a worker done with its range takes the next one in key
+/// order, so fewer units wait for the builder than with one range per thread.
+const RANGES_PER_THREAD: usize = 4;
+
+/// Threads for the merge and keys cutting the base tree into [`RANGES_PER_THREAD`] key
+/// ranges per thread (empty: one thread), at base root children that ours or theirs lack.
+fn split_keys(ns: &NodeStore, [base, ours, theirs]: [NodeId; 3]) -> Result<(usize, Vec<Vec<u8>>)> {
     let threads = super::diff::default_threads();
     #[cfg(test)]
     let (threads, min_rows) = if ns.split_small {
@@ -172,11 +199,11 @@ fn split_keys(ns: &NodeStore, [base, ours, theirs]: [NodeId; 3]) -> Result<Vec<V
     #[cfg(not(test))]
     let min_rows = super::diff::PARALLEL_MIN_ROWS;
     if threads < 2 {
-        return Ok(Vec::new());
+        return Ok((1, Vec::new()));
     }
     let root = ns.load(base)?;
     if root.level() < super::diff::PARALLEL_MIN_LEVEL || root.len() < 2 {
-        return Ok(Vec::new());
+        return Ok((1, Vec::new()));
     }
     let mut changed = super::diff::changed_children(ns, &root, ours)?;
     for (c, t) in changed
@@ -185,7 +212,9 @@ fn split_keys(ns: &NodeStore, [base, ours, theirs]: [NodeId; 3]) -> Result<Vec<V
     {
         *c |= t;
     }
-    super::diff::split_points(ns, &root, &changed, threads, min_rows)
+    let splits =
+        super::diff::split_points(ns, &root, &changed, threads * RANGES_PER_THREAD, min_rows)?;
+    Ok((threads, splits))
 }
 
 /// Walks the key range `(lo, hi]` and streams its result to `tx`.
