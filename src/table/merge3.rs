@@ -120,27 +120,34 @@ pub(crate) fn merge3<R: Resolver>(
             jobs.push_back((lo.clone(), hi, tx));
             rxs.push(rx);
         }
-        // Ranges are handed out in key order to whichever worker is free, so the ranges
-        // being walked stay next to the one being built, and only the units of the few
-        // ranges walked ahead of the builder wait in queues (with leaves they keep alive).
-        let jobs = std::sync::Mutex::new(jobs);
-        let stop = std::sync::atomic::AtomicBool::new(false);
+        // Ranges are handed out in key order to whichever worker is free, at most
+        // `threads - 1` ranges past the one being built, so only the units of those few
+        // ranges wait in queues (with the leaves they keep alive).
+        let ahead = threads.saturating_sub(1).max(1);
+        let jobs = std::sync::Mutex::new(Jobs {
+            queue: jobs,
+            next: 0,
+            built: 0,
+            stop: false,
+        });
+        let turn = std::sync::Condvar::new();
+        let lock = || jobs.lock().unwrap_or_else(|p| p.into_inner());
+        let halt = || {
+            lock().stop = true;
+            turn.notify_all();
+        };
         std::thread::scope(|s| -> Result<()> {
             for _ in 0..threads.min(bounds.len()) {
-                let (read, jobs, stop) = (&read, &jobs, &stop);
+                let (read, jobs, turn) = (&read, &jobs, &turn);
                 let spawned = std::thread::Builder::new()
                     .name("kodiak-merge".into())
                     .spawn_scoped(s, move || {
-                        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                            let job = jobs.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
-                            let Some((lo, hi, tx)) = job else {
-                                return;
-                            };
+                        while let Some((lo, hi, tx)) = Jobs::take(jobs, turn, ahead) {
                             range_worker(read, roots, lo, hi, rules, r, &tx);
                         }
                     });
                 if let Err(e) = spawned {
-                    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                    halt();
                     return Err(Error::Storage(format!("cannot start a merge thread: {e}")));
                 }
             }
@@ -162,11 +169,13 @@ pub(crate) fn merge3<R: Resolver>(
                             Err(_) => return Err(Error::Storage("a merge thread stopped".into())),
                         }
                     }
+                    lock().built += 1;
+                    turn.notify_all();
                 }
                 Ok(())
             })();
             if built.is_err() {
-                stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                halt();
             }
             built
         })?;
@@ -182,9 +191,49 @@ pub(crate) fn merge3<R: Resolver>(
     })
 }
 
+/// The key ranges of a merge not yet walked, in key order.
+struct Jobs<C> {
+    queue: std::collections::VecDeque<Job<C>>,
+    /// Index of the range at the front of `queue`.
+    next: usize,
+    /// Ranges the builder is done with.
+    built: usize,
+    /// Set on an error: no more ranges are handed out.
+    stop: bool,
+}
+
+/// A range `(lo, hi]` to walk and where its units go.
+type Job<C> = (
+    Option<Vec<u8>>,
+    Option<Vec<u8>>,
+    std::sync::mpsc::SyncSender<Msg<C>>,
+);
+
+impl<C> Jobs<C> {
+    /// The next range for a worker, once it is at most `ahead` ranges past the one being
+    /// built; `None` when all are taken or the merge stopped.
+    fn take(
+        jobs: &std::sync::Mutex<Jobs<C>>,
+        turn: &std::sync::Condvar,
+        ahead: usize,
+    ) -> Option<Job<C>> {
+        let mut j = jobs.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if j.stop || j.queue.is_empty() {
+                return None;
+            }
+            if j.next <= j.built + ahead {
+                j.next += 1;
+                return j.queue.pop_front();
+            }
+            j = turn.wait(j).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+}
+
 /// Key ranges per merge thread: a worker done with its range takes the next one in key
 /// order, so fewer units wait for the builder than with one range per thread.
-const RANGES_PER_THREAD: usize = 4;
+const RANGES_PER_THREAD: usize = 32;
 
 /// Threads for the merge and keys cutting the base tree into [`RANGES_PER_THREAD`] key
 /// ranges per thread (empty: one thread), at base root children that ours or theirs lack.
@@ -748,7 +797,9 @@ impl<'a, E: Emit, C> Walk<'a, E, C> {
             }
         } else if ov == bv {
             if let Some(t) = &tr {
-                self.out.rows(&t.node, t.idx, t.idx + 1)?;
+                // A copy of the row rather than a reference keeping their whole leaf alive
+                // in a worker's queue (ours holds the rows around it).
+                self.out.value(t.key(), t.value())?;
             }
             self.acc.written += 1;
             self.acc.delta += r.delta(ov, tv)?;
