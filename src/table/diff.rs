@@ -659,6 +659,16 @@ impl Diff3Row {
     pub fn theirs_changed(&self) -> bool {
         value_of(&self.base) != value_of(&self.theirs)
     }
+
+    /// The same versions holding copies of their bytes instead of their leaves
+    /// ([`Row::detach`]).
+    fn detach(self) -> Diff3Row {
+        Diff3Row {
+            base: self.base.map(Row::detach),
+            ours: self.ours.map(Row::detach),
+            theirs: self.theirs.map(Row::detach),
+        }
+    }
 }
 
 fn value_of(r: &Option<Row>) -> Option<&[u8]> {
@@ -701,6 +711,9 @@ pub struct Diff3 {
     workers: Workers<Diff3Row>,
     threads: usize,
     min_split_rows: u64,
+    /// A worker's rows wait in its queue until the consumer reaches its range: they are
+    /// detached from their leaves so as not to keep every changed leaf of the range alive.
+    detach: bool,
 }
 
 impl Diff3 {
@@ -716,6 +729,7 @@ impl Diff3 {
             workers: Workers::new(),
             threads: default_threads(),
             min_split_rows,
+            detach: false,
         }
     }
 
@@ -736,6 +750,7 @@ impl Diff3 {
             })),
             threads: 1,
             hi: hi.map(<[u8]>::to_vec),
+            detach: true,
             ..Diff3::new(ns, base, ours, theirs)
         })
     }
@@ -809,7 +824,7 @@ impl Diff3 {
         if let State3::Running(_) = self.state {
             match self.step_local()? {
                 Some(row) if self.hi.as_ref().is_none_or(|hi| row.key() <= hi.as_slice()) => {
-                    return Ok(Some(row));
+                    return Ok(Some(if self.detach { row.detach() } else { row }));
                 }
                 _ => self.state = State3::Draining,
             }

@@ -793,7 +793,7 @@ impl<'a, E: Emit, C> Walk<'a, E, C> {
         );
         if tv == bv || (self.rules.ours_eq_theirs && ov == tv) {
             if let Some(r) = &or {
-                self.out.rows(&r.node, r.idx, r.idx + 1)?;
+                emit_row(self.out, r)?;
             }
         } else if ov == bv {
             if let Some(t) = &tr {
@@ -807,12 +807,12 @@ impl<'a, E: Emit, C> Walk<'a, E, C> {
             match r.resolve(&key, br.clone(), or.clone(), tr.clone())? {
                 Resolved::Keep => {
                     if let Some(r) = &or {
-                        self.out.rows(&r.node, r.idx, r.idx + 1)?;
+                        emit_row(self.out, r)?;
                     }
                 }
                 Resolved::Conflict(c) => {
                     if let Some(r) = &or {
-                        self.out.rows(&r.node, r.idx, r.idx + 1)?;
+                        emit_row(self.out, r)?;
                     }
                     self.acc.conflicts.push((key.clone(), c));
                 }
@@ -836,6 +836,14 @@ impl<'a, E: Emit, C> Walk<'a, E, C> {
         }
         self.done = Some(key);
         Ok(true)
+    }
+}
+
+/// Adds one row to the result: by reference into its leaf, or as a copy when detached.
+fn emit_row<E: Emit>(out: &mut E, r: &Row) -> Result<()> {
+    match r.leaf() {
+        Some((node, idx)) => out.rows(node, idx, idx + 1),
+        None => out.value(r.key(), r.value()),
     }
 }
 

@@ -1017,3 +1017,56 @@ fn mapped_diff_error_in_a_worker_follows_the_rows_before_it() {
         assert_eq!(run(threads), one, "{threads} threads");
     }
 }
+
+#[test]
+fn detached_rows_keep_their_bytes_without_their_leaf() {
+    let (ns, _) = small_store();
+    let model: Model = (0..300u16).map(|i| (key(i), vec![i as u8; 3])).collect();
+    let root = ns.build(&model).unwrap();
+    let row = ns.get(root, &key(7)).unwrap().unwrap();
+    assert!(row.leaf().is_some());
+    let detached = row.clone().detach();
+    assert!(detached.leaf().is_none());
+    assert_eq!((detached.key(), detached.value()), (row.key(), row.value()));
+    let again = detached.clone().detach();
+    assert_eq!((again.key(), again.value()), (row.key(), row.value()));
+}
+
+#[test]
+fn diff3_worker_rows_are_detached_from_their_leaves() {
+    let (ns, _) = small_store();
+    let model: Model = (0..3000u16).map(|i| (key(i), vec![1u8; 8])).collect();
+    let base = ns.build(&model).unwrap();
+    let edits = |v: u8, from: u16| -> Edits {
+        (from..3000u16)
+            .step_by(10)
+            .map(|i| (key(i), Some(vec![v; 8])))
+            .collect()
+    };
+    let ours = ns.apply(base, ed(&edits(2, 0))).unwrap();
+    let theirs = ns.apply(base, ed(&edits(3, 5))).unwrap();
+    let want = diff3_values(ns.diff3(base, ours, theirs).with_threads(1));
+    let rows: Vec<Diff3Row> = ns
+        .diff3(base, ours, theirs)
+        .with_threads(2)
+        .split_small()
+        .collect::<Result<_>>()
+        .unwrap();
+    let v = |x: &Option<Row>| x.as_ref().map(|r| r.value().to_vec());
+    let got: Vec<Values3> = rows
+        .iter()
+        .map(|r| (r.key().to_vec(), [v(&r.base), v(&r.ours), v(&r.theirs)]))
+        .collect();
+    assert_eq!(got, want);
+    // The first range is read here (rows in their leaves), the second by the worker.
+    let in_leaf = |r: &Diff3Row| {
+        r.ours
+            .as_ref()
+            .or(r.theirs.as_ref())
+            .and_then(Row::leaf)
+            .is_some()
+    };
+    assert!(in_leaf(&rows[0]));
+    assert!(!in_leaf(&rows[rows.len() - 1]));
+    assert!(rows.windows(2).all(|w| in_leaf(&w[0]) || !in_leaf(&w[1])));
+}
