@@ -214,14 +214,17 @@ impl Node {
         node.buf = buf;
         if validate {
             let (buf, offs) = (&node.buf, node.key_offs());
-            for i in 1..n {
-                let a = &buf[offs[i - 1] as usize..offs[i] as usize];
-                let b = &buf[offs[i] as usize..offs[i + 1] as usize];
-                if cmp_keys(a, b) != Ordering::Less {
-                    return Err(malformed(format!(
-                        "keys {} and {i} are not strictly ascending",
-                        i - 1
-                    )));
+            if let Some(first) = offs.get(..2) {
+                let mut prev = &buf[first[0] as usize..first[1] as usize];
+                for (i, w) in offs[1..].windows(2).enumerate() {
+                    let key = &buf[w[0] as usize..w[1] as usize];
+                    if cmp_keys(prev, key) != Ordering::Less {
+                        return Err(malformed(format!(
+                            "keys {i} and {} are not strictly ascending",
+                            i + 1
+                        )));
+                    }
+                    prev = key;
                 }
             }
         }
