@@ -358,39 +358,26 @@ impl Node {
     ///
     /// Compares offset tables and then key and value bytes as whole ranges, a block of rows
     /// at a time, which is much cheaper than comparing row by row when long runs are equal
-    /// (as in a diff of leaves that differ in a row or two). Blocks start at one row and
+    /// (as in a diff of leaves that differ in a row or two). Blocks start at eight rows and
     /// double, so the cost stays proportional to the run found, and a row that differs
-    /// right away (as in a diff of a bulk update) costs one row's comparison.
+    /// right away (as in a diff of a bulk update) costs a comparison of a few rows.
     /// Both nodes must be leaves with `i <= len()` and `j <= other.len()`.
     pub(crate) fn equal_run(&self, i: usize, other: &Node, j: usize) -> usize {
-        const MAX_BLOCK_ROWS: usize = 32;
+        const FIRST_BLOCK_ROWS: usize = 8;
+        const MAX_BLOCK_ROWS: usize = 64;
         let n = (self.len() - i).min(other.len() - j);
+        let (ak, av) = (self.key_offs(), self.val_offs());
+        let (bk, bv) = (other.key_offs(), other.val_offs());
         let mut run = 0;
-        let mut block = 1;
+        let mut block = FIRST_BLOCK_ROWS;
         while run < n {
             let c = (n - run).min(block);
             let (x, y) = (i + run, j + run);
             let c = c
-                .min(same_lengths(
-                    &self.key_offs()[x..=x + c],
-                    &other.key_offs()[y..=y + c],
-                ))
-                .min(same_lengths(
-                    &self.val_offs()[x..=x + c],
-                    &other.val_offs()[y..=y + c],
-                ));
-            let c = equal_prefix_entries(
-                &self.buf,
-                &self.key_offs()[x..=x + c],
-                &other.buf,
-                &other.key_offs()[y..=y + c],
-            );
-            let c = equal_prefix_entries(
-                &self.buf,
-                &self.val_offs()[x..=x + c],
-                &other.buf,
-                &other.val_offs()[y..=y + c],
-            );
+                .min(same_lengths(&ak[x..=x + c], &bk[y..=y + c]))
+                .min(same_lengths(&av[x..=x + c], &bv[y..=y + c]));
+            let c = equal_prefix_entries(&self.buf, &ak[x..=x + c], &other.buf, &bk[y..=y + c]);
+            let c = equal_prefix_entries(&self.buf, &av[x..=x + c], &other.buf, &bv[y..=y + c]);
             run += c;
             if c < block {
                 break;
