@@ -120,10 +120,11 @@ pub(crate) fn merge3<R: Resolver>(
             jobs.push_back((lo.clone(), hi, tx));
             rxs.push(rx);
         }
-        // Ranges are handed out in key order to whichever worker is free, at most
-        // `threads - 1` ranges past the one being built, so only the units of those few
-        // ranges wait in queues (with the leaves they keep alive).
-        let ahead = threads.saturating_sub(1).max(1);
+        // Ranges are handed out in key order to whichever worker is free, at most `threads`
+        // ranges past the one being built (one of slack, for ranges of uneven work), so
+        // only the units of those few ranges wait in queues (with the leaves they keep
+        // alive).
+        let ahead = threads;
         let jobs = std::sync::Mutex::new(Jobs {
             queue: jobs,
             next: 0,
