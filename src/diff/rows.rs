@@ -16,9 +16,10 @@ use serde::Serialize;
 
 use super::TableDiff;
 use crate::error::{Error, Result};
+use crate::id::NodeId;
 use crate::schema::{RowCodec, Schema, Type, Value};
 use crate::store::Store;
-use crate::table::{Diff, NodeStore, Row, Rows};
+use crate::table::{DiffRow, MapDiff, NodeStore, Row, RowMap, Rows};
 
 /// A column as rows are shown: in the new schema, the old one, or both (matched by tag).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -236,7 +237,7 @@ fn parse_filters(cols: &DiffColumns, texts: &[String]) -> Result<Vec<Filter>> {
 
 enum Source {
     /// Both sides' rows are keyed alike: the structural diff.
-    Tree(Box<Diff>),
+    Tree(Tree),
     /// Both sides keyed alike, but rows with equal bytes may read differently (a dropped
     /// column came back): every row of both sides, merged by key.
     Merge {
@@ -250,6 +251,18 @@ enum Source {
     },
 }
 
+/// The structural diff, started on the first read: whether it yields changes or counts is
+/// decided then (each is computed on the diff's threads, see [`RowMap`]).
+enum Tree {
+    Pending {
+        ns: NodeStore,
+        old: NodeId,
+        new: NodeId,
+    },
+    Changes(Box<MapDiff<Changes>>),
+}
+
+#[derive(Clone)]
 struct Side {
     codec: RowCodec,
     buf: Vec<Value>,
@@ -320,97 +333,17 @@ fn same_cell(a: &Value, b: &Value, retyped: bool) -> bool {
     }
 }
 
-/// The stream of row changes of one table, from [`TableDiff::rows`].
-pub struct RowDiff {
-    source: Source,
+/// Turns raw pairs of rows into changes: decodes each side with its own schema and compares
+/// cells. Cloned onto every thread of a split diff.
+#[derive(Clone)]
+struct Changer {
     cols: DiffColumns,
     old: Option<Side>,
     new: Option<Side>,
     filters: Vec<Filter>,
-    limit: Option<u64>,
-    emitted: u64,
 }
 
-impl RowDiff {
-    pub(crate) fn new(
-        store: &Store,
-        t: &TableDiff,
-        filters: &[String],
-        limit: Option<u64>,
-    ) -> Result<RowDiff> {
-        let cols = t.columns();
-        let filters = parse_filters(&cols, filters)?;
-        // Each changed leaf is read once: keep leaves out of the cache.
-        let ns = NodeStore::new(store.clone()).without_leaf_cache();
-        let source = match (&t.old, &t.new) {
-            (Some(o), Some(n))
-                if keys_compatible(&o.schema, &n.schema)
-                    && reads_old_slots(&o.schema, &n.schema) =>
-            {
-                Source::Merge {
-                    old: Box::new(ns.scan(o.table.rows)).peekable(),
-                    new: Box::new(ns.scan(n.table.rows)).peekable(),
-                }
-            }
-            (Some(o), Some(n)) if keys_compatible(&o.schema, &n.schema) => {
-                Source::Tree(Box::new(ns.diff(o.table.rows, n.table.rows)))
-            }
-            (o, n) => Source::Scan {
-                old: o.as_ref().map(|s| Box::new(ns.scan(s.table.rows))),
-                new: n.as_ref().map(|s| Box::new(ns.scan(s.table.rows))),
-            },
-        };
-        Ok(RowDiff {
-            source,
-            old: t.old.as_ref().map(|s| Side::new(&s.schema)),
-            new: t.new.as_ref().map(|s| Side::new(&s.schema)),
-            cols,
-            filters,
-            limit,
-            emitted: 0,
-        })
-    }
-
-    /// The columns rows are given in.
-    pub fn columns(&self) -> &DiffColumns {
-        &self.cols
-    }
-
-    /// The next raw pair of rows from the source.
-    fn next_pair(&mut self) -> Result<Option<(Option<Row>, Option<Row>)>> {
-        match &mut self.source {
-            Source::Tree(d) => Ok(d.next().transpose()?.map(|r| (r.old, r.new))),
-            Source::Merge { old, new } => {
-                let order = match (old.peek(), new.peek()) {
-                    (None, None) => return Ok(None),
-                    (Some(Err(_)), _) | (Some(Ok(_)), None) => std::cmp::Ordering::Less,
-                    (_, Some(Err(_))) | (None, Some(Ok(_))) => std::cmp::Ordering::Greater,
-                    (Some(Ok(a)), Some(Ok(b))) => a.key().cmp(b.key()),
-                };
-                Ok(Some(match order {
-                    std::cmp::Ordering::Less => (old.next().transpose()?, None),
-                    std::cmp::Ordering::Greater => (None, new.next().transpose()?),
-                    std::cmp::Ordering::Equal => (old.next().transpose()?, new.next().transpose()?),
-                }))
-            }
-            Source::Scan { old, new } => {
-                if let Some(rows) = old {
-                    match rows.next().transpose()? {
-                        Some(r) => return Ok(Some((Some(r), None))),
-                        None => *old = None,
-                    }
-                }
-                if let Some(rows) = new {
-                    match rows.next().transpose()? {
-                        Some(r) => return Ok(Some((None, Some(r)))),
-                        None => *new = None,
-                    }
-                }
-                Ok(None)
-            }
-        }
-    }
-
+impl Changer {
     /// The old side's decoded row in column order (new-only columns hold their defaults).
     fn old_row(&self) -> Vec<Value> {
         let buf = self.old.as_ref().map(|s| s.buf.as_slice()).unwrap_or(&[]);
@@ -525,6 +458,11 @@ impl RowDiff {
         })
     }
 
+    /// The change of a raw pair if it passes the filters.
+    fn filtered_change(&mut self, old: Option<Row>, new: Option<Row>) -> Result<Option<RowChange>> {
+        Ok(self.change(old, new)?.filter(|c| self.matches(c)))
+    }
+
     fn matches(&self, c: &RowChange) -> bool {
         self.filters.iter().all(|f| {
             let col = &self.cols.cols[f.col];
@@ -534,26 +472,20 @@ impl RowDiff {
         })
     }
 
-    /// Counts every change this diff yields, without building [`RowChange`]s (no row copies):
-    /// the same counts as adding up [`RowDiff::next_change`] with [`DiffStats::add`].
-    ///
-    /// Only for a diff without filters or limit, which would need the rows.
-    pub fn count_changes(mut self) -> Result<DiffStats> {
-        debug_assert!(self.filters.is_empty() && self.limit.is_none());
+    /// The counts of a raw pair's change, without building a [`RowChange`] (no row copies).
+    fn count(&mut self, old: Option<Row>, new: Option<Row>) -> Result<DiffStats> {
         let mut stats = DiffStats::default();
-        while let Some(pair) = self.next_pair()? {
-            match pair {
-                (None, None) => {}
-                (Some(o), None) => stats.rows_deleted += self.decode_old(&o)?,
-                (None, Some(r)) => stats.rows_added += self.decode_new(&r)?,
-                (Some(o), Some(r)) => {
-                    let before = self.decode_old(&o)?;
-                    let after = self.decode_new(&r)?;
-                    if self.cols.keyless {
-                        stats.rows_added += after.saturating_sub(before);
-                        stats.rows_deleted += before.saturating_sub(after);
-                        continue;
-                    }
+        match (old, new) {
+            (None, None) => {}
+            (Some(o), None) => stats.rows_deleted += self.decode_old(&o)?,
+            (None, Some(r)) => stats.rows_added += self.decode_new(&r)?,
+            (Some(o), Some(r)) => {
+                let before = self.decode_old(&o)?;
+                let after = self.decode_new(&r)?;
+                if self.cols.keyless {
+                    stats.rows_added += after.saturating_sub(before);
+                    stats.rows_deleted += before.saturating_sub(after);
+                } else {
                     let cells = self.changed_cells();
                     if cells > 0 {
                         stats.rows_modified += 1;
@@ -586,23 +518,185 @@ impl RowDiff {
             })
             .count() as u64
     }
+}
+
+/// The structural diff's rows as changes that pass the filters, made on the diff's threads.
+#[derive(Clone)]
+struct Changes(Changer);
+
+impl RowMap for Changes {
+    type Out = RowChange;
+
+    fn map(&mut self, row: DiffRow) -> Result<Option<RowChange>> {
+        self.0.filtered_change(row.old, row.new)
+    }
+}
+
+/// The structural diff's rows as counts (only for a diff without filters), made on the
+/// diff's threads.
+#[derive(Clone)]
+struct Counts(Changer);
+
+impl RowMap for Counts {
+    type Out = DiffStats;
+
+    fn map(&mut self, row: DiffRow) -> Result<Option<DiffStats>> {
+        let stats = self.0.count(row.old, row.new)?;
+        Ok((!stats.is_empty()).then_some(stats))
+    }
+}
+
+/// The stream of row changes of one table, from [`TableDiff::rows`].
+pub struct RowDiff {
+    source: Source,
+    changer: Changer,
+    limit: Option<u64>,
+    emitted: u64,
+}
+
+impl RowDiff {
+    pub(crate) fn new(
+        store: &Store,
+        t: &TableDiff,
+        filters: &[String],
+        limit: Option<u64>,
+    ) -> Result<RowDiff> {
+        let cols = t.columns();
+        let filters = parse_filters(&cols, filters)?;
+        // Each changed leaf is read once: keep leaves out of the cache.
+        let ns = NodeStore::new(store.clone()).without_leaf_cache();
+        let source = match (&t.old, &t.new) {
+            (Some(o), Some(n))
+                if keys_compatible(&o.schema, &n.schema)
+                    && reads_old_slots(&o.schema, &n.schema) =>
+            {
+                Source::Merge {
+                    old: Box::new(ns.scan(o.table.rows)).peekable(),
+                    new: Box::new(ns.scan(n.table.rows)).peekable(),
+                }
+            }
+            (Some(o), Some(n)) if keys_compatible(&o.schema, &n.schema) => {
+                Source::Tree(Tree::Pending {
+                    ns,
+                    old: o.table.rows,
+                    new: n.table.rows,
+                })
+            }
+            (o, n) => Source::Scan {
+                old: o.as_ref().map(|s| Box::new(ns.scan(s.table.rows))),
+                new: n.as_ref().map(|s| Box::new(ns.scan(s.table.rows))),
+            },
+        };
+        Ok(RowDiff {
+            source,
+            changer: Changer {
+                old: t.old.as_ref().map(|s| Side::new(&s.schema)),
+                new: t.new.as_ref().map(|s| Side::new(&s.schema)),
+                cols,
+                filters,
+            },
+            limit,
+            emitted: 0,
+        })
+    }
+
+    /// The columns rows are given in.
+    pub fn columns(&self) -> &DiffColumns {
+        &self.changer.cols
+    }
+
+    /// The next raw pair of rows from a merge or scan source (`None` at their end, and for
+    /// the structural diff, which maps its rows itself).
+    fn next_pair(&mut self) -> Result<Option<(Option<Row>, Option<Row>)>> {
+        match &mut self.source {
+            Source::Tree(_) => Ok(None),
+            Source::Merge { old, new } => {
+                let order = match (old.peek(), new.peek()) {
+                    (None, None) => return Ok(None),
+                    (Some(Err(_)), _) | (Some(Ok(_)), None) => std::cmp::Ordering::Less,
+                    (_, Some(Err(_))) | (None, Some(Ok(_))) => std::cmp::Ordering::Greater,
+                    (Some(Ok(a)), Some(Ok(b))) => a.key().cmp(b.key()),
+                };
+                Ok(Some(match order {
+                    std::cmp::Ordering::Less => (old.next().transpose()?, None),
+                    std::cmp::Ordering::Greater => (None, new.next().transpose()?),
+                    std::cmp::Ordering::Equal => (old.next().transpose()?, new.next().transpose()?),
+                }))
+            }
+            Source::Scan { old, new } => {
+                if let Some(rows) = old {
+                    match rows.next().transpose()? {
+                        Some(r) => return Ok(Some((Some(r), None))),
+                        None => *old = None,
+                    }
+                }
+                if let Some(rows) = new {
+                    match rows.next().transpose()? {
+                        Some(r) => return Ok(Some((None, Some(r)))),
+                        None => *new = None,
+                    }
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    /// Counts every change this diff yields, without building [`RowChange`]s (no row copies):
+    /// the same counts as adding up [`RowDiff::next_change`] with [`DiffStats::add`].
+    ///
+    /// Only for a diff without filters or limit, which would need the rows.
+    pub fn count_changes(mut self) -> Result<DiffStats> {
+        debug_assert!(self.changer.filters.is_empty() && self.limit.is_none());
+        let mut stats = DiffStats::default();
+        match &mut self.source {
+            Source::Tree(Tree::Pending { ns, old, new }) => {
+                for s in ns.diff_map(*old, *new, Counts(self.changer.clone())) {
+                    stats.merge(&s?);
+                }
+            }
+            Source::Tree(Tree::Changes(d)) => {
+                for c in d.as_mut() {
+                    stats.add(&c?);
+                }
+            }
+            Source::Merge { .. } | Source::Scan { .. } => {
+                while let Some((old, new)) = self.next_pair()? {
+                    stats.merge(&self.changer.count(old, new)?);
+                }
+            }
+        }
+        Ok(stats)
+    }
 
     /// The next change, or `None` at the end (or after `limit` changes).
     pub fn next_change(&mut self) -> Result<Option<RowChange>> {
         if self.limit.is_some_and(|l| self.emitted >= l) {
             return Ok(None);
         }
-        while let Some((old, new)) = self.next_pair()? {
-            let Some(c) = self.change(old, new)? else {
-                continue;
-            };
-            if !self.matches(&c) {
-                continue;
+        let change = match &mut self.source {
+            Source::Tree(tree) => {
+                if let Tree::Pending { ns, old, new } = tree {
+                    let d = ns.diff_map(*old, *new, Changes(self.changer.clone()));
+                    *tree = Tree::Changes(Box::new(d));
+                }
+                match tree {
+                    Tree::Changes(d) => d.next().transpose()?,
+                    Tree::Pending { .. } => None,
+                }
             }
+            Source::Merge { .. } | Source::Scan { .. } => loop {
+                let Some((old, new)) = self.next_pair()? else {
+                    break None;
+                };
+                if let Some(c) = self.changer.filtered_change(old, new)? {
+                    break Some(c);
+                }
+            },
+        };
+        if change.is_some() {
             self.emitted += 1;
-            return Ok(Some(c));
         }
-        Ok(None)
+        Ok(change)
     }
 }
 

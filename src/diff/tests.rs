@@ -453,3 +453,57 @@ proptest! {
         prop_assert_eq!(got, expected);
     }
 }
+
+/// A table large enough for the row diff to run on several threads (changes spread over
+/// every root child of a 120k-row tree): changes, counts, filters and limits are those of the
+/// naive diff, in key order.
+#[test]
+fn large_split_row_diff_equals_naive_diff() {
+    let old: BTreeMap<i64, (String, i64)> = (0..120_000i64)
+        .map(|i| (i * 2, (format!("n{i}"), i % 7)))
+        .collect();
+    let mut new = old.clone();
+    for i in (0..120_000i64).step_by(97) {
+        new.insert(i * 2, (format!("m{i}"), i % 7));
+    }
+    for i in (0..120_000i64).step_by(89) {
+        new.remove(&(i * 2));
+    }
+    for i in (0..120_000i64).step_by(101) {
+        new.insert(i * 2 + 1, ("x".into(), 1));
+    }
+    let store = Store::memory();
+    let s = items_schema();
+    let a = put_table(&store, &s, &keyed_rows(&old));
+    let b = put_table(&store, &s, &keyed_rows(&new));
+    let ns = NodeStore::new(store.clone());
+    let (ta, tb): (Table, Table) = (store.get(&a).unwrap(), store.get(&b).unwrap());
+    let mut d = ns.diff(ta.rows, tb.rows);
+    assert!(d.next().is_some());
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    assert!(d.workers() > 0 || cores == 1);
+    let p = plan(&store, &root(&[("t", a)]), &root(&[("t", b)]), &[]).unwrap();
+    let key = |c: &RowChange| match c.shown()[0] {
+        Value::Int(k) => k,
+        _ => panic!("int key"),
+    };
+    let got: Vec<(RowKind, i64, Vec<bool>)> = all_changes(&store, &p[0])
+        .iter()
+        .map(|c| (c.kind, key(c), c.changed.clone()))
+        .collect();
+    let want = naive_keyed(&old, &new);
+    assert_eq!(got, want);
+    // Filters run on the workers, the limit on the consumer.
+    let filtered: Vec<i64> = p[0]
+        .rows(&store, &["qty=3".into()], Some(40))
+        .unwrap()
+        .map(|c| key(&c.unwrap()))
+        .collect();
+    let want_filtered: Vec<i64> = want
+        .iter()
+        .map(|w| w.1)
+        .filter(|k| old.get(k).is_some_and(|v| v.1 == 3) || new.get(k).is_some_and(|v| v.1 == 3))
+        .take(40)
+        .collect();
+    assert_eq!(filtered, want_filtered);
+}

@@ -45,10 +45,36 @@ impl DiffRow {
     }
 }
 
+/// Turns the rows of a diff into results on the thread that finds them (see
+/// [`NodeStore::diff_map`]).
+///
+/// A diff split over threads hands each worker a clone. A row's leaves are released as soon as
+/// it is mapped, so only the (small, owned) results wait in a worker's queue for the
+/// consumer, and the mapping work is spread over the threads.
+pub trait RowMap: Clone + Send + 'static {
+    /// What a row becomes.
+    type Out: Send + 'static;
+
+    /// The result for one changed row; `None` drops the row.
+    fn map(&mut self, row: DiffRow) -> Result<Option<Self::Out>>;
+}
+
+/// The [`RowMap`] of a plain [`Diff`]: every row as it is.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct KeepRows;
+
+impl RowMap for KeepRows {
+    type Out = DiffRow;
+
+    fn map(&mut self, row: DiffRow) -> Result<Option<DiffRow>> {
+        Ok(Some(row))
+    }
+}
+
 enum State {
     Start(NodeId, NodeId),
     Running(Cursor, Cursor),
-    /// This thread's range is done; the remaining rows come from the workers, in order.
+    /// This thread's range is done; the remaining items come from the workers, in order.
     Draining,
     Done,
 }
@@ -63,12 +89,13 @@ enum Msg<T> {
 /// Items a worker sends per message.
 pub(super) const WORKER_BATCH: usize = 256;
 
-/// Batches a worker may queue ahead of the consumer (about 260k rows).
+/// Batches a worker may queue ahead of the consumer (about 260k items).
 ///
 /// A worker's range is consumed only after the ranges before it, so the queue must hold
-/// most of a range's rows for the worker to finish it while the consumer is still busy with
-/// the earlier ones; a short queue stalls the worker and serializes the diff. Queued rows
-/// are 32 bytes each plus the leaves they keep alive.
+/// most of a range's items for the worker to finish it while the consumer is still busy with
+/// the earlier ones; a short queue stalls the worker and serializes the diff. Queued
+/// [`DiffRow`]s are 32 bytes each plus the leaves they keep alive, which is why callers that
+/// keep only something derived from each row map it in the worker ([`NodeStore::diff_map`]).
 pub(super) const WORKER_QUEUE: usize = 1024;
 
 /// Trees whose new root is at least this level are diffed on several threads.
@@ -92,23 +119,6 @@ pub(super) fn default_threads() -> usize {
     })
 }
 
-/// An item of a diff stream, ordered by its key.
-trait Keyed {
-    fn key(&self) -> &[u8];
-}
-
-impl Keyed for DiffRow {
-    fn key(&self) -> &[u8] {
-        DiffRow::key(self)
-    }
-}
-
-impl Keyed for Diff3Row {
-    fn key(&self) -> &[u8] {
-        Diff3Row::key(self)
-    }
-}
-
 /// A worker thread producing the items of one key range, streaming them back.
 struct Worker<T> {
     rx: std::sync::mpsc::Receiver<Msg<T>>,
@@ -124,7 +134,7 @@ struct Workers<T> {
     cancel: Arc<AtomicBool>,
 }
 
-impl<T: Keyed + Send + 'static> Workers<T> {
+impl<T: Send + 'static> Workers<T> {
     fn new() -> Self {
         Workers {
             workers: Default::default(),
@@ -139,12 +149,12 @@ impl<T: Keyed + Send + 'static> Workers<T> {
     }
 
     /// Starts one worker per range `(splits[j], splits[j + 1]]` (the last one unbounded),
-    /// each iterating `open(lo)` up to its range's end; false (and no workers) when a thread
-    /// could not be started.
+    /// each iterating `open(lo, hi)` (which ends after key `hi`); false (and no workers) when
+    /// a thread could not be started.
     fn spawn<I, F>(&mut self, splits: &[Vec<u8>], open: F) -> bool
     where
         I: Iterator<Item = Result<T>>,
-        F: Fn(&[u8]) -> Result<I> + Clone + Send + 'static,
+        F: Fn(&[u8], Option<&[u8]>) -> Result<I> + Clone + Send + 'static,
     {
         for (j, lo) in splits.iter().enumerate() {
             let (tx, rx) = std::sync::mpsc::sync_channel(WORKER_QUEUE);
@@ -154,7 +164,7 @@ impl<T: Keyed + Send + 'static> Workers<T> {
             let open = open.clone();
             let spawned = std::thread::Builder::new()
                 .name("kodiak-diff".into())
-                .spawn(move || range_worker(|| open(&lo), hi.as_deref(), &cancel, tx));
+                .spawn(move || range_worker(|| open(&lo, hi.as_deref()), &cancel, tx));
             match spawned {
                 Ok(handle) => self.workers.push_back(Worker { rx, handle }),
                 Err(_) => {
@@ -218,21 +228,18 @@ impl<T> Drop for Workers<T> {
     }
 }
 
-/// Iterates the items `open` starts at, up to key `hi` inclusive (unbounded when `None`),
-/// and sends them to `tx` in batches.
-fn range_worker<T: Keyed, I: Iterator<Item = Result<T>>>(
+/// Iterates the items `open` gives (one key range's, ending with its range) and sends them
+/// to `tx` in batches; an error follows the items before it, as a one-thread diff yields
+/// them.
+fn range_worker<T, I: Iterator<Item = Result<T>>>(
     open: impl FnOnce() -> Result<I>,
-    hi: Option<&[u8]>,
     cancel: &AtomicBool,
     tx: std::sync::mpsc::SyncSender<Msg<T>>,
 ) {
+    let mut batch = Vec::with_capacity(WORKER_BATCH);
     let run = || -> Result<bool> {
-        let mut batch = Vec::with_capacity(WORKER_BATCH);
         for item in open()? {
             let item = item?;
-            if hi.is_some_and(|hi| item.key() > hi) {
-                break;
-            }
             if cancel.load(AtomicOrdering::Relaxed) {
                 return Ok(false);
             }
@@ -245,13 +252,17 @@ fn range_worker<T: Keyed, I: Iterator<Item = Result<T>>>(
                 }
             }
         }
-        Ok(batch.is_empty() || tx.send(Msg::Items(batch)).is_ok())
+        Ok(true)
     };
     let msg = match run() {
         Ok(true) => Msg::Done,
+        // Cancelled, or the consumer is gone.
         Ok(false) => return,
         Err(e) => Msg::Err(e),
     };
+    if !batch.is_empty() && tx.send(Msg::Items(batch)).is_err() {
+        return;
+    }
     // A send error means the consumer is gone; nothing is left to report to.
     let _ = tx.send(msg);
 }
@@ -319,42 +330,37 @@ pub(super) fn changed_children(ns: &NodeStore, root: &Node, other: NodeId) -> Re
 /// The stream of rows that differ between two trees, in key order, from [`NodeStore::diff`].
 /// Yields an error at most once, then ends.
 ///
+/// See [`MapDiff`] for how large diffs use several threads.
+pub type Diff = MapDiff<KeepRows>;
+
+/// The rows that differ between two trees, in key order, each turned into at most one item
+/// by a [`RowMap`], from [`NodeStore::diff_map`]. Yields an error at most once, then ends.
+///
 /// Large trees with changes spread over the new root's children are diffed on up to one
 /// thread per core: the key space is cut into ranges of about equal row counts, this
-/// iterator diffs the first range itself, and a worker per other range streams its rows
-/// back; they are yielded range after range. Dropping the iterator stops and joins the
-/// workers.
-pub struct Diff {
+/// iterator diffs (and maps) the first range itself, and a worker per other range diffs
+/// and maps its rows with its own clone of the map and streams the results back; they are
+/// yielded range after range. Dropping the iterator stops and joins the workers.
+pub struct MapDiff<M: RowMap> {
     ns: NodeStore,
     /// Reads the new tree (the same store, perhaps keeping its leaves out of the cache).
     new_ns: NodeStore,
     state: State,
-    /// Rows with keys above this bound belong to the workers.
+    /// Rows with keys above this bound belong to the workers (or, in a worker, to the next
+    /// range).
     hi: Option<Vec<u8>>,
     /// Workers for the ranges above `hi`, in key order.
-    workers: Workers<DiffRow>,
+    workers: Workers<M::Out>,
     /// Threads this diff may use (1: no workers).
     threads: usize,
     /// See [`PARALLEL_MIN_ROWS`].
     min_split_rows: u64,
+    map: M,
 }
 
 impl Diff {
     pub(crate) fn new(ns: NodeStore, old: NodeId, new: NodeId) -> Self {
-        let state = if old == new {
-            State::Done
-        } else {
-            State::Start(old, new)
-        };
-        Diff {
-            new_ns: ns.clone(),
-            ns,
-            state,
-            hi: None,
-            workers: Workers::new(),
-            threads: default_threads(),
-            min_split_rows: PARALLEL_MIN_ROWS,
-        }
+        MapDiff::mapped(ns, old, new, KeepRows)
     }
 
     /// A one-thread diff of the rows with keys above `lo`, reading the new tree through
@@ -366,13 +372,48 @@ impl Diff {
         new: NodeId,
         lo: &[u8],
     ) -> Result<Self> {
+        MapDiff::range(ns, new_ns, old, new, lo, None, KeepRows)
+    }
+}
+
+impl<M: RowMap> MapDiff<M> {
+    pub(crate) fn mapped(ns: NodeStore, old: NodeId, new: NodeId, map: M) -> Self {
+        let state = if old == new {
+            State::Done
+        } else {
+            State::Start(old, new)
+        };
+        MapDiff {
+            new_ns: ns.clone(),
+            ns,
+            state,
+            hi: None,
+            workers: Workers::new(),
+            threads: default_threads(),
+            min_split_rows: PARALLEL_MIN_ROWS,
+            map,
+        }
+    }
+
+    /// A one-thread diff of the rows with keys in `(lo, hi]` (`hi` `None`: to the end),
+    /// reading the new tree through `new_ns`.
+    fn range(
+        ns: NodeStore,
+        new_ns: NodeStore,
+        old: NodeId,
+        new: NodeId,
+        lo: &[u8],
+        hi: Option<&[u8]>,
+        map: M,
+    ) -> Result<Self> {
         let a = Cursor::seek(&ns, old, lo, false)?;
         let b = Cursor::seek(&new_ns, new, lo, false)?;
-        Ok(Diff {
+        Ok(MapDiff {
             state: State::Running(a, b),
             threads: 1,
             new_ns,
-            ..Diff::new(ns, old, new)
+            hi: hi.map(<[u8]>::to_vec),
+            ..MapDiff::mapped(ns, old, new, map)
         })
     }
 
@@ -408,9 +449,9 @@ impl Diff {
     fn start(&mut self, old: NodeId, new: NodeId) -> Result<()> {
         if self.threads > 1 {
             let splits = self.split_keys(old, new)?;
-            let (ns, new_ns) = (self.ns.clone(), self.new_ns.clone());
-            if self.workers.spawn(&splits, move |lo| {
-                Diff::after(ns.clone(), new_ns.clone(), old, new, lo)
+            let (ns, new_ns, map) = (self.ns.clone(), self.new_ns.clone(), self.map.clone());
+            if self.workers.spawn(&splits, move |lo, hi| {
+                MapDiff::range(ns.clone(), new_ns.clone(), old, new, lo, hi, map.clone())
             }) {
                 // Without every thread, this one diffs everything.
                 self.hi = splits.into_iter().next();
@@ -434,14 +475,16 @@ impl Diff {
         split_points(ns, &root, &changed, self.threads, self.min_split_rows)
     }
 
-    fn step(&mut self) -> Result<Option<DiffRow>> {
+    fn step(&mut self) -> Result<Option<M::Out>> {
         if let State::Start(old, new) = self.state {
             self.start(old, new)?;
         }
-        if let State::Running(..) = self.state {
+        while let State::Running(..) = self.state {
             match self.step_local()? {
                 Some(row) if self.hi.as_ref().is_none_or(|hi| row.key() <= hi.as_slice()) => {
-                    return Ok(Some(row));
+                    if let Some(out) = self.map.map(row)? {
+                        return Ok(Some(out));
+                    }
                 }
                 _ => self.state = State::Draining,
             }
@@ -569,8 +612,8 @@ fn leaf_end_at_rank(ns: &NodeStore, root: &Arc<Node>, rank: u64) -> Result<(usiz
     }
 }
 
-impl Iterator for Diff {
-    type Item = Result<DiffRow>;
+impl<M: RowMap> Iterator for MapDiff<M> {
+    type Item = Result<M::Out>;
 
     fn next(&mut self) -> Option<Self::Item> {
         match self.step() {
@@ -616,6 +659,16 @@ impl Diff3Row {
     pub fn theirs_changed(&self) -> bool {
         value_of(&self.base) != value_of(&self.theirs)
     }
+
+    /// The same versions holding copies of their bytes instead of their leaves
+    /// ([`Row::detach`]).
+    fn detach(self) -> Diff3Row {
+        Diff3Row {
+            base: self.base.map(Row::detach),
+            ours: self.ours.map(Row::detach),
+            theirs: self.theirs.map(Row::detach),
+        }
+    }
 }
 
 fn value_of(r: &Option<Row>) -> Option<&[u8]> {
@@ -658,6 +711,9 @@ pub struct Diff3 {
     workers: Workers<Diff3Row>,
     threads: usize,
     min_split_rows: u64,
+    /// A worker's rows wait in its queue until the consumer reaches its range: they are
+    /// detached from their leaves so as not to keep every changed leaf of the range alive.
+    detach: bool,
 }
 
 impl Diff3 {
@@ -673,11 +729,18 @@ impl Diff3 {
             workers: Workers::new(),
             threads: default_threads(),
             min_split_rows,
+            detach: false,
         }
     }
 
-    /// A one-thread three-way diff of the rows with keys above `lo`.
-    fn after(ns: NodeStore, base: NodeId, ours: NodeId, theirs: NodeId, lo: &[u8]) -> Result<Self> {
+    /// A one-thread three-way diff of the rows with keys in `(lo, hi]` (`hi` `None`: to the
+    /// end).
+    fn range(
+        ns: NodeStore,
+        [base, ours, theirs]: [NodeId; 3],
+        lo: &[u8],
+        hi: Option<&[u8]>,
+    ) -> Result<Self> {
         let o = Diff::after(ns.clone(), ns.clone(), base, ours, lo)?;
         let t = Diff::after(ns.clone(), ns.without_leaf_cache(), base, theirs, lo)?;
         Ok(Diff3 {
@@ -686,6 +749,8 @@ impl Diff3 {
                 theirs: t.peekable(),
             })),
             threads: 1,
+            hi: hi.map(<[u8]>::to_vec),
+            detach: true,
             ..Diff3::new(ns, base, ours, theirs)
         })
     }
@@ -717,8 +782,8 @@ impl Diff3 {
         if self.threads > 1 {
             let splits = self.split_keys(base, ours, theirs)?;
             let ns = self.ns.clone();
-            if self.workers.spawn(&splits, move |lo| {
-                Diff3::after(ns.clone(), base, ours, theirs, lo)
+            if self.workers.spawn(&splits, move |lo, hi| {
+                Diff3::range(ns.clone(), [base, ours, theirs], lo, hi)
             }) {
                 self.hi = splits.into_iter().next();
             }
@@ -759,7 +824,7 @@ impl Diff3 {
         if let State3::Running(_) = self.state {
             match self.step_local()? {
                 Some(row) if self.hi.as_ref().is_none_or(|hi| row.key() <= hi.as_slice()) => {
-                    return Ok(Some(row));
+                    return Ok(Some(if self.detach { row.detach() } else { row }));
                 }
                 _ => self.state = State3::Draining,
             }

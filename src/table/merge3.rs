@@ -101,7 +101,7 @@ pub(crate) fn merge3<R: Resolver>(
     // Nothing the merge reads is read twice, and the new leaves are not read again.
     let read = ns.without_leaf_cache();
     let roots = [base, ours, theirs];
-    let splits = split_keys(&read, roots)?;
+    let (threads, splits) = split_keys(&read, roots)?;
     let mut out = Out::new(&read);
     let mut acc = Acc::default();
     if splits.is_empty() {
@@ -112,40 +112,73 @@ pub(crate) fn merge3<R: Resolver>(
     } else {
         let mut bounds: Vec<Option<Vec<u8>>> = vec![None];
         bounds.extend(splits.into_iter().map(Some));
+        let mut rxs = Vec::with_capacity(bounds.len());
+        let mut jobs = std::collections::VecDeque::with_capacity(bounds.len());
+        for (j, lo) in bounds.iter().enumerate() {
+            let (tx, rx) = std::sync::mpsc::sync_channel(super::diff::WORKER_QUEUE);
+            let hi = bounds.get(j + 1).cloned().flatten();
+            jobs.push_back((lo.clone(), hi, tx));
+            rxs.push(rx);
+        }
+        // Ranges are handed out in key order to whichever worker is free, at most `threads`
+        // ranges past the one being built (one of slack, for ranges of uneven work), so
+        // only the units of those few ranges wait in queues (with the leaves they keep
+        // alive).
+        let ahead = threads;
+        let jobs = std::sync::Mutex::new(Jobs {
+            queue: jobs,
+            next: 0,
+            built: 0,
+            stop: false,
+        });
+        let turn = std::sync::Condvar::new();
+        let lock = || jobs.lock().unwrap_or_else(|p| p.into_inner());
+        let halt = || {
+            lock().stop = true;
+            turn.notify_all();
+        };
         std::thread::scope(|s| -> Result<()> {
-            let mut rxs = Vec::new();
-            for (j, lo) in bounds.iter().enumerate() {
-                let hi = bounds.get(j + 1).cloned().flatten();
-                let (tx, rx) = std::sync::mpsc::sync_channel(super::diff::WORKER_QUEUE);
-                let read = read.clone();
-                let lo = lo.clone();
+            for _ in 0..threads.min(bounds.len()) {
+                let (read, jobs, turn) = (&read, &jobs, &turn);
                 let spawned = std::thread::Builder::new()
                     .name("kodiak-merge".into())
-                    .spawn_scoped(s, move || range_worker(&read, roots, lo, hi, rules, r, &tx));
+                    .spawn_scoped(s, move || {
+                        while let Some((lo, hi, tx)) = Jobs::take(jobs, turn, ahead) {
+                            range_worker(read, roots, lo, hi, rules, r, &tx);
+                        }
+                    });
                 if let Err(e) = spawned {
+                    halt();
                     return Err(Error::Storage(format!("cannot start a merge thread: {e}")));
                 }
-                rxs.push(rx);
             }
             // Dropping the receivers (on an error too) stops the workers.
-            for rx in rxs {
-                loop {
-                    match rx.recv() {
-                        Ok(Msg::Units(units)) => {
-                            for u in units {
-                                out.unit(u)?;
+            let built = (|| {
+                for rx in rxs {
+                    loop {
+                        match rx.recv() {
+                            Ok(Msg::Units(units)) => {
+                                for u in units {
+                                    out.unit(u)?;
+                                }
                             }
+                            Ok(Msg::Done(a)) => {
+                                acc.add(a);
+                                break;
+                            }
+                            Ok(Msg::Err(e)) => return Err(e),
+                            Err(_) => return Err(Error::Storage("a merge thread stopped".into())),
                         }
-                        Ok(Msg::Done(a)) => {
-                            acc.add(a);
-                            break;
-                        }
-                        Ok(Msg::Err(e)) => return Err(e),
-                        Err(_) => return Err(Error::Storage("a merge thread stopped".into())),
                     }
+                    lock().built += 1;
+                    turn.notify_all();
                 }
+                Ok(())
+            })();
+            if built.is_err() {
+                halt();
             }
-            Ok(())
+            built
         })?;
     }
     let rows = out.rows;
@@ -159,9 +192,53 @@ pub(crate) fn merge3<R: Resolver>(
     })
 }
 
-/// Keys cutting the base tree into one key range per thread (empty: one thread), at base
-/// root children that ours or theirs lack.
-fn split_keys(ns: &NodeStore, [base, ours, theirs]: [NodeId; 3]) -> Result<Vec<Vec<u8>>> {
+/// The key ranges of a merge not yet walked, in key order.
+struct Jobs<C> {
+    queue: std::collections::VecDeque<Job<C>>,
+    /// Index of the range at the front of `queue`.
+    next: usize,
+    /// Ranges the builder is done with.
+    built: usize,
+    /// Set on an error: no more ranges are handed out.
+    stop: bool,
+}
+
+/// A range `(lo, hi]` to walk and where its units go.
+type Job<C> = (
+    Option<Vec<u8>>,
+    Option<Vec<u8>>,
+    std::sync::mpsc::SyncSender<Msg<C>>,
+);
+
+impl<C> Jobs<C> {
+    /// The next range for a worker, once it is at most `ahead` ranges past the one being
+    /// built; `None` when all are taken or the merge stopped.
+    fn take(
+        jobs: &std::sync::Mutex<Jobs<C>>,
+        turn: &std::sync::Condvar,
+        ahead: usize,
+    ) -> Option<Job<C>> {
+        let mut j = jobs.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if j.stop || j.queue.is_empty() {
+                return None;
+            }
+            if j.next <= j.built + ahead {
+                j.next += 1;
+                return j.queue.pop_front();
+            }
+            j = turn.wait(j).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+}
+
+/// Key ranges per merge thread: a worker done with its range takes the next one in key
+/// order, so fewer units wait for the builder than with one range per thread.
+const RANGES_PER_THREAD: usize = 32;
+
+/// Threads for the merge and keys cutting the base tree into [`RANGES_PER_THREAD`] key
+/// ranges per thread (empty: one thread), at base root children that ours or theirs lack.
+fn split_keys(ns: &NodeStore, [base, ours, theirs]: [NodeId; 3]) -> Result<(usize, Vec<Vec<u8>>)> {
     let threads = super::diff::default_threads();
     #[cfg(test)]
     let (threads, min_rows) = if ns.split_small {
@@ -172,11 +249,11 @@ fn split_keys(ns: &NodeStore, [base, ours, theirs]: [NodeId; 3]) -> Result<Vec<V
     #[cfg(not(test))]
     let min_rows = super::diff::PARALLEL_MIN_ROWS;
     if threads < 2 {
-        return Ok(Vec::new());
+        return Ok((1, Vec::new()));
     }
     let root = ns.load(base)?;
     if root.level() < super::diff::PARALLEL_MIN_LEVEL || root.len() < 2 {
-        return Ok(Vec::new());
+        return Ok((1, Vec::new()));
     }
     let mut changed = super::diff::changed_children(ns, &root, ours)?;
     for (c, t) in changed
@@ -185,7 +262,9 @@ fn split_keys(ns: &NodeStore, [base, ours, theirs]: [NodeId; 3]) -> Result<Vec<V
     {
         *c |= t;
     }
-    super::diff::split_points(ns, &root, &changed, threads, min_rows)
+    let splits =
+        super::diff::split_points(ns, &root, &changed, threads * RANGES_PER_THREAD, min_rows)?;
+    Ok((threads, splits))
 }
 
 /// Walks the key range `(lo, hi]` and streams its result to `tx`.
@@ -715,11 +794,13 @@ impl<'a, E: Emit, C> Walk<'a, E, C> {
         );
         if tv == bv || (self.rules.ours_eq_theirs && ov == tv) {
             if let Some(r) = &or {
-                self.out.rows(&r.node, r.idx, r.idx + 1)?;
+                emit_row(self.out, r)?;
             }
         } else if ov == bv {
             if let Some(t) = &tr {
-                self.out.rows(&t.node, t.idx, t.idx + 1)?;
+                // A copy of the row rather than a reference keeping their whole leaf alive
+                // in a worker's queue (ours holds the rows around it).
+                self.out.value(t.key(), t.value())?;
             }
             self.acc.written += 1;
             self.acc.delta += r.delta(ov, tv)?;
@@ -727,12 +808,12 @@ impl<'a, E: Emit, C> Walk<'a, E, C> {
             match r.resolve(&key, br.clone(), or.clone(), tr.clone())? {
                 Resolved::Keep => {
                     if let Some(r) = &or {
-                        self.out.rows(&r.node, r.idx, r.idx + 1)?;
+                        emit_row(self.out, r)?;
                     }
                 }
                 Resolved::Conflict(c) => {
                     if let Some(r) = &or {
-                        self.out.rows(&r.node, r.idx, r.idx + 1)?;
+                        emit_row(self.out, r)?;
                     }
                     self.acc.conflicts.push((key.clone(), c));
                 }
@@ -756,6 +837,14 @@ impl<'a, E: Emit, C> Walk<'a, E, C> {
         }
         self.done = Some(key);
         Ok(true)
+    }
+}
+
+/// Adds one row to the result: by reference into its leaf, or as a copy when detached.
+fn emit_row<E: Emit>(out: &mut E, r: &Row) -> Result<()> {
+    match r.leaf() {
+        Some((node, idx)) => out.rows(node, idx, idx + 1),
+        None => out.value(r.key(), r.value()),
     }
 }
 

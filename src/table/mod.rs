@@ -20,7 +20,7 @@ use std::ops::Bound;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 pub use chunk::TreeBuilder;
-pub use diff::{Diff, Diff3, Diff3Row, DiffRow};
+pub use diff::{Diff, Diff3, Diff3Row, DiffRow, KeepRows, MapDiff, RowMap};
 pub use node::Node;
 
 use crate::error::{Error, Result};
@@ -57,22 +57,67 @@ pub struct NodeStore {
     split_small: bool,
 }
 
-/// One row of a tree: a loaded node and an index into it. Cheap to clone.
+/// One row of a tree: a loaded leaf and an index into it (cheap to clone), or a copy of the
+/// row's bytes ([`Row::detach`]).
 #[derive(Clone)]
 pub struct Row {
-    node: Arc<Node>,
-    idx: usize,
+    at: RowAt,
+}
+
+#[derive(Clone)]
+enum RowAt {
+    /// Row `idx` of a loaded leaf.
+    Leaf(Arc<Node>, usize),
+    /// The key followed by the value, and the key's length.
+    Owned(Box<[u8]>, usize),
 }
 
 impl Row {
+    fn in_leaf(node: Arc<Node>, idx: usize) -> Row {
+        Row {
+            at: RowAt::Leaf(node, idx),
+        }
+    }
+
     /// The row's key.
     pub fn key(&self) -> &[u8] {
-        self.node.key(self.idx)
+        match &self.at {
+            RowAt::Leaf(node, idx) => node.key(*idx),
+            RowAt::Owned(bytes, key_len) => &bytes[..*key_len],
+        }
     }
 
     /// The row's value.
     pub fn value(&self) -> &[u8] {
-        self.node.value(self.idx)
+        match &self.at {
+            RowAt::Leaf(node, idx) => node.value(*idx),
+            RowAt::Owned(bytes, key_len) => &bytes[*key_len..],
+        }
+    }
+
+    /// The same row holding a copy of its bytes instead of its leaf: for rows kept a while
+    /// (queued between threads), which would otherwise keep whole leaves alive.
+    pub fn detach(self) -> Row {
+        match self.at {
+            RowAt::Leaf(node, idx) => {
+                let (key, value) = (node.key(idx), node.value(idx));
+                let mut bytes = Vec::with_capacity(key.len() + value.len());
+                bytes.extend_from_slice(key);
+                bytes.extend_from_slice(value);
+                Row {
+                    at: RowAt::Owned(bytes.into_boxed_slice(), key.len()),
+                }
+            }
+            owned @ RowAt::Owned(..) => Row { at: owned },
+        }
+    }
+
+    /// The leaf and index the row is read from, unless detached.
+    pub(crate) fn leaf(&self) -> Option<(&Arc<Node>, usize)> {
+        match &self.at {
+            RowAt::Leaf(node, idx) => Some((node, *idx)),
+            RowAt::Owned(..) => None,
+        }
     }
 }
 
@@ -291,7 +336,7 @@ impl NodeStore {
             node = self.load_child(&node, idx)?.1;
         }
         Ok(match node.search(key) {
-            Ok(idx) => Some(Row { node, idx }),
+            Ok(idx) => Some(Row::in_leaf(node, idx)),
             Err(_) => None,
         })
     }
@@ -318,6 +363,12 @@ impl NodeStore {
     /// The rows that differ between two trees, in key order; equal subtrees are skipped.
     pub fn diff(&self, old: NodeId, new: NodeId) -> Diff {
         Diff::new(self.clone(), old, new)
+    }
+
+    /// The rows that differ between two trees, each turned into at most one item by `map` on
+    /// the thread that finds it, in key order (see [`MapDiff`]).
+    pub fn diff_map<M: RowMap>(&self, old: NodeId, new: NodeId, map: M) -> MapDiff<M> {
+        MapDiff::mapped(self.clone(), old, new, map)
     }
 
     /// Per key where `ours` or `theirs` differs from `base`, the three versions, in key order.
@@ -420,10 +471,8 @@ impl Cursor {
 
     /// The current row (after [`Cursor::descend_to_row`]).
     pub(crate) fn row(&self) -> Option<Row> {
-        self.leaf().map(|(node, idx)| Row {
-            node: Arc::clone(node),
-            idx,
-        })
+        self.leaf()
+            .map(|(node, idx)| Row::in_leaf(Arc::clone(node), idx))
     }
 
     /// Moves past `n` rows of the current leaf (at most up to its end).

@@ -23,10 +23,11 @@ pub struct Node {
     buf: Vec<u8>,
     start: u32,
     level: u8,
-    /// `len + 1` offsets into `buf`: key `i` is `buf[key_offs[i]..key_offs[i + 1]]`.
-    key_offs: Vec<u32>,
-    /// Leaf: `len + 1` value offsets. Internal: empty.
-    val_offs: Vec<u32>,
+    /// Offsets into `buf`, in one allocation: `len + 1` key offsets (key `i` is
+    /// `buf[offs[i]..offs[i + 1]]`), then for a leaf `len + 1` value offsets.
+    offs: Vec<u32>,
+    /// Number of entries.
+    len: u32,
     /// Internal: offset of the child id array.
     children_at: u32,
     /// Internal: subtree row counts.
@@ -156,43 +157,35 @@ impl Node {
             )));
         }
         let n = count as usize;
-        let mut key_offs = Vec::with_capacity(n + 1);
-        let keys_len = read_lengths(&buf, &mut pos, n, &mut key_offs, "key")?;
-        let keys_at = pos;
+        let mut offs = Vec::with_capacity(if level == 0 { 2 * (n + 1) } else { n + 1 });
+        let keys_len = read_lengths(&buf, &mut pos, n, &mut offs, "key")?;
         if keys_len > (end - pos) as u64 {
             return Err(malformed(format!(
                 "keys need {keys_len} bytes, {} remain",
                 end - pos
             )));
         }
-        for off in key_offs.iter_mut() {
-            *off += keys_at as u32;
-        }
         pos += keys_len as usize;
         let mut node = Node {
             buf: Vec::new(),
             start: start as u32,
             level,
-            key_offs,
-            val_offs: Vec::new(),
+            offs,
+            // `count` fits: its entries take at least a byte each of a buffer under 4 GiB.
+            len: n as u32,
             children_at: 0,
             counts: Vec::new(),
             total: 0,
         };
         if level == 0 {
-            let mut val_offs = Vec::with_capacity(n + 1);
-            let vals_len = read_lengths(&buf, &mut pos, n, &mut val_offs, "value")?;
+            let vals_len = read_lengths(&buf, &mut pos, n, &mut node.offs, "value")?;
             if vals_len > (end - pos) as u64 {
                 return Err(malformed(format!(
                     "values need {vals_len} bytes, {} remain",
                     end - pos
                 )));
             }
-            for off in val_offs.iter_mut() {
-                *off += pos as u32;
-            }
             pos += vals_len as usize;
-            node.val_offs = val_offs;
             node.total = count;
         } else {
             if (n * ID_LEN) > end - pos {
@@ -220,12 +213,18 @@ impl Node {
         }
         node.buf = buf;
         if validate {
-            for i in 1..n {
-                if cmp_keys(node.key(i - 1), node.key(i)) != Ordering::Less {
-                    return Err(malformed(format!(
-                        "keys {} and {i} are not strictly ascending",
-                        i - 1
-                    )));
+            let (buf, offs) = (&node.buf, node.key_offs());
+            if let Some(first) = offs.get(..2) {
+                let mut prev = &buf[first[0] as usize..first[1] as usize];
+                for (i, w) in offs[1..].windows(2).enumerate() {
+                    let key = &buf[w[0] as usize..w[1] as usize];
+                    if cmp_keys(prev, key) != Ordering::Less {
+                        return Err(malformed(format!(
+                            "keys {i} and {} are not strictly ascending",
+                            i + 1
+                        )));
+                    }
+                    prev = key;
                 }
             }
         }
@@ -259,7 +258,19 @@ impl Node {
 
     /// Number of entries (rows in a leaf, children in an internal node).
     pub fn len(&self) -> usize {
-        self.key_offs.len().saturating_sub(1)
+        self.len as usize
+    }
+
+    /// The `len + 1` key offsets.
+    #[inline]
+    fn key_offs(&self) -> &[u32] {
+        &self.offs[..=self.len as usize]
+    }
+
+    /// The `len + 1` value offsets of a leaf; empty for an internal node.
+    #[inline]
+    fn val_offs(&self) -> &[u32] {
+        self.offs.get(self.len as usize + 1..).unwrap_or(&[])
     }
 
     /// Whether the node has no entries (only an empty tree's root leaf).
@@ -276,14 +287,19 @@ impl Node {
     ///
     /// Panics if `i >= len()`.
     pub fn key(&self, i: usize) -> &[u8] {
-        &self.buf[self.key_offs[i] as usize..self.key_offs[i + 1] as usize]
+        assert!(
+            i < self.len as usize,
+            "key {i} of a node of {} entries",
+            self.len
+        );
+        &self.buf[self.offs[i] as usize..self.offs[i + 1] as usize]
     }
 
     /// Value of row `i` of a leaf; empty for an internal node.
     ///
     /// Panics if `i >= len()`.
     pub fn value(&self, i: usize) -> &[u8] {
-        match self.val_offs.get(i..i + 2) {
+        match self.val_offs().get(i..i + 2) {
             Some(w) => &self.buf[w[0] as usize..w[1] as usize],
             None => &[],
         }
@@ -342,39 +358,26 @@ impl Node {
     ///
     /// Compares offset tables and then key and value bytes as whole ranges, a block of rows
     /// at a time, which is much cheaper than comparing row by row when long runs are equal
-    /// (as in a diff of leaves that differ in a row or two). Blocks start at one row and
+    /// (as in a diff of leaves that differ in a row or two). Blocks start at eight rows and
     /// double, so the cost stays proportional to the run found, and a row that differs
-    /// right away (as in a diff of a bulk update) costs one row's comparison.
+    /// right away (as in a diff of a bulk update) costs a comparison of a few rows.
     /// Both nodes must be leaves with `i <= len()` and `j <= other.len()`.
     pub(crate) fn equal_run(&self, i: usize, other: &Node, j: usize) -> usize {
-        const MAX_BLOCK_ROWS: usize = 32;
+        const FIRST_BLOCK_ROWS: usize = 8;
+        const MAX_BLOCK_ROWS: usize = 64;
         let n = (self.len() - i).min(other.len() - j);
+        let (ak, av) = (self.key_offs(), self.val_offs());
+        let (bk, bv) = (other.key_offs(), other.val_offs());
         let mut run = 0;
-        let mut block = 1;
+        let mut block = FIRST_BLOCK_ROWS;
         while run < n {
             let c = (n - run).min(block);
             let (x, y) = (i + run, j + run);
             let c = c
-                .min(same_lengths(
-                    &self.key_offs[x..=x + c],
-                    &other.key_offs[y..=y + c],
-                ))
-                .min(same_lengths(
-                    &self.val_offs[x..=x + c],
-                    &other.val_offs[y..=y + c],
-                ));
-            let c = equal_prefix_entries(
-                &self.buf,
-                &self.key_offs[x..=x + c],
-                &other.buf,
-                &other.key_offs[y..=y + c],
-            );
-            let c = equal_prefix_entries(
-                &self.buf,
-                &self.val_offs[x..=x + c],
-                &other.buf,
-                &other.val_offs[y..=y + c],
-            );
+                .min(same_lengths(&ak[x..=x + c], &bk[y..=y + c]))
+                .min(same_lengths(&av[x..=x + c], &bv[y..=y + c]));
+            let c = equal_prefix_entries(&self.buf, &ak[x..=x + c], &other.buf, &bk[y..=y + c]);
+            let c = equal_prefix_entries(&self.buf, &av[x..=x + c], &other.buf, &bv[y..=y + c]);
             run += c;
             if c < block {
                 break;
@@ -386,10 +389,7 @@ impl Node {
 
     /// Approximate heap bytes held, for cache accounting.
     pub(crate) fn heap_size(&self) -> usize {
-        self.buf.capacity()
-            + 4 * (self.key_offs.capacity() + self.val_offs.capacity())
-            + 8 * self.counts.capacity()
-            + 96
+        self.buf.capacity() + 4 * self.offs.capacity() + 8 * self.counts.capacity() + 96
     }
 
     /// The payload bytes (everything after the object header).
@@ -429,7 +429,10 @@ fn equal_prefix_entries(abuf: &[u8], aoffs: &[u32], bbuf: &[u8], boffs: &[u32]) 
     aoffs[1..].partition_point(|&end| end <= diff_at)
 }
 
-/// Reads `n` length varints, pushing `n + 1` running offsets (from 0); returns the total.
+/// Reads `n` length varints at `pos` and pushes `n + 1` offsets into `buf` of the entries
+/// that follow them back to back (from the byte after the last varint); returns their total
+/// length. When the entries would run past the end of `buf`, nothing is pushed: the caller
+/// rejects that total.
 fn read_lengths(
     buf: &[u8],
     pos: &mut usize,
@@ -437,10 +440,29 @@ fn read_lengths(
     offs: &mut Vec<u32>,
     what: &str,
 ) -> Result<u64, DecodeError> {
+    // Lengths under 128 (nearly all) are one byte each; then the entries start `n` bytes on.
+    if let Some(lens) = buf.get(*pos..*pos + n)
+        && all_below_128(lens)
+    {
+        let at = *pos + n;
+        let total: u64 = lens.iter().map(|&b| u64::from(b)).sum();
+        *pos = at;
+        if at as u64 + total > buf.len() as u64 {
+            return Ok(total);
+        }
+        // Offsets within the buffer fit in u32 (the parser rejects larger buffers).
+        let mut acc = at as u32;
+        offs.push(acc);
+        offs.extend(lens.iter().map(|&b| {
+            acc += u32::from(b);
+            acc
+        }));
+        return Ok(total);
+    }
+    let first = offs.len();
     let mut total: u64 = 0;
     offs.push(0);
     for i in 0..n {
-        // Lengths under 128 (nearly all) are one byte.
         let len = match buf.get(*pos) {
             Some(&b) if b < 0x80 => {
                 *pos += 1;
@@ -454,7 +476,27 @@ fn read_lengths(
             .ok_or_else(|| malformed(format!("{what} {i} length {len} overflows the node")))?;
         offs.push(total as u32);
     }
+    if *pos as u64 + total > buf.len() as u64 {
+        offs.truncate(first);
+        return Ok(total);
+    }
+    let at = *pos as u32;
+    for off in &mut offs[first..] {
+        *off += at;
+    }
     Ok(total)
+}
+
+/// Whether every byte is below 128 (eight at a time).
+fn all_below_128(bytes: &[u8]) -> bool {
+    let mut chunks = bytes.chunks_exact(8);
+    let mut high = 0u64;
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        high |= u64::from_ne_bytes(w);
+    }
+    high & 0x8080_8080_8080_8080 == 0 && chunks.remainder().iter().all(|&b| b < 0x80)
 }
 
 impl Object for Node {

@@ -225,6 +225,49 @@ proptest! {
     }
 
     #[test]
+    fn mapped_diff_on_many_threads_matches_naive(
+        model in arb_model(500, 400),
+        edits in arb_edits(520, 80),
+        threads in 1usize..5,
+        modulus in 1u8..4,
+    ) {
+        let (ns, _) = small_store();
+        let a = ns.build(&model).unwrap();
+        let mut m2 = model.clone();
+        apply_model(&mut m2, &edits);
+        let b = ns.apply(a, ed(&edits)).unwrap();
+        let map = KeyMod { modulus, fail_at: None, _live: Arc::new(()) };
+        let got: Vec<_> = ns
+            .diff_map(a, b, map)
+            .with_threads(threads)
+            .split_small()
+            .collect::<Result<_>>()
+            .unwrap();
+        let want: Changes = naive_diff(&model, &m2)
+            .into_iter()
+            .filter(|(k, _, _)| k[1] % modulus == 0)
+            .collect();
+        prop_assert_eq!(got, want);
+    }
+
+    #[test]
+    fn rows_of_any_length_round_trip_through_nodes(
+        rows in prop::collection::btree_map(
+            prop::collection::vec(any::<u8>(), 0..200),
+            prop::collection::vec(any::<u8>(), 0..300),
+            0..40,
+        ),
+    ) {
+        // Lengths of 128 and more take two varint bytes: the decoder's slow path, mixed
+        // with one-byte lengths in one node.
+        let (ns, _) = small_store();
+        let root = ns.build(&rows).unwrap();
+        prop_assert_eq!(scan_all(&ns, root), rows.clone());
+        let cold = NodeStore::with_params(ns.store().clone(), SMALL);
+        prop_assert_eq!(scan_all(&cold, root), rows);
+    }
+
+    #[test]
     fn equal_run_counts_equal_row_pairs(
         a in prop::collection::btree_map(
             prop::collection::vec(0u8..3, 0..4),
@@ -837,4 +880,193 @@ fn small_diffs_stay_on_one_thread() {
     assert!(d.next().is_some());
     assert_eq!(d.workers(), 0);
     assert_eq!(d.count() + 1, edits.len());
+}
+
+/// A [`RowMap`] keeping the rows whose last key byte is a multiple of `modulus`, as owned
+/// `(key, old, new)` values, failing at key `fail_at`; `_live` counts its clones.
+#[derive(Clone)]
+struct KeyMod {
+    modulus: u8,
+    fail_at: Option<Vec<u8>>,
+    _live: Arc<()>,
+}
+
+impl RowMap for KeyMod {
+    type Out = (Vec<u8>, Option<Vec<u8>>, Option<Vec<u8>>);
+
+    fn map(&mut self, row: DiffRow) -> Result<Option<Self::Out>> {
+        let key = row.key().to_vec();
+        if self.fail_at.as_ref() == Some(&key) {
+            return Err(Error::Invalid(format!("map fails at {key:?}")));
+        }
+        if key.last().is_none_or(|b| b % self.modulus != 0) {
+            return Ok(None);
+        }
+        Ok(Some((
+            key,
+            row.old_value().map(<[u8]>::to_vec),
+            row.new_value().map(<[u8]>::to_vec),
+        )))
+    }
+}
+
+/// Changes at every 5th key of 3000, in both halves of the tree.
+fn spread_pair(ns: &NodeStore) -> (NodeId, NodeId, Model, Model) {
+    let model: Model = (0..3000u16).map(|i| (key(i), vec![1u8; 8])).collect();
+    let a = ns.build(&model).unwrap();
+    let edits: Edits = (0..3000u16)
+        .step_by(5)
+        .map(|i| (key(i), if i % 3 == 0 { None } else { Some(vec![2u8; 8]) }))
+        .collect();
+    let b = ns.apply(a, ed(&edits)).unwrap();
+    let mut m2 = model.clone();
+    apply_model(&mut m2, &edits);
+    (a, b, model, m2)
+}
+
+/// A [`RowMap`] giving each row's key and whether a diff worker thread mapped it.
+#[derive(Clone)]
+struct ThreadOf;
+
+impl RowMap for ThreadOf {
+    type Out = (Vec<u8>, bool);
+
+    fn map(&mut self, row: DiffRow) -> Result<Option<Self::Out>> {
+        let worker = std::thread::current().name() == Some("kodiak-diff");
+        Ok(Some((row.key().to_vec(), worker)))
+    }
+}
+
+#[test]
+fn mapped_diff_maps_in_the_workers() {
+    let (ns, _) = small_store();
+    let (a, b, m1, m2) = spread_pair(&ns);
+    let want: Vec<Vec<u8>> = naive_diff(&m1, &m2).into_iter().map(|c| c.0).collect();
+    for threads in 1..=4 {
+        let mut d = ns
+            .diff_map(a, b, ThreadOf)
+            .with_threads(threads)
+            .split_small();
+        let first = d.next().map(|r| r.unwrap());
+        assert_eq!(d.workers(), threads - 1, "{threads} threads");
+        let got: Vec<(Vec<u8>, bool)> = first.into_iter().chain(d.map(|r| r.unwrap())).collect();
+        let keys: Vec<Vec<u8>> = got.iter().map(|(k, _)| k.clone()).collect();
+        assert_eq!(keys, want, "{threads} threads");
+        // The first range is mapped here, every other one on its worker.
+        let on_workers = got.iter().filter(|(_, w)| *w).count();
+        assert!(!got[0].1);
+        if threads == 1 {
+            assert_eq!(on_workers, 0);
+        } else {
+            assert!(
+                on_workers > 0 && on_workers < got.len(),
+                "{threads} threads"
+            );
+            assert!(got.windows(2).all(|w| w[0].1 <= w[1].1));
+        }
+    }
+}
+
+#[test]
+fn mapped_diff_dropped_early_stops_its_workers() {
+    let (ns, _) = small_store();
+    let (a, b, _, _) = spread_pair(&ns);
+    let live = Arc::new(());
+    let map = KeyMod {
+        modulus: 1,
+        fail_at: None,
+        _live: Arc::clone(&live),
+    };
+    let mut d = ns.diff_map(a, b, map).with_threads(4).split_small();
+    assert!(d.next().is_some());
+    assert_eq!(d.workers(), 3);
+    drop(d);
+    // Workers are joined: their maps and node store clones are gone.
+    assert_eq!(Arc::strong_count(&live), 1);
+    assert_eq!(Arc::strong_count(&ns.cache), 1);
+}
+
+#[test]
+fn mapped_diff_error_in_a_worker_follows_the_rows_before_it() {
+    let (ns, _) = small_store();
+    let (a, b, m1, m2) = spread_pair(&ns);
+    let want = naive_diff(&m1, &m2);
+    // A key in the last quarter, so the last worker of any split fails.
+    let fail_at = want[want.len() * 7 / 8].0.clone();
+    let run = |threads: usize| -> Vec<std::result::Result<Vec<u8>, String>> {
+        let map = KeyMod {
+            modulus: 1,
+            fail_at: Some(fail_at.clone()),
+            _live: Arc::new(()),
+        };
+        ns.diff_map(a, b, map)
+            .with_threads(threads)
+            .split_small()
+            .map(|r| r.map(|(k, _, _)| k).map_err(|e| e.to_string()))
+            .collect()
+    };
+    let one = run(1);
+    let ok: Vec<_> = want
+        .iter()
+        .take_while(|(k, _, _)| *k != fail_at)
+        .map(|(k, _, _)| Ok(k.clone()))
+        .collect();
+    assert_eq!(one[..one.len() - 1], ok[..]);
+    assert!(one.last().is_some_and(|r| r.is_err()));
+    for threads in 2..=4 {
+        assert_eq!(run(threads), one, "{threads} threads");
+    }
+}
+
+#[test]
+fn detached_rows_keep_their_bytes_without_their_leaf() {
+    let (ns, _) = small_store();
+    let model: Model = (0..300u16).map(|i| (key(i), vec![i as u8; 3])).collect();
+    let root = ns.build(&model).unwrap();
+    let row = ns.get(root, &key(7)).unwrap().unwrap();
+    assert!(row.leaf().is_some());
+    let detached = row.clone().detach();
+    assert!(detached.leaf().is_none());
+    assert_eq!((detached.key(), detached.value()), (row.key(), row.value()));
+    let again = detached.clone().detach();
+    assert_eq!((again.key(), again.value()), (row.key(), row.value()));
+}
+
+#[test]
+fn diff3_worker_rows_are_detached_from_their_leaves() {
+    let (ns, _) = small_store();
+    let model: Model = (0..3000u16).map(|i| (key(i), vec![1u8; 8])).collect();
+    let base = ns.build(&model).unwrap();
+    let edits = |v: u8, from: u16| -> Edits {
+        (from..3000u16)
+            .step_by(10)
+            .map(|i| (key(i), Some(vec![v; 8])))
+            .collect()
+    };
+    let ours = ns.apply(base, ed(&edits(2, 0))).unwrap();
+    let theirs = ns.apply(base, ed(&edits(3, 5))).unwrap();
+    let want = diff3_values(ns.diff3(base, ours, theirs).with_threads(1));
+    let rows: Vec<Diff3Row> = ns
+        .diff3(base, ours, theirs)
+        .with_threads(2)
+        .split_small()
+        .collect::<Result<_>>()
+        .unwrap();
+    let v = |x: &Option<Row>| x.as_ref().map(|r| r.value().to_vec());
+    let got: Vec<Values3> = rows
+        .iter()
+        .map(|r| (r.key().to_vec(), [v(&r.base), v(&r.ours), v(&r.theirs)]))
+        .collect();
+    assert_eq!(got, want);
+    // The first range is read here (rows in their leaves), the second by the worker.
+    let in_leaf = |r: &Diff3Row| {
+        r.ours
+            .as_ref()
+            .or(r.theirs.as_ref())
+            .and_then(Row::leaf)
+            .is_some()
+    };
+    assert!(in_leaf(&rows[0]));
+    assert!(!in_leaf(&rows[rows.len() - 1]));
+    assert!(rows.windows(2).all(|w| in_leaf(&w[0]) || !in_leaf(&w[1])));
 }
