@@ -400,6 +400,12 @@ pub(crate) fn train_with(
         sizes.push(s.len());
     }
     let nb = std::ffi::c_uint::try_from(sizes.len()).ok()?;
+    if !fast_cover_abi_known() {
+        // Another zstd than the one `FastCoverParams` mirrors: its safe default trainer
+        // (slower, and a different dictionary, which only changes frames, never ids).
+        let dict = zstd::dict::from_continuous(&flat, &sizes, size).ok()?;
+        return (dict.len() >= 16 && dict[..4] == ZSTD_DICT_MAGIC).then_some(dict);
+    }
     let params = FastCoverParams {
         k,
         d,
@@ -460,6 +466,13 @@ pub fn choose_level(samples: &[&[u8]], zstd_dict: &[u8]) -> i8 {
     }
 }
 
+/// Whether the linked zstd is a 1.5 release, whose `ZDICT_fastCover_params_t` layout
+/// [`FastCoverParams`] mirrors (the struct sits in zdict.h's static-linking-only section, which
+/// zstd may change between minor versions).
+fn fast_cover_abi_known() -> bool {
+    zstd_safe::version_number() / 100 == 105
+}
+
 /// fastCover segment size (bytes); measured on bench leaves: 50 beats 30, 64, 200 and 1000.
 const TRAIN_K: std::ffi::c_uint = 50;
 /// fastCover d-mer size.
@@ -508,6 +521,17 @@ unsafe extern "C" {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn linked_zstd_matches_the_fast_cover_struct() {
+        // Fails when a dependency update brings another zstd: check `FastCoverParams`
+        // against its zdict.h, then widen `fast_cover_abi_known`.
+        assert!(
+            fast_cover_abi_known(),
+            "zstd {}",
+            zstd_safe::version_number()
+        );
+    }
 
     #[test]
     fn small_values_stay_raw() {
