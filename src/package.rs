@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::history::WorkState;
+use crate::history::revision::find_ref;
 use crate::history::rows::{TableStats, table_stats};
 use crate::history::state::{commit_root, read_root};
 use crate::id::{CommitId, ObjectId, RootId, TableId, TagId};
@@ -98,11 +99,69 @@ fn package_tables<'a>(
         .collect()
 }
 
+/// How a recorded [`PackageRecord::source_ref`] reads to a user: `tag v2`, `branch dev`,
+/// `commit 1a2b3c4d5e6f`, or another full ref name as it is.
+pub fn describe_ref(source_ref: &str) -> String {
+    if let Some(t) = source_ref.strip_prefix("refs/tags/") {
+        format!("tag {t}")
+    } else if let Some(b) = source_ref.strip_prefix("refs/heads/") {
+        format!("branch {b}")
+    } else if let Ok(id) = ObjectId::from_hex(source_ref) {
+        format!("commit {}", id.short())
+    } else {
+        source_ref.to_string()
+    }
+}
+
+/// Which commit of a source to install.
+#[derive(Clone, Copy, Debug)]
+enum Want<'a> {
+    /// The source's HEAD branch (no ref recorded).
+    Head,
+    /// A revision given with `--ref`.
+    Given(&'a str),
+    /// The ref recorded for installed package `package`.
+    Recorded { package: &'a str, rev: &'a str },
+}
+
+impl<'a> Want<'a> {
+    /// `--ref REV`, where `HEAD` means the source's HEAD branch like no `--ref` at all.
+    fn given(rev: Option<&'a str>) -> Self {
+        match rev {
+            None | Some("HEAD") => Want::Head,
+            Some(r) => Want::Given(r),
+        }
+    }
+
+    fn rev(self) -> Option<&'a str> {
+        match self {
+            Want::Head => None,
+            Want::Given(rev) | Want::Recorded { rev, .. } => Some(rev),
+        }
+    }
+
+    /// The error for a wanted revision that `source` does not have, or `None` to report it
+    /// the ordinary way.
+    fn vanished(self, source: &Path) -> Option<Error> {
+        match self {
+            Want::Recorded { package, rev } => Some(Error::Invalid(format!(
+                "package '{package}' follows {}, which its source {} no longer has\nhint: choose what to follow with 'kodiak package update {package} --ref <tag|branch>' ('--ref HEAD' follows the source's HEAD branch)",
+                describe_ref(rev),
+                source.display()
+            ))),
+            Want::Head | Want::Given(_) => None,
+        }
+    }
+}
+
 /// Where a package comes from, resolved to one commit whose objects are in the repository.
 struct Source {
     /// As recorded in the manifest (absolute path).
     text: String,
     commit: CommitId,
+    /// What to record as followed: the full ref name the revision named, the commit's hex id
+    /// for any other revision (`main~1`, an id), or `None` for the source's HEAD branch.
+    source_ref: Option<String>,
     /// The commit's root (its objects are in the repository; the commit itself may not be).
     root: RootId,
     /// A default package name: the directory name or the bundle's file stem.
@@ -132,7 +191,7 @@ fn peel(store: &Store, id: ObjectId, what: &str) -> Result<CommitId> {
 }
 
 /// Brings the chosen commit of a bundle or repository directory into `repo`'s store.
-fn fetch_source(repo: &Repo, source: &Path, rev: Option<&str>) -> Result<Source> {
+fn fetch_source(repo: &Repo, source: &Path, want: Want<'_>) -> Result<Source> {
     let abs = std::fs::canonicalize(source).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
             Error::Invalid(format!(
@@ -160,7 +219,27 @@ fn fetch_source(repo: &Repo, source: &Path, rev: Option<&str>) -> Result<Source>
             ));
         }
         let src = Repo::open(paths, LockWait::Poll(READ_LOCK_WAIT))?;
-        let commit = crate::history::resolve_commit(&src, rev.unwrap_or("HEAD"))?;
+        let (commit, source_ref) = match want.rev() {
+            None => (crate::history::resolve_commit(&src, "HEAD")?, None),
+            Some(rev) => {
+                let named = find_ref(&src, rev)?.filter(|r| !r.is_head());
+                // A recorded ref is a full ref name or a commit's full id.
+                if let Some(e) = want.vanished(&abs)
+                    && named.is_none()
+                {
+                    let pinned = match ObjectId::from_hex(rev) {
+                        Ok(id) => src.store().has(&id)?,
+                        Err(_) => false,
+                    };
+                    if !pinned {
+                        return Err(e);
+                    }
+                }
+                let commit = crate::history::resolve_commit(&src, rev)?;
+                let followed = named.map_or_else(|| commit.id().to_hex(), |r| r.to_string());
+                (commit, Some(followed))
+            }
+        };
         let root = commit_root(src.store(), commit)?;
         let mut walker = Walker::new(src.store());
         let dest = repo.store();
@@ -181,13 +260,14 @@ fn fetch_source(repo: &Repo, source: &Path, rev: Option<&str>) -> Result<Source>
         return Ok(Source {
             text: abs.to_string_lossy().into_owned(),
             commit,
+            source_ref,
             root,
             default_name: stem,
         });
     }
     let received = pack::receive(&abs, Some(repo.store()), &repo.paths().dot_dir)?;
     let header = received.verified.header.clone();
-    let wanted = match rev {
+    let wanted = match want.rev() {
         Some(r) => [
             r.to_string(),
             format!("refs/tags/{r}"),
@@ -196,10 +276,12 @@ fn fetch_source(repo: &Repo, source: &Path, rev: Option<&str>) -> Result<Source>
         .into_iter()
         .find_map(|n| header.refs.iter().find(|x| x.name == n))
         .ok_or_else(|| {
-            Error::Invalid(format!(
-                "bundle {} has no branch or tag '{r}'",
-                abs.display()
-            ))
+            want.vanished(&abs).unwrap_or_else(|| {
+                Error::Invalid(format!(
+                    "bundle {} has no branch or tag '{r}'",
+                    abs.display()
+                ))
+            })
         })?,
         None => header
             .head
@@ -220,11 +302,13 @@ fn fetch_source(repo: &Repo, source: &Path, rev: Option<&str>) -> Result<Source>
             })?,
     };
     let (id, what) = (wanted.id, wanted.name.clone());
+    let source_ref = want.rev().map(|_| what.clone());
     received.store_into(repo.store())?;
     let commit = peel(repo.store(), id, &what)?;
     Ok(Source {
         text: abs.to_string_lossy().into_owned(),
         commit,
+        source_ref,
         root: commit_root(repo.store(), commit)?,
         default_name: stem,
     })
@@ -283,6 +367,7 @@ fn plan(store: &Store, name: &str, src: &Source) -> Result<Plan> {
         content_hash: content_hash(own.iter().copied()),
         tables: tables.keys().cloned().collect(),
         dependencies: deps.keys().cloned().collect(),
+        source_ref: src.source_ref.clone(),
     };
     Ok(Plan {
         record,
@@ -348,7 +433,8 @@ pub struct Installed {
 
 /// Installs the package at `source` (a bundle or repository directory) into the working
 /// state, as `name` (default: the source's directory name or bundle file stem), at `rev`
-/// (default: the source's HEAD branch).
+/// (default, or `HEAD`: the source's HEAD branch). The record remembers `rev` for
+/// [`update`]: the full name of the branch or tag it names, else the commit's id.
 pub fn install(
     repo: &Repo,
     source: &Path,
@@ -365,7 +451,7 @@ pub fn install(
     {
         return Err(already(n));
     }
-    let src = fetch_source(repo, source, rev)?;
+    let src = fetch_source(repo, source, Want::given(rev))?;
     let name = name.map_or(src.default_name.clone(), str::to_string);
     check_name(&name)?;
     if working.packages.contains_key(&name) {
@@ -446,7 +532,10 @@ pub struct Updated {
 }
 
 /// Re-installs package `name` from `source` (default: its recorded source) at `rev`,
-/// replacing its tables; returns the row changes it brings.
+/// replacing its tables; returns the row changes it brings. Without `rev`, the ref recorded
+/// at install (or by the last update with a `rev`) is followed: a tag stays on that tag, a
+/// branch follows that branch; `rev` replaces the recorded ref (`HEAD`: none, follow the
+/// source's HEAD branch). A recorded ref the source no longer has is an error naming it.
 pub fn update(
     repo: &Repo,
     name: &str,
@@ -461,7 +550,14 @@ pub fn update(
         .cloned()
         .ok_or_else(|| not_installed(name))?;
     let source = source.map_or_else(|| PathBuf::from(&old.source), Path::to_path_buf);
-    let src = fetch_source(repo, &source, rev)?;
+    let want = match (rev, old.source_ref.as_deref()) {
+        (Some(_), _) | (None, None) => Want::given(rev),
+        (None, Some(recorded)) => Want::Recorded {
+            package: name,
+            rev: recorded,
+        },
+    };
+    let src = fetch_source(repo, &source, want)?;
     let plan = plan(repo.store(), name, &src)?;
     let before: BTreeMap<String, TableId> = old
         .tables
@@ -529,6 +625,7 @@ mod tests {
                 content_hash: ObjectId([0; 32]),
                 tables: vec!["geo.countries".into()],
                 dependencies: Vec::new(),
+                source_ref: None,
             },
         );
         assert_eq!(owner(&root, "geo.countries"), Some("geo"));

@@ -56,6 +56,7 @@ pub(crate) fn golden_objects() -> Vec<(&'static str, Kind, Vec<u8>)> {
             content_hash: fake_id("content"),
             tables: vec!["geo.countries".into()],
             dependencies: vec![],
+            source_ref: None,
         },
     );
     let root = Root {
@@ -63,6 +64,22 @@ pub(crate) fn golden_objects() -> Vec<(&'static str, Kind, Vec<u8>)> {
         blobs,
         packages,
     };
+    // Version 2: one package follows a tag, its dependency records no ref.
+    let mut refs_root = root.clone();
+    refs_root.packages.insert(
+        "world".to_string(),
+        PackageRecord {
+            source: "/data/world".into(),
+            commit: CommitId::new(fake_id("c1")),
+            content_hash: fake_id("content-world"),
+            tables: vec!["world.cities".into()],
+            dependencies: vec!["geo".into()],
+            source_ref: Some("refs/tags/v2".into()),
+        },
+    );
+    refs_root
+        .tables
+        .insert("world.cities".to_string(), TableId::new(fake_id("t3")));
     let empty_root = Root::default();
     let commit = Commit {
         root: RootId::new(fake_id("root")),
@@ -150,6 +167,7 @@ pub(crate) fn golden_objects() -> Vec<(&'static str, Kind, Vec<u8>)> {
         ("table", Kind::Table, encode(&table)),
         ("root", Kind::Root, encode(&root)),
         ("root-empty", Kind::Root, encode(&empty_root)),
+        ("root-refs", Kind::Root, encode(&refs_root)),
         ("commit", Kind::Commit, encode(&commit)),
         ("tag", Kind::Tag, encode(&tag)),
     ]

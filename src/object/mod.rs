@@ -9,13 +9,14 @@ mod commit;
 mod root;
 
 pub use commit::{Commit, Signature, Tag};
-pub use root::{PackageRecord, Root, Table};
+pub use root::{PackageRecord, ROOT_VERSION_REFS, Root, Table};
 
 use serde::{Deserialize, Serialize};
 
 use crate::id::{BlobId, ObjectId, TypedId};
 
-/// Current format version written into every object header.
+/// Format version written into object headers: every kind's first version, and the only one
+/// of every kind but Root (see [`Kind::newest_version`]).
 pub const FORMAT_VERSION: u8 = 1;
 
 /// The kind of an object, its first canonical byte.
@@ -57,6 +58,14 @@ impl Kind {
     /// Decodes a kind byte.
     pub fn from_u8(b: u8) -> Option<Kind> {
         Kind::ALL.into_iter().find(|k| *k as u8 == b)
+    }
+
+    /// The newest header version byte this build reads for objects of this kind.
+    pub fn newest_version(self) -> u8 {
+        match self {
+            Kind::Root => ROOT_VERSION_REFS,
+            _ => FORMAT_VERSION,
+        }
     }
 
     /// Lowercase name, as printed by `cat-object`.
@@ -134,6 +143,10 @@ pub trait Object: Sized {
     const KIND: Kind;
     /// The typed id naming objects of this kind.
     type Id: TypedId;
+    /// The header version byte `self` is encoded with; the payload layout follows it.
+    fn version(&self) -> u8 {
+        FORMAT_VERSION
+    }
     /// Appends the canonical payload (everything after the two header bytes).
     fn encode_payload(&self, out: &mut Vec<u8>);
     /// Decodes a payload written by [`Object::encode_payload`] at `version`.
@@ -142,7 +155,7 @@ pub trait Object: Sized {
 
 /// Canonical bytes of `obj`: kind byte, version byte, payload.
 pub fn encode<T: Object>(obj: &T) -> Vec<u8> {
-    let mut out = vec![T::KIND as u8, FORMAT_VERSION];
+    let mut out = vec![T::KIND as u8, obj.version()];
     obj.encode_payload(&mut out);
     out
 }
@@ -165,7 +178,7 @@ pub fn split_header(bytes: &[u8]) -> Result<(Kind, u8, &[u8]), DecodeError> {
     }
     let kind = Kind::from_u8(bytes[0]).ok_or(DecodeError::UnknownKind(bytes[0]))?;
     let version = bytes[1];
-    if version == 0 || version > FORMAT_VERSION {
+    if version == 0 || version > kind.newest_version() {
         return Err(DecodeError::UnsupportedVersion { kind, version });
     }
     Ok((kind, version, &bytes[2..]))

@@ -60,6 +60,7 @@ fn write_objects(env: &TestEnv) -> Objects {
                     content_hash: ObjectId::hash(b"content"),
                     tables: vec!["countries".into()],
                     dependencies: vec![],
+                    source_ref: None,
                 },
             )]),
         })

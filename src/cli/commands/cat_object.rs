@@ -119,16 +119,21 @@ pub fn run(ctx: &Ctx, args: Args, out: &mut dyn Write) -> CliResult {
                 writeln!(w, "    content-hash {}", p.content_hash)?;
                 writeln!(w, "    tables {}", p.tables.join(", "))?;
                 writeln!(w, "    dependencies {}", p.dependencies.join(", "))?;
-                packages.insert(
-                    name.clone(),
-                    json!({
-                        "source": p.source,
-                        "commit": p.commit.to_hex(),
-                        "content_hash": p.content_hash.to_hex(),
-                        "tables": p.tables,
-                        "dependencies": p.dependencies,
-                    }),
-                );
+                let mut record = json!({
+                    "source": p.source,
+                    "commit": p.commit.to_hex(),
+                    "content_hash": p.content_hash.to_hex(),
+                    "tables": p.tables,
+                    "dependencies": p.dependencies,
+                });
+                // Only version-2 roots record refs; version-1 output stays as it was.
+                if let Some(r) = &p.source_ref {
+                    writeln!(w, "    ref {r}")?;
+                    if let Some(m) = record.as_object_mut() {
+                        m.insert("ref".into(), json!(r));
+                    }
+                }
+                packages.insert(name.clone(), record);
             }
             let map = |m: Vec<(String, String)>| {
                 Value::Object(m.into_iter().map(|(k, v)| (k, json!(v))).collect())

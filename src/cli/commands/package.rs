@@ -33,7 +33,8 @@ pub enum Action {
         /// Install under this name (default: the directory name or the bundle's file stem)
         #[arg(long = "as", value_name = "NAME")]
         name: Option<String>,
-        /// The source's tag or branch to install (default: its HEAD branch)
+        /// The source's tag or branch to install, remembered for `package update` (default,
+        /// or HEAD: the source's HEAD branch)
         #[arg(long = "ref", value_name = "REF")]
         rev: Option<String>,
     },
@@ -46,6 +47,9 @@ pub enum Action {
         name: String,
     },
     /// Re-install a package from SOURCE (default: where it came from); shows what it changes.
+    ///
+    /// Without --ref it follows the tag or branch recorded at install (or by the last update
+    /// with --ref): a tag stays on that tag, a branch brings that branch's newest commit.
     Update {
         /// The package
         #[arg(value_name = "NAME")]
@@ -53,7 +57,8 @@ pub enum Action {
         /// A .kdk bundle or repository directory (default: the recorded source)
         #[arg(value_name = "SOURCE")]
         source: Option<PathBuf>,
-        /// The source's tag or branch (default: its HEAD branch)
+        /// Follow this tag or branch of the source from now on (HEAD: the source's HEAD
+        /// branch; default: the recorded one)
         #[arg(long = "ref", value_name = "REF")]
         rev: Option<String>,
     },
@@ -65,9 +70,31 @@ pub enum Action {
     },
 }
 
+/// What a record follows, for humans.
+fn followed(r: &PackageRecord) -> String {
+    r.source_ref.as_deref().map_or_else(
+        || "the source's HEAD branch".to_string(),
+        package::describe_ref,
+    )
+}
+
 fn print_record(out: &mut dyn Write, name: &str, r: &PackageRecord) -> CliResult {
     writeln!(out, "package:      {name}")?;
     writeln!(out, "source:       {}", r.source)?;
+    match r.source_ref.as_deref() {
+        Some(full) if full.starts_with("refs/") => {
+            writeln!(
+                out,
+                "ref:          {} ({full})",
+                package::describe_ref(full)
+            )?;
+        }
+        Some(other) => writeln!(out, "ref:          {}", package::describe_ref(other))?,
+        None => writeln!(
+            out,
+            "ref:          (none: follows the source's HEAD branch)"
+        )?,
+    }
     writeln!(out, "commit:       {}", r.commit)?;
     writeln!(out, "content hash: {}", r.content_hash)?;
     writeln!(out, "tables:       {}", r.tables.join(", "))?;
@@ -90,9 +117,15 @@ pub fn run(ctx: &Ctx, args: Args, out: &mut dyn Write) -> CliResult {
                 name.as_deref(),
                 rev.as_deref(),
             )?;
+            let from = i
+                .record
+                .source_ref
+                .as_deref()
+                .map(|r| format!(" from {}", package::describe_ref(r)))
+                .unwrap_or_default();
             writeln!(
                 out,
-                "Installed package '{}' at {} ({} table{}: {})",
+                "Installed package '{}' at {}{from} ({} table{}: {})",
                 i.name,
                 i.record.commit.id().short(),
                 i.record.tables.len(),
@@ -116,9 +149,14 @@ pub fn run(ctx: &Ctx, args: Args, out: &mut dyn Write) -> CliResult {
                 writeln!(out, "No packages installed.")?;
             }
             for (name, r) in &list {
+                let from = r
+                    .source_ref
+                    .as_deref()
+                    .map(|s| format!(" ({})", package::describe_ref(s)))
+                    .unwrap_or_default();
                 writeln!(
                     out,
-                    "{name} {} {} table{} {}",
+                    "{name} {} {} table{} {}{from}",
                     r.commit.id().short(),
                     r.tables.len(),
                     if r.tables.len() == 1 { "" } else { "s" },
@@ -139,10 +177,19 @@ pub fn run(ctx: &Ctx, args: Args, out: &mut dyn Write) -> CliResult {
                 source.map(|s| ctx.cwd.join(s)).as_deref(),
                 rev.as_deref(),
             )?;
+            if u.old.source_ref != u.new.source_ref {
+                writeln!(out, "Package '{name}' now follows {}", followed(&u.new))?;
+            }
             if u.old.content_hash == u.new.content_hash {
+                let at = u
+                    .new
+                    .source_ref
+                    .as_deref()
+                    .map(|r| format!(", {}", package::describe_ref(r)))
+                    .unwrap_or_default();
                 writeln!(
                     out,
-                    "Package '{name}' is up to date ({})",
+                    "Package '{name}' is up to date ({}{at})",
                     u.new.commit.id().short()
                 )?;
             } else {
