@@ -235,7 +235,12 @@ fn fetch_source(repo: &Repo, source: &Path, want: Want<'_>) -> Result<Source> {
                         return Err(e);
                     }
                 }
-                let commit = crate::history::resolve_commit(&src, rev)?;
+                let commit = crate::history::resolve_commit(&src, rev).map_err(|e| match e {
+                    Error::Invalid(m) => {
+                        Error::Invalid(format!("package source {}: {m}", abs.display()))
+                    }
+                    e => e,
+                })?;
                 let followed = named.map_or_else(|| commit.id().to_hex(), |r| r.to_string());
                 (commit, Some(followed))
             }
