@@ -122,6 +122,27 @@ impl Root {
     pub fn has_package_refs(&self) -> bool {
         self.packages.values().any(|p| p.source_ref.is_some())
     }
+
+    /// Encodes the payload with each package record laid out by `record`.
+    fn encode_with<'a, P: Serialize>(
+        &'a self,
+        out: &mut Vec<u8>,
+        record: impl Fn(&'a PackageRecord) -> P,
+    ) {
+        let packages = self
+            .packages
+            .iter()
+            .map(|(n, r)| (n.as_str(), record(r)))
+            .collect();
+        postcard_encode(
+            &RootOut {
+                tables: &self.tables,
+                blobs: &self.blobs,
+                packages,
+            },
+            out,
+        );
+    }
 }
 
 impl Object for Root {
@@ -139,33 +160,9 @@ impl Object for Root {
     fn encode_payload(&self, out: &mut Vec<u8>) {
         // Must agree with `version()`: both follow `has_package_refs`.
         if self.has_package_refs() {
-            let packages = self
-                .packages
-                .iter()
-                .map(|(n, r)| (n.as_str(), (RecordOut::of(r), r.source_ref.as_deref())))
-                .collect();
-            postcard_encode(
-                &RootOut {
-                    tables: &self.tables,
-                    blobs: &self.blobs,
-                    packages,
-                },
-                out,
-            );
+            self.encode_with(out, |r| (RecordOut::of(r), r.source_ref.as_deref()));
         } else {
-            let packages = self
-                .packages
-                .iter()
-                .map(|(n, r)| (n.as_str(), RecordOut::of(r)))
-                .collect();
-            postcard_encode(
-                &RootOut {
-                    tables: &self.tables,
-                    blobs: &self.blobs,
-                    packages,
-                },
-                out,
-            );
+            self.encode_with(out, RecordOut::of);
         }
     }
 

@@ -1173,25 +1173,19 @@ impl ObjectStore for PackStore {
             let pending = read(&inner.pending);
             let mut low = [0u8; 32];
             low[..prefix.len()].copy_from_slice(&prefix);
-            let ids: Vec<ObjectId> = pending
-                .entries
-                .range(ObjectId(low)..)
-                .map(|(id, _)| *id)
-                .take_while(|id| id.as_bytes().starts_with(&prefix))
-                .collect();
-            let it: Box<dyn Iterator<Item = Result<ObjectId>> + '_> =
-                Box::new(ids.into_iter().map(Ok));
-            sources.push(it.peekable());
-            for run in &pending.loaded {
-                let start = run.partition_point(|(id, _)| id.as_bytes()[..] < low[..]);
-                let ids: Vec<ObjectId> = run[start..]
-                    .iter()
-                    .map(|(id, _)| *id)
+            // The ids from `ids` (in order, starting at `low`) that carry the prefix.
+            let mut push = |ids: &mut dyn Iterator<Item = ObjectId>| {
+                let ids: Vec<ObjectId> = ids
                     .take_while(|id| id.as_bytes().starts_with(&prefix))
                     .collect();
                 let it: Box<dyn Iterator<Item = Result<ObjectId>> + '_> =
                     Box::new(ids.into_iter().map(Ok));
                 sources.push(it.peekable());
+            };
+            push(&mut pending.entries.range(ObjectId(low)..).map(|(id, _)| *id));
+            for run in &pending.loaded {
+                let start = run.partition_point(|(id, _)| id.as_bytes()[..] < low[..]);
+                push(&mut run[start..].iter().map(|(id, _)| *id));
             }
             pending.removed.clone()
         };
