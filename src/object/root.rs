@@ -167,18 +167,18 @@ impl Object for Root {
     }
 
     fn decode_payload(payload: &[u8], version: u8) -> Result<Self, DecodeError> {
-        match version {
+        let r: RootIn<(RecordIn, Option<String>)> = match version {
             FORMAT_VERSION => {
                 let r: RootIn<RecordIn> = postcard_decode(Kind::Root, payload)?;
-                Ok(Root {
+                RootIn {
                     tables: r.tables,
                     blobs: r.blobs,
                     packages: r
                         .packages
                         .into_iter()
-                        .map(|(n, p)| (n, p.with_ref(None)))
+                        .map(|(n, p)| (n, (p, None)))
                         .collect(),
-                })
+                }
             }
             ROOT_VERSION_REFS => {
                 let r: RootIn<(RecordIn, Option<String>)> = postcard_decode(Kind::Root, payload)?;
@@ -191,21 +191,24 @@ impl Object for Root {
                         ),
                     });
                 }
-                Ok(Root {
-                    tables: r.tables,
-                    blobs: r.blobs,
-                    packages: r
-                        .packages
-                        .into_iter()
-                        .map(|(n, (p, s))| (n, p.with_ref(s)))
-                        .collect(),
-                })
+                r
             }
-            version => Err(DecodeError::UnsupportedVersion {
-                kind: Kind::Root,
-                version,
-            }),
-        }
+            version => {
+                return Err(DecodeError::UnsupportedVersion {
+                    kind: Kind::Root,
+                    version,
+                });
+            }
+        };
+        Ok(Root {
+            tables: r.tables,
+            blobs: r.blobs,
+            packages: r
+                .packages
+                .into_iter()
+                .map(|(n, (p, s))| (n, p.with_ref(s)))
+                .collect(),
+        })
     }
 }
 
