@@ -158,17 +158,6 @@ pub struct Repo {
 /// How long opening the database waits for sled's own file lock (see [`open_db`]).
 const DB_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// Opens the sled database; the caller holds the repository lock.
-///
-/// sled's periodic flusher thread is off (`flush_every_ms(None)`): it cleaned segments and
-/// fsynced on every start, which doubled the CPU time of opening a large database, and nothing
-/// relies on it — [`Repo::transaction`] and [`Repo::flush`] make writes durable explicitly,
-/// and dropping the database flushes whatever is left. Segment cleaning still happens, one
-/// page per write, inside sled's write path.
-///
-/// sled releases its file lock only when its last background reference is gone, which can be
-/// a moment after the previous holder (in this or another process) closed the repository, so
-/// a lock conflict is retried briefly: the repository lock already excludes live holders.
 /// Rewrites the format marker of a format-1 repository as [`FORMAT_CONTENTS`] (temporary
 /// file, sync, rename, directory sync). Format 2 differs only in where new objects are
 /// indexed, and a format-2 reader reads format-1 repositories as they are.
@@ -184,6 +173,17 @@ fn upgrade_format(paths: &RepoPaths) -> Result<()> {
         .map_err(|e| Error::io("syncing", &paths.dot_dir, e))
 }
 
+/// Opens the sled database; the caller holds the repository lock.
+///
+/// sled's periodic flusher thread is off (`flush_every_ms(None)`): it cleaned segments and
+/// fsynced on every start, which doubled the CPU time of opening a large database, and nothing
+/// relies on it — [`Repo::transaction`] and [`Repo::flush`] make writes durable explicitly,
+/// and dropping the database flushes whatever is left. Segment cleaning still happens, one
+/// page per write, inside sled's write path.
+///
+/// sled releases its file lock only when its last background reference is gone, which can be
+/// a moment after the previous holder (in this or another process) closed the repository, so
+/// a lock conflict is retried briefly: the repository lock already excludes live holders.
 fn open_db(path: &Path) -> Result<sled::Db> {
     let start = std::time::Instant::now();
     loop {
