@@ -5,7 +5,7 @@
 //! ```text
 //! <work dir>/.kodiak/
 //!     FORMAT   "kodiak repository format 2\n", written last by `init` (format 1 is upgraded
-//!              on open)
+//!              just before its first index file is written)
 //!     config   repository configuration (git-config-like text)
 //!     lock     exclusive OS file lock, holder's pid inside
 //!     db/      sled database: trees refs, reflog, worksets, meta (and, in repositories
@@ -38,8 +38,8 @@ pub const FORMAT_FILE: &str = "FORMAT";
 /// Exact contents of the format marker.
 pub const FORMAT_CONTENTS: &str = "kodiak repository format 2\n";
 /// The format marker of repositories whose object index was in sled only: still read, and
-/// upgraded to [`FORMAT_CONTENTS`] when opened (older binaries would not find objects that
-/// only index files list).
+/// upgraded to [`FORMAT_CONTENTS`] just before the first index file goes into place (older
+/// binaries would not find objects that only index files list).
 pub const FORMAT_V1_CONTENTS: &str = "kodiak repository format 1\n";
 /// sled database directory inside [`DOT_DIR`].
 pub const DB_DIR: &str = "db";
@@ -292,16 +292,18 @@ impl Repo {
             )));
         }
         let lock = RepoLock::acquire(&paths.lock_path(), wait)?;
-        if upgrade {
-            // Before anything writes an index file: from then on only this format's readers
-            // find every object.
-            upgrade_format(&paths)?;
-        }
         let db = open_db(&db_path)?;
         // Repositories made before pack files get their `packs` directory here.
+        let packs = PackStore::open(&db, &paths.packs_path())?;
+        if upgrade {
+            // Just before the first index file: from then on only this format's readers find
+            // every object, while commands that store nothing leave the repository as it was.
+            let upgrade_paths = paths.clone();
+            packs.before_first_index(move || upgrade_format(&upgrade_paths));
+        }
         Ok(Repo {
             store: Store::with_dictionary_record(
-                Arc::new(PackStore::open(&db, &paths.packs_path())?),
+                Arc::new(packs),
                 paths.dot_dir.join(crate::store::DICTIONARY_RECORD_FILE),
             ),
             refs: SledRefStore::new(&db)?,

@@ -264,7 +264,13 @@ struct Inner {
     max_pack_bytes: AtomicU64,
     /// Tells this store's blocks apart from other stores' in the per-thread [`BLOCKS`] cache.
     uid: u64,
+    /// Runs before the first index file goes into place (see
+    /// [`PackStore::before_first_index`]); cleared once it succeeds.
+    before_index: Mutex<Option<BeforeIndex>>,
 }
+
+/// A hook run before a store's first index file goes into place.
+type BeforeIndex = Box<dyn Fn() -> Result<()> + Send + Sync>;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -319,6 +325,14 @@ impl PackStore {
         let inner = Arc::new(Inner::open(db, dir)?);
         open.push((key, Arc::downgrade(&inner)));
         Ok(PackStore { inner })
+    }
+
+    /// Runs `f` just before this store first puts an index file in place, and not again
+    /// once it succeeds; if it fails, the flush fails and nothing is indexed. A repository
+    /// of an older format marks itself as the newer one here: only index files hold what
+    /// older readers would miss, so commands that write no object leave it readable by them.
+    pub fn before_first_index(&self, f: impl Fn() -> Result<()> + Send + Sync + 'static) {
+        *lock(&self.inner.before_index) = Some(Box::new(f));
     }
 
     /// The pack directory.
@@ -490,6 +504,7 @@ impl Inner {
             files: RwLock::new(BTreeMap::new()),
             max_pack_bytes: AtomicU64::new(MAX_PACK_BYTES),
             uid: NEXT_STORE_UID.fetch_add(1, Ordering::Relaxed),
+            before_index: Mutex::new(None),
         })
     }
 
@@ -987,6 +1002,13 @@ impl Inner {
             inputs,
             packs,
         } = merged;
+        {
+            let mut hook = lock(&self.before_index);
+            if let Some(h) = hook.as_ref() {
+                h()?;
+                *hook = None;
+            }
+        }
         let path = temp.install()?;
         let file = Arc::new(IndexFile::open(&path, generation)?);
         {

@@ -104,6 +104,42 @@ fn all_objects_go_to_packs_and_index_files() {
 }
 
 #[test]
+fn the_before_first_index_hook_runs_once_and_a_failure_indexes_nothing() {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    let tmp = tempfile::tempdir().unwrap();
+    let pack = Arc::new(open(tmp.path()));
+    let store = Store::new(pack.clone());
+    let calls = Arc::new(AtomicU32::new(0));
+    let seen = Arc::clone(&calls);
+    pack.before_first_index(move || {
+        // The first call fails, like a FORMAT file that cannot be written.
+        if seen.fetch_add(1, Ordering::SeqCst) == 0 {
+            Err(Error::Storage("no upgrade today".into()))
+        } else {
+            Ok(())
+        }
+    });
+    // A flush with nothing to index does not run it.
+    pack.flush().unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+    let a = store.put(&big_blob(1)).unwrap();
+    let err = pack.flush().unwrap_err();
+    assert!(err.to_string().contains("no upgrade today"), "{err}");
+    assert!(pack.index_paths().is_empty(), "nothing is indexed");
+    assert_eq!(store.get::<Blob>(&a).unwrap(), big_blob(1));
+    // The next flush runs it again, and then never more.
+    pack.flush().unwrap();
+    assert_eq!(pack.index_paths().len(), 1);
+    store.put(&big_blob(2)).unwrap();
+    pack.flush().unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    drop(store);
+    drop(pack);
+    let store = Store::new(Arc::new(open(tmp.path())));
+    assert_eq!(store.get::<Blob>(&a).unwrap(), big_blob(1));
+}
+
+#[test]
 fn flipped_byte_in_a_pack_record_is_reported_with_the_id() {
     let tmp = tempfile::tempdir().unwrap();
     let pack = Arc::new(open(tmp.path()));

@@ -1,5 +1,5 @@
 //! Repositories of format 1 (object index in sled) stay readable and writable, and are
-//! upgraded to format 2 (index files in `packs/`) when opened.
+//! upgraded to format 2 (index files in `packs/`) when their first index file is written.
 
 use std::path::Path;
 
@@ -86,13 +86,14 @@ fn format_1_repository_is_read_written_and_upgraded() {
     let dot = d.env.path("demo/.kodiak");
     make_format_1(&dot);
 
+    let format = || std::fs::read_to_string(dot.join("FORMAT")).unwrap();
     assert_eq!(d.ok(&["log"]), log);
-    assert_eq!(
-        std::fs::read_to_string(dot.join("FORMAT")).unwrap(),
-        "kodiak repository format 2\n"
-    );
     assert_eq!(d.ok(&["diff", "HEAD~1", "HEAD"]), diff);
+    // Commands that store no object leave it readable by older versions.
+    d.ok(&["branch", "side"]);
+    assert_eq!(format(), "kodiak repository format 1\n");
     d.commit_tables(&[("orders", None)], "three");
+    assert_eq!(format(), "kodiak repository format 2\n");
     let out = d.ok(&["log", "--oneline"]);
     assert_eq!(out.lines().count(), 3, "{out}");
     assert_eq!(d.ok(&["diff", "HEAD~2", "HEAD~1"]), diff);
