@@ -1,7 +1,5 @@
 use std::sync::Arc;
 
-use proptest::prelude::*;
-
 use super::*;
 use crate::object::Blob;
 use crate::store::Store;
@@ -360,23 +358,6 @@ fn location_round_trips() {
     assert_eq!(parse_pack_file_name("pack-00001x.kpk"), None);
 }
 
-#[derive(Clone, Debug)]
-enum Op {
-    Put(Vec<u8>),
-    Flush,
-    Reopen,
-    Crash,
-}
-
-fn op() -> impl Strategy<Value = Op> {
-    prop_oneof![
-        4 => prop::collection::vec(0u8..40, 1..8).prop_map(Op::Put),
-        1 => Just(Op::Flush),
-        1 => Just(Op::Reopen),
-        1 => Just(Op::Crash),
-    ]
-}
-
 /// Key `k`'s id and value: a third are small (what older stores kept inline), the rest
 /// larger.
 pub(super) fn entry(k: u8) -> (ObjectId, Vec<u8>) {
@@ -386,58 +367,6 @@ pub(super) fn entry(k: u8) -> (ObjectId, Vec<u8>) {
         _ => 300 + (k as usize * 97) % 3000,
     };
     (id, noise(u64::from(k), len))
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig::with_cases(32))]
-
-    #[test]
-    fn model_of_puts_flushes_reopens_and_crashes(ops in prop::collection::vec(op(), 1..24)) {
-        let tmp = tempfile::tempdir().unwrap();
-        let mut store = open(tmp.path());
-        let mut durable: BTreeMap<ObjectId, Vec<u8>> = BTreeMap::new();
-        let mut unflushed: BTreeMap<ObjectId, Vec<u8>> = BTreeMap::new();
-        for op in ops {
-            match op {
-                Op::Put(keys) => {
-                    let items: Vec<_> = keys.iter().map(|k| entry(*k)).collect();
-                    for (id, v) in &items {
-                        if !durable.contains_key(id) {
-                            unflushed.insert(*id, v.clone());
-                        }
-                    }
-                    store.put_stored_batch(items).unwrap();
-                }
-                Op::Flush => {
-                    store.flush().unwrap();
-                    durable.append(&mut unflushed);
-                }
-                Op::Reopen => {
-                    drop(store);
-                    store = open(tmp.path());
-                    durable.append(&mut unflushed);
-                }
-                Op::Crash => {
-                    store.abandon();
-                    store = open(tmp.path());
-                    unflushed.clear();
-                }
-            }
-            let mut model = durable.clone();
-            model.extend(unflushed.clone());
-            let ids: Vec<ObjectId> = store.ids().collect::<Result<_>>().unwrap();
-            prop_assert_eq!(&ids, &model.keys().copied().collect::<Vec<_>>());
-            for k in 0..40u8 {
-                let (id, v) = entry(k);
-                let got = store.get_stored(&id).unwrap();
-                prop_assert_eq!(got.as_ref(), model.get(&id));
-                prop_assert_eq!(store.has(&id).unwrap(), model.contains_key(&id));
-                if model.contains_key(&id) {
-                    prop_assert_eq!(got, Some(v));
-                }
-            }
-        }
-    }
 }
 
 /// Reads every id in a shuffled order (seeded) and checks each value.
