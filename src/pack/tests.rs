@@ -904,16 +904,12 @@ mod dictionaries {
         store.put_dictionary(&dict).unwrap();
         let mut w = BundleWriter::new(Vec::new(), &header(Vec::new())).unwrap();
         let (id, canonical, stored) = &leaves[0];
+        let add = |w: &mut BundleWriter<Vec<u8>>| {
+            crate::pack::add_whole(&store, w, std::path::Path::new("x"), *id, canonical, stored)
+                .unwrap()
+        };
         // Without a collision the dictionary goes first, then the value as stored.
-        crate::pack::add_whole(
-            &store,
-            &mut w,
-            std::path::Path::new("x"),
-            *id,
-            canonical,
-            stored,
-        )
-        .unwrap();
+        add(&mut w);
         assert_eq!(w.dictionary_with_tag(&dict.tag()), Some(dict.id()));
         let bytes = w.finish().unwrap().0;
         let got = read(&bytes).unwrap();
@@ -922,15 +918,7 @@ mod dictionaries {
         // without a dictionary, and the bundle reads without ours.
         let mut w = BundleWriter::new(Vec::new(), &header(Vec::new())).unwrap();
         w.claim_tag(dict.tag(), ObjectId::hash(b"another dictionary"));
-        crate::pack::add_whole(
-            &store,
-            &mut w,
-            std::path::Path::new("x"),
-            *id,
-            canonical,
-            stored,
-        )
-        .unwrap();
+        add(&mut w);
         let (bytes, summary) = w.finish().unwrap();
         assert!(summary.dictionaries.is_empty());
         let got = read(&bytes).unwrap();
