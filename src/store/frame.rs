@@ -282,8 +282,19 @@ pub type DictLookup<'a> = dyn FnMut(DictTag) -> Result<Vec<Arc<Dictionary>>, Str
 /// that decompresses to the declared length is returned: callers check its hash and, on a
 /// mismatch, use [`unframe_candidates`] (a wrong dictionary cannot give the right hash).
 pub fn unframe_with(stored: &[u8], lookup: &mut DictLookup<'_>) -> Result<Vec<u8>, String> {
-    let mut all = unframe_candidates(stored, lookup)?;
-    Ok(all.swap_remove(0))
+    match DictFrame::parse(stored, lookup)? {
+        None => unframe_plain(stored),
+        Some(f) => {
+            let mut last_err = String::new();
+            for out in f.outputs(stored) {
+                match out {
+                    Ok(out) => return Ok(out),
+                    Err(e) => last_err = e,
+                }
+            }
+            Err(f.failed(&last_err))
+        }
+    }
 }
 
 /// Every decompression of a stored value: one for codecs `0x00`/`0x01`, and one per
@@ -293,9 +304,72 @@ pub fn unframe_candidates(
     stored: &[u8],
     lookup: &mut DictLookup<'_>,
 ) -> Result<Vec<Vec<u8>>, String> {
+    let Some(f) = DictFrame::parse(stored, lookup)? else {
+        return Ok(vec![unframe_plain(stored)?]);
+    };
+    let mut outs = Vec::with_capacity(1);
+    let mut last_err = String::new();
+    for out in f.outputs(stored) {
+        match out {
+            Ok(out) => outs.push(out),
+            Err(e) => last_err = e,
+        }
+    }
+    if outs.is_empty() {
+        return Err(f.failed(&last_err));
+    }
+    Ok(outs)
+}
+
+/// A `0x02` value's header and the dictionaries its tag names.
+struct DictFrame {
+    len: usize,
+    tag: DictTag,
+    /// At least one.
+    dicts: Vec<Arc<Dictionary>>,
+}
+
+impl DictFrame {
+    /// The header of a `0x02` value and the dictionaries `lookup` finds for it (none is an
+    /// error); `None` for every other codec.
+    fn parse(stored: &[u8], lookup: &mut DictLookup<'_>) -> Result<Option<DictFrame>, String> {
+        if stored.first() != Some(&CODEC_ZSTD_DICT) {
+            return Ok(None);
+        }
+        let len = declared(stored, DICT_FRAME_HEADER)? as usize;
+        let tag = frame_dict_tag(stored).ok_or("dictionary frame is truncated")?;
+        let dicts = lookup(tag)?;
+        if dicts.is_empty() {
+            return Err(format!(
+                "it is compressed with dictionary {}, which is missing",
+                tag_hex(&tag)
+            ));
+        }
+        Ok(Some(DictFrame { len, tag, dicts }))
+    }
+
+    /// The value decompressed with each dictionary in turn, lazily.
+    fn outputs<'a>(
+        &'a self,
+        stored: &'a [u8],
+    ) -> impl Iterator<Item = Result<Vec<u8>, String>> + 'a {
+        self.dicts
+            .iter()
+            .map(move |d| decompress_dict(&stored[DICT_FRAME_HEADER..], self.len, d))
+    }
+
+    /// The error when no dictionary decompresses the value.
+    fn failed(&self, last_err: &str) -> String {
+        format!("dictionary {} frame: {last_err}", tag_hex(&self.tag))
+    }
+}
+
+/// Recovers the canonical bytes of a value stored without a dictionary (codecs `0x00` and
+/// `0x01`); any other first byte is an error.
+fn unframe_plain(stored: &[u8]) -> Result<Vec<u8>, String> {
     match stored.first() {
         None => Err("stored value is empty".into()),
-        Some(&CODEC_RAW) => Ok(vec![stored[1..].to_vec()]),
+        Some(&CODEC_RAW) => Ok(stored[1..].to_vec()),
         Some(&CODEC_ZSTD) => {
             let len = declared(stored, 5)?;
             let out = DECOMPRESSOR.with(|d| {
@@ -313,30 +387,7 @@ pub fn unframe_candidates(
                     out.len()
                 ));
             }
-            Ok(vec![out])
-        }
-        Some(&CODEC_ZSTD_DICT) => {
-            let len = declared(stored, DICT_FRAME_HEADER)? as usize;
-            let tag = frame_dict_tag(stored).ok_or("dictionary frame is truncated")?;
-            let dicts = lookup(tag)?;
-            if dicts.is_empty() {
-                return Err(format!(
-                    "it is compressed with dictionary {}, which is missing",
-                    tag_hex(&tag)
-                ));
-            }
-            let mut outs = Vec::with_capacity(1);
-            let mut last_err = String::new();
-            for d in &dicts {
-                match decompress_dict(&stored[DICT_FRAME_HEADER..], len, d) {
-                    Ok(out) => outs.push(out),
-                    Err(e) => last_err = e,
-                }
-            }
-            if outs.is_empty() {
-                return Err(format!("dictionary {} frame: {last_err}", tag_hex(&tag)));
-            }
-            Ok(outs)
+            Ok(out)
         }
         Some(&c) => Err(format!("unknown codec byte {c}")),
     }
