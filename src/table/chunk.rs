@@ -230,6 +230,11 @@ const MAX_QUEUED_WHILE_FLUSHING: usize = 16;
 
 type Batch = Vec<(ObjectId, Vec<u8>)>;
 
+/// Whether a node's canonical bytes (object header, then the level byte) are a leaf's.
+fn is_leaf(canonical: &[u8]) -> bool {
+    canonical.get(2) == Some(&0)
+}
+
 /// The queue of batches to frame and write, shared with the background thread.
 struct PipeState {
     queue: std::collections::VecDeque<Batch>,
@@ -379,7 +384,7 @@ impl NodeSink {
         // Leaves of a large rewrite beyond the limit are not cached: they would evict the
         // old tree's nodes that the rest of the rewrite still has to read. Internal nodes
         // always are.
-        if canonical.get(2) == Some(&0) {
+        if is_leaf(canonical) {
             if !self.ns.cache_leaves || self.cached_leaf_bytes >= self.leaf_cache_limit {
                 return;
             }
@@ -401,7 +406,7 @@ impl NodeSink {
         }
         let leaves: Vec<&[u8]> = batch
             .iter()
-            .filter(|(_, c)| c.get(2) == Some(&0))
+            .filter(|(_, c)| is_leaf(c))
             .map(|(_, c)| c.as_slice())
             .take(TRAIN_MAX_LEAVES)
             .collect();
